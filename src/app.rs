@@ -1,0 +1,104 @@
+//! Builds the application state, runs the transports and background work, and shuts
+//! everything down on one signal: in-flight requests finish, the writer drains, the store
+//! closes.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::error::StoreError;
+use crate::events::store::{Store, StoreOptions, StoreUrl};
+use crate::model::{Clock, Limits};
+
+/// What every handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub limits: Arc<Limits>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Everything needed to open a server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub store: StoreUrl,
+    pub store_options: StoreOptions,
+    pub limits: Limits,
+    /// How often expired messages and claims are recorded and removed.
+    pub sweep_interval: Duration,
+}
+
+/// An opened server, ready to serve on a listener.
+pub struct Server {
+    state: AppState,
+    sweep_interval: Duration,
+}
+
+impl Server {
+    /// Opens the store (running migrations) with the given clock.
+    pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Server, StoreError> {
+        let limits = Arc::new(settings.limits.clone());
+        let store = Store::open(
+            &settings.store,
+            &settings.store_options,
+            limits.clone(),
+            clock.clone(),
+        )
+        .await?;
+        Ok(Server {
+            state: AppState {
+                store,
+                limits,
+                clock,
+            },
+            sweep_interval: settings.sweep_interval,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves REST on `listener` until `shutdown` resolves, then stops cleanly.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let sweeper = tokio::spawn(sweep(
+            self.state.store.clone(),
+            self.sweep_interval,
+            stopped,
+        ));
+        let router = crate::transports::http::router(self.state.clone());
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop.send(true);
+        if let Err(e) = sweeper.await {
+            tracing::error!(error = %e, "the sweeper failed");
+        }
+        self.state.store.close().await;
+        served
+    }
+}
+
+/// Periodically records the expiry of messages and claims.
+async fn sweep(store: Store, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if let Err(e) = store.sweep().await {
+                    tracing::warn!(error = %e, "expiry sweep failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}

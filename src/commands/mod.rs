@@ -1,0 +1,92 @@
+//! The write side. Every state change is a [`Command`]; the store's writer loads the state a
+//! command needs (from the read models, inside its transaction) and calls the pure `decide`
+//! function of the command's subject, which returns the events to append and the
+//! [`Outcome`] to report. Decide functions hold every business rule and do no I/O; the clock
+//! reading and generated ids are inputs, so they are tested as given/when/then.
+
+pub mod claim;
+pub mod message;
+pub mod queue;
+pub mod sweep;
+
+use crate::events::NewEvent;
+use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueMetadata, QueueName};
+use crate::projections::MessageView;
+
+pub use claim::{ClaimMessages, RenewClaim};
+pub use message::{DeleteMessage, DeleteMessages, PopMessages, PostMessages};
+pub use queue::PatchOp;
+
+/// Who asked: the project every event is scoped by, and the caller for the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope {
+    pub project: ProjectId,
+    pub client_id: Option<ClientId>,
+    pub request_id: Option<String>,
+}
+
+/// A request to change state, validated at construction.
+#[derive(Debug, Clone)]
+pub enum Command {
+    CreateQueue {
+        queue: QueueName,
+        metadata: QueueMetadata,
+    },
+    UpdateQueue {
+        queue: QueueName,
+        ops: Vec<PatchOp>,
+    },
+    DeleteQueue {
+        queue: QueueName,
+    },
+    PurgeQueue {
+        queue: QueueName,
+    },
+    PostMessages(PostMessages),
+    DeleteMessage(DeleteMessage),
+    DeleteMessages(DeleteMessages),
+    PopMessages(PopMessages),
+    ClaimMessages(ClaimMessages),
+    RenewClaim(RenewClaim),
+    ReleaseClaim {
+        queue: QueueName,
+        claim_id: ClaimId,
+    },
+    /// Record the expiry of messages and claims whose time has passed.
+    Sweep,
+}
+
+/// What a command reports back once its events are durable.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Queue create: `true` if it was created, `false` if it already existed.
+    QueueCreated(bool),
+    /// The queue's metadata after an update.
+    Metadata(QueueMetadata),
+    /// Messages posted, in request order.
+    Posted(Vec<MessageId>),
+    /// Messages removed by a pop.
+    Popped(Vec<MessageView>),
+    /// A claim and its messages; `None` if nothing could be claimed.
+    Claimed(Option<(ClaimId, Vec<MessageView>)>),
+    /// Nothing to report beyond success.
+    Done,
+}
+
+/// Events to append and the outcome to report.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub events: Vec<NewEvent>,
+    pub outcome: Outcome,
+}
+
+impl Decision {
+    pub fn new(events: Vec<NewEvent>, outcome: Outcome) -> Self {
+        Decision { events, outcome }
+    }
+
+    /// No events; success.
+    pub fn nothing() -> Self {
+        Decision::new(Vec::new(), Outcome::Done)
+    }
+}

@@ -1,0 +1,188 @@
+//! Decisions about queues: create, JSON-patch metadata update, delete, purge.
+
+use serde_json::{Map, Value};
+
+use super::{Decision, Outcome};
+use crate::error::ApiError;
+use crate::events::{NewEvent, QueueCreated, QueueDeleted, QueueMetadataUpdated, QueuePurged};
+use crate::model::metadata::is_reserved;
+use crate::model::{Limits, ProjectId, QueueMetadata, QueueName};
+
+/// One operation of a queue metadata JSON-patch (already syntax-checked).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PatchOp {
+    Add { key: String, value: Value },
+    Replace { key: String, value: Value },
+    Remove { key: String },
+}
+
+/// PUT: creates the queue, or does nothing if it exists (the body is then ignored, as in Zaqar).
+pub fn create(
+    exists: bool,
+    project: &ProjectId,
+    queue: &QueueName,
+    metadata: &QueueMetadata,
+) -> Decision {
+    if exists {
+        return Decision::new(Vec::new(), Outcome::QueueCreated(false));
+    }
+    let event = QueueCreated {
+        metadata: metadata.as_map().clone(),
+    };
+    Decision::new(
+        vec![NewEvent::new(project, queue, event)],
+        Outcome::QueueCreated(true),
+    )
+}
+
+/// PATCH: applies the operations in order to the stored metadata, then validates the result.
+pub fn update(
+    current: Option<&QueueMetadata>,
+    project: &ProjectId,
+    queue: &QueueName,
+    ops: &[PatchOp],
+    limits: &Limits,
+) -> Result<Decision, ApiError> {
+    let current = current.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "Queue {queue} could not be found for project {}.",
+            project.as_str()
+        ))
+    })?;
+    let mut doc: Map<String, Value> = current.as_map().clone();
+    for op in ops {
+        match op {
+            PatchOp::Add { key, value } => {
+                doc.insert(key.clone(), value.clone());
+            }
+            PatchOp::Replace { key, value } => {
+                if !doc.contains_key(key) && !is_reserved(key) {
+                    return Err(ApiError::Conflict(format!(
+                        "The metadata key \"{key}\" does not exist and cannot be replaced."
+                    )));
+                }
+                doc.insert(key.clone(), value.clone());
+            }
+            PatchOp::Remove { key } => {
+                if doc.shift_remove(key).is_none() && !is_reserved(key) {
+                    return Err(ApiError::Conflict(format!(
+                        "The metadata key \"{key}\" does not exist and cannot be removed."
+                    )));
+                }
+            }
+        }
+    }
+    let metadata = QueueMetadata::new(doc, limits)?;
+    let event = QueueMetadataUpdated {
+        metadata: metadata.as_map().clone(),
+    };
+    Ok(Decision::new(
+        vec![NewEvent::new(project, queue, event)],
+        Outcome::Metadata(metadata),
+    ))
+}
+
+/// DELETE: removes the queue with its messages and claims; a missing queue is not an error.
+pub fn delete(exists: bool, project: &ProjectId, queue: &QueueName) -> Decision {
+    if !exists {
+        return Decision::nothing();
+    }
+    Decision::new(
+        vec![NewEvent::new(project, queue, QueueDeleted {})],
+        Outcome::Done,
+    )
+}
+
+/// Purge of messages: removes every message (claimed ones too; a safe superset of Zaqar).
+pub fn purge(has_messages: bool, project: &ProjectId, queue: &QueueName) -> Decision {
+    if !has_messages {
+        return Decision::nothing();
+    }
+    Decision::new(
+        vec![NewEvent::new(project, queue, QueuePurged {})],
+        Outcome::Done,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+    use serde_json::json;
+
+    fn names() -> (ProjectId, QueueName) {
+        let p = ProjectId::new(Some("p")).unwrap();
+        let q = QueueName::new("q", &p).unwrap();
+        (p, q)
+    }
+
+    fn stored(v: Value) -> QueueMetadata {
+        QueueMetadata::from_stored(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn given_existing_queue_when_created_then_nothing_changes() {
+        let (p, q) = names();
+        let d = create(true, &p, &q, &stored(json!({"a": 1})));
+        assert!(d.events.is_empty());
+        assert!(matches!(d.outcome, Outcome::QueueCreated(false)));
+    }
+
+    #[test]
+    fn given_no_queue_when_created_then_queue_created_with_metadata() {
+        let (p, q) = names();
+        let d = create(false, &p, &q, &stored(json!({"a": 1})));
+        assert_eq!(
+            d.events[0].event,
+            Event::QueueCreated(QueueCreated {
+                metadata: json!({"a": 1}).as_object().unwrap().clone()
+            })
+        );
+    }
+
+    #[test]
+    fn patch_rules_follow_zaqar() {
+        let (p, q) = names();
+        let l = Limits::default();
+        let md = stored(json!({"a": 1}));
+        let replace_missing = [PatchOp::Replace {
+            key: "b".into(),
+            value: json!(2),
+        }];
+        assert!(matches!(
+            update(Some(&md), &p, &q, &replace_missing, &l),
+            Err(ApiError::Conflict(_))
+        ));
+        let remove_reserved = [PatchOp::Remove {
+            key: "_max_claim_count".into(),
+        }];
+        assert!(update(Some(&md), &p, &q, &remove_reserved, &l).is_ok());
+        let bad_ttl = [PatchOp::Add {
+            key: "_default_message_ttl".into(),
+            value: json!(1),
+        }];
+        assert!(matches!(
+            update(Some(&md), &p, &q, &bad_ttl, &l),
+            Err(ApiError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            update(None, &p, &q, &bad_ttl, &l),
+            Err(ApiError::NotFound(_))
+        ));
+        let ok = [
+            PatchOp::Replace {
+                key: "a".into(),
+                value: json!(5),
+            },
+            PatchOp::Add {
+                key: "c".into(),
+                value: json!("x"),
+            },
+        ];
+        let d = update(Some(&md), &p, &q, &ok, &l).unwrap();
+        match d.outcome {
+            Outcome::Metadata(m) => assert_eq!(m.as_map(), json!({"a": 5, "c": "x"}).as_object().unwrap()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

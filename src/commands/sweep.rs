@@ -1,0 +1,63 @@
+//! The expiry decision: messages and claims whose time has passed are recorded as expired,
+//! so the log tells the whole story and the read models shed them.
+
+use std::collections::BTreeMap;
+
+use super::Decision;
+use crate::events::{ClaimExpired, MessagesExpired, NewEvent};
+use crate::model::{ClaimId, MessageId, ProjectId, QueueName};
+
+/// What a sweep found past its expiry.
+#[derive(Debug, Clone, Default)]
+pub struct Expired {
+    pub claims: Vec<(ProjectId, QueueName, ClaimId)>,
+    pub messages: Vec<(ProjectId, QueueName, MessageId)>,
+}
+
+/// One `ClaimExpired` per claim, then one `MessagesExpired` per queue.
+pub fn sweep(expired: Expired) -> Decision {
+    let mut events: Vec<NewEvent> = expired
+        .claims
+        .into_iter()
+        .map(|(p, q, claim_id)| NewEvent::new(&p, &q, ClaimExpired { claim_id }))
+        .collect();
+    let mut by_queue: BTreeMap<(ProjectId, QueueName), Vec<MessageId>> = BTreeMap::new();
+    for (p, q, id) in expired.messages {
+        by_queue.entry((p, q)).or_default().push(id);
+    }
+    events.extend(
+        by_queue
+            .into_iter()
+            .map(|((p, q), ids)| NewEvent::new(&p, &q, MessagesExpired { ids })),
+    );
+    Decision::new(events, super::Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+
+    #[test]
+    fn expired_messages_are_grouped_per_queue() {
+        let p = ProjectId::new(Some("p")).unwrap();
+        let a = QueueName::new("a", &p).unwrap();
+        let b = QueueName::new("b", &p).unwrap();
+        let expired = Expired {
+            claims: vec![(p.clone(), a.clone(), ClaimId::generate())],
+            messages: vec![
+                (p.clone(), a.clone(), MessageId::generate()),
+                (p.clone(), b.clone(), MessageId::generate()),
+                (p.clone(), a.clone(), MessageId::generate()),
+            ],
+        };
+        let d = sweep(expired);
+        assert_eq!(d.events.len(), 3);
+        assert!(matches!(d.events[0].event, Event::ClaimExpired(_)));
+        let Event::MessagesExpired(e) = &d.events[1].event else {
+            panic!("expected MessagesExpired");
+        };
+        assert_eq!(d.events[1].queue, a);
+        assert_eq!(e.ids.len(), 2);
+    }
+}

@@ -1,0 +1,173 @@
+//! Configuration: command-line flags, `CAIRN_*` environment variables and an optional TOML
+//! file, in that order of precedence, validated once into [`Cli`]. `cairn --help` and
+//! `cairn serve --help` document every option.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::events::store::StoreUrl;
+use crate::model::Limits;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Multi-tenant messaging service, wire-compatible with OpenStack Zaqar v2",
+    args_override_self = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(Box<ServeArgs>),
+}
+
+/// SQLite durability level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Synchronous {
+    /// fsync on every commit: nothing acknowledged is lost, even on power failure.
+    Full,
+    /// fsync at WAL checkpoints only: survives process crashes, not power loss.
+    Normal,
+}
+
+#[derive(Debug, Args)]
+#[command(args_override_self = true)]
+pub struct ServeArgs {
+    /// A TOML file of settings; keys are the long option names (`bind = "…"`,
+    /// `max_message_ttl = 600`, …). Flags and environment variables override it.
+    #[arg(long, env = "CAIRN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the REST API.
+    #[arg(long, env = "CAIRN_BIND", default_value = "127.0.0.1:8888")]
+    pub bind: SocketAddr,
+    /// Directory of the default SQLite store.
+    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./cairn-data")]
+    pub data_dir: PathBuf,
+    /// Store URL (`sqlite://PATH`); default `sqlite://<data-dir>/cairn.db`.
+    #[arg(long, env = "CAIRN_STORE")]
+    pub store: Option<StoreUrl>,
+    /// SQLite durability: `full` (default) or `normal`.
+    #[arg(long, env = "CAIRN_SYNCHRONOUS", value_enum, default_value = "full")]
+    pub synchronous: Synchronous,
+    /// Most commands committed together in one transaction (group commit).
+    #[arg(long, env = "CAIRN_MAX_BATCH", default_value_t = 256)]
+    pub max_batch: usize,
+    /// Seconds between sweeps that record message and claim expiry.
+    #[arg(long, env = "CAIRN_SWEEP_INTERVAL", default_value_t = 5)]
+    pub sweep_interval: u64,
+    /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
+    #[arg(long, env = "CAIRN_LOG", default_value = "info")]
+    pub log: String,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+impl ServeArgs {
+    /// The store URL, defaulting to a database in the data directory.
+    pub fn store_url(&self) -> StoreUrl {
+        self.store
+            .clone()
+            .unwrap_or_else(|| StoreUrl::Sqlite(self.data_dir.join("cairn.db")))
+    }
+}
+
+/// Parses the process arguments, merging a config file when one is named.
+pub fn parse() -> Result<Cli, String> {
+    parse_from(std::env::args_os().collect())
+}
+
+/// Parses `args`; the settings of a `--config` file are inserted before the command-line
+/// flags (so flags win), except those whose environment variable is set (so env wins too).
+pub fn parse_from(args: Vec<OsString>) -> Result<Cli, String> {
+    let cli = Cli::try_parse_from(&args).map_err(|e| e.render().to_string())?;
+    let Command::Serve(serve) = &cli.command;
+    let Some(path) = &serve.config else {
+        return Ok(cli);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+    let mut from_file = Vec::new();
+    flatten(&table, &mut from_file)?;
+    let position = args
+        .iter()
+        .position(|a| a == "serve")
+        .ok_or("the config file applies to `serve`")?;
+    let mut merged: Vec<OsString> = args[..=position].to_vec();
+    for (key, value) in from_file {
+        let env = format!("CAIRN_{}", key.to_ascii_uppercase());
+        if std::env::var_os(env).is_none() {
+            merged.push(format!("--{}={value}", key.replace('_', "-")).into());
+        }
+    }
+    merged.extend(args[position + 1..].iter().cloned());
+    Cli::try_parse_from(merged).map_err(|e| e.render().to_string())
+}
+
+/// Top-level keys and keys of nested tables (e.g. `[limits]`) become option settings.
+fn flatten(table: &toml::Table, out: &mut Vec<(String, String)>) -> Result<(), String> {
+    for (key, value) in table {
+        let key = key.replace('-', "_");
+        match value {
+            toml::Value::Table(inner) => flatten(inner, out)?,
+            toml::Value::String(s) => out.push((key, s.clone())),
+            toml::Value::Integer(i) => out.push((key, i.to_string())),
+            toml::Value::Boolean(b) => out.push((key, b.to_string())),
+            toml::Value::Float(f) => out.push((key, f.to_string())),
+            other => return Err(format!("unsupported value for {key}: {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn config_file_is_overridden_by_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9999\"\nmax_batch = 7\n[limits]\nmax_message_ttl = 600\n",
+        )
+        .unwrap();
+        let cli = parse_from(args(&[
+            "cairn",
+            "serve",
+            "--config",
+            path.to_str().unwrap(),
+            "--max-batch",
+            "9",
+        ]))
+        .unwrap();
+        let Command::Serve(s) = cli.command;
+        assert_eq!(s.bind.port(), 9999);
+        assert_eq!(s.max_batch, 9);
+        assert_eq!(s.limits.max_message_ttl, 600);
+    }
+
+    #[test]
+    fn unknown_config_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "no_such_option = 1\n").unwrap();
+        let err = parse_from(args(&["cairn", "serve", "--config", path.to_str().unwrap()]));
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! The errors a client can see, as one closed type.
+//!
+//! Every layer below the transports reports failures as an [`ApiError`]; each transport maps
+//! the variants to its wire format in exactly one place (`transports::http::error` for REST).
+//! Variants name *what went wrong*, not status codes. Storage failures arrive as
+//! [`StoreError`] and surface as `Unavailable` without leaking internals.
+
+use thiserror::Error;
+
+/// A failure that is reported to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// A parameter, limit or metadata value is out of its allowed range.
+    #[error("invalid API request: {0}")]
+    InvalidRequest(String),
+    /// The body is unparseable, has the wrong document type or a field of the wrong type.
+    #[error("invalid request body: {0}")]
+    InvalidBody(String),
+    /// A queue name (or the project id on a queue route) breaks the naming rules.
+    #[error("invalid queue identification: {0}")]
+    InvalidQueueName(String),
+    /// A required header is absent.
+    #[error("missing header value: {0}")]
+    MissingHeader(String),
+    /// The Client-ID header is not a UUID.
+    #[error("wrong UUID value")]
+    BadClientId,
+    /// No project header was sent.
+    #[error("project id missing")]
+    ProjectMissing,
+    /// The project header was sent but is empty.
+    #[error("empty project header")]
+    ProjectEmpty,
+    /// A body was sent as a form (`application/x-www-form-urlencoded`).
+    #[error("invalid content type")]
+    FormBody,
+    /// A query parameter is not of its declared type (int, bool).
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// A delete named a claim that does not hold the message (400).
+    #[error("unable to delete: {0}")]
+    DeleteBadClaim(String),
+    /// A delete of a message under someone's live claim, without that claim id (403).
+    #[error("unable to delete: {0}")]
+    DeleteClaimed(String),
+    /// The resource does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A JSON-patch operation conflicts with the stored state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request's Content-Type is not the one the route requires.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// The Accept header excludes JSON.
+    #[error("not acceptable")]
+    NotAcceptable,
+    /// The admin-only route was called without admin rights.
+    #[error("not authorized")]
+    Forbidden,
+    /// The store failed; the client may retry.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A storage-layer failure (database errors, corrupt rows). Never shown verbatim to clients.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store failure");
+        ApiError::Unavailable("The store could not complete the request.".into())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(err: serde_json::Error) -> Self {
+        StoreError::Corrupt(err.to_string())
+    }
+}

@@ -1,0 +1,202 @@
+//! The store: one event log plus the inline read models, behind a closed enum of backends
+//! chosen by URL (`sqlite://PATH`; PostgreSQL will join as a second variant). Handlers see
+//! only [`Store`]: `submit` runs a command through the backend's single writer (group
+//! commit), and the query methods read the projections through a separate reader pool.
+
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::commands::{Command, Outcome, Scope};
+use crate::error::{ApiError, StoreError};
+use crate::model::{Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
+use crate::projections::{
+    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView,
+};
+
+/// Where the store lives, parsed from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+}
+
+impl std::str::FromStr for StoreUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once("://") {
+            Some(("sqlite", path)) if !path.is_empty() => Ok(StoreUrl::Sqlite(path.into())),
+            Some(("postgres" | "postgresql", _)) => {
+                Err("the PostgreSQL backend is not available yet; use sqlite://PATH".into())
+            }
+            _ => Err(format!("unsupported store URL {s:?}; expected sqlite://PATH")),
+        }
+    }
+}
+
+/// Tuning shared by all backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most commands committed in one transaction.
+    pub max_batch: usize,
+    /// Connections in the reader pool.
+    pub readers: u32,
+    /// SQLite `synchronous=FULL` (true) or `NORMAL`.
+    pub sync_full: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_batch: 256,
+            readers: 4,
+            sync_full: true,
+        }
+    }
+}
+
+/// The storage backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) the store and applies its migrations.
+    pub async fn open(
+        url: &StoreUrl,
+        options: &StoreOptions,
+        limits: Arc<Limits>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store, StoreError> {
+        match url {
+            StoreUrl::Sqlite(path) => Ok(Store::Sqlite(
+                sqlite::SqliteStore::open(path, options, limits, clock).await?,
+            )),
+        }
+    }
+
+    /// Runs a command to completion: decided, appended and durable, or rejected.
+    pub async fn submit(&self, scope: Scope, command: Command) -> Result<Outcome, ApiError> {
+        match self {
+            Store::Sqlite(s) => s.submit(scope, command).await,
+        }
+    }
+
+    /// Position of the last event in the log.
+    pub async fn last_seq(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.last_seq().await,
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        match self {
+            Store::Sqlite(s) => s.ping().await,
+        }
+    }
+
+    /// Waits for the writer to finish its work and closes the connections.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+        }
+    }
+
+    pub async fn queue_metadata(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<Option<QueueMetadata>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.queue_metadata(project, queue).await,
+        }
+    }
+
+    /// (free, claimed) message counts over a whole project.
+    pub async fn project_volume(
+        &self,
+        project: &ProjectId,
+        now: Timestamp,
+    ) -> Result<(i64, i64), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.project_volume(project, now).await,
+        }
+    }
+
+    pub async fn list_queues(
+        &self,
+        project: &ProjectId,
+        filter: &QueueFilter,
+    ) -> Result<Vec<QueueView>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.list_queues(project, filter).await,
+        }
+    }
+
+    pub async fn count_queues(&self, project: &ProjectId) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.count_queues(project).await,
+        }
+    }
+
+    pub async fn queue_stats(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        now: Timestamp,
+    ) -> Result<QueueStats, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.queue_stats(project, queue, now).await,
+        }
+    }
+
+    pub async fn list_messages(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        filter: &MessageFilter,
+        now: Timestamp,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.list_messages(project, queue, filter, now).await,
+        }
+    }
+
+    pub async fn get_messages(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        ids: &[MessageId],
+        now: Timestamp,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.get_messages(project, queue, ids, now).await,
+        }
+    }
+
+    pub async fn get_claim(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        claim_id: &crate::model::ClaimId,
+        now: Timestamp,
+    ) -> Result<Option<ClaimView>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.get_claim(project, queue, claim_id, now).await,
+        }
+    }
+
+    /// Runs one expiry sweep now (the background sweeper calls this periodically).
+    pub async fn sweep(&self) -> Result<(), ApiError> {
+        let scope = Scope {
+            project: ProjectId::new(Some("-")).expect("non-empty"),
+            client_id: None,
+            request_id: None,
+        };
+        self.submit(scope, Command::Sweep).await.map(|_| ())
+    }
+}

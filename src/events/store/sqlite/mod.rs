@@ -1,0 +1,209 @@
+//! The SQLite backend: one database file in WAL mode, written by a single writer task
+//! (group commit, `synchronous=FULL` by default) and read through a separate pool.
+
+mod log;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, SqliteConnection};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
+
+use super::StoreOptions;
+use crate::commands::{Command, Outcome, Scope};
+use crate::error::{ApiError, StoreError};
+use crate::model::{ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
+use crate::projections::sqlite::{claims, messages, queues};
+use crate::projections::{ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView};
+
+/// The schema, one entry per file of `migrations/sqlite`, compiled into the binary.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../../../migrations/sqlite/0001_initial.sql"),
+)];
+
+/// A handle to an open SQLite store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    sender: mpsc::Sender<writer::Job>,
+    stop: Arc<watch::Sender<bool>>,
+    readers: SqlitePool,
+    done: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl SqliteStore {
+    pub async fn open(
+        path: &Path,
+        options: &StoreOptions,
+        limits: Arc<Limits>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Corrupt(format!("cannot create {dir:?}: {e}")))?;
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.sync_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .disable_statement_logging();
+        let mut conn: SqliteConnection = connect.connect().await?;
+        migrator().run_direct(&mut conn).await?;
+        let next_seq = log::last_seq(&mut conn).await? + 1;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(connect)
+            .await?;
+        let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
+        let writer = writer::Writer {
+            conn,
+            limits,
+            clock,
+            max_batch: options.max_batch.max(1),
+            next_seq,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let handle = tokio::spawn(writer.run(receiver, stopped));
+        Ok(SqliteStore {
+            sender,
+            stop: Arc::new(stop),
+            readers,
+            done: Arc::new(Mutex::new(Some(handle))),
+        })
+    }
+
+    pub async fn submit(&self, scope: Scope, command: Command) -> Result<Outcome, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let job = writer::Job {
+            scope,
+            command,
+            reply,
+        };
+        let closed = || ApiError::from(StoreError::Closed);
+        self.sender.send(job).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Lets the writer finish the commands already queued, then closes every connection.
+    pub async fn close(&self) {
+        let _ = self.stop.send(true);
+        if let Some(handle) = self.done.lock().await.take() {
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, "the writer task failed");
+            }
+        }
+        self.readers.close().await;
+    }
+
+    pub async fn last_seq(&self) -> Result<i64, StoreError> {
+        log::last_seq(&mut *self.readers.acquire().await?).await
+    }
+
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.readers).await.is_ok()
+    }
+
+    pub async fn queue_metadata(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<Option<QueueMetadata>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        Ok(queues::state(&mut conn, project, queue)
+            .await?
+            .map(|s| s.metadata))
+    }
+
+    pub async fn project_volume(
+        &self,
+        project: &ProjectId,
+        now: Timestamp,
+    ) -> Result<(i64, i64), StoreError> {
+        messages::project_volume(&mut *self.readers.acquire().await?, project, now).await
+    }
+
+    pub async fn list_queues(
+        &self,
+        project: &ProjectId,
+        filter: &QueueFilter,
+    ) -> Result<Vec<QueueView>, StoreError> {
+        queues::list(&mut *self.readers.acquire().await?, project, filter).await
+    }
+
+    pub async fn count_queues(&self, project: &ProjectId) -> Result<i64, StoreError> {
+        queues::count(&mut *self.readers.acquire().await?, project).await
+    }
+
+    pub async fn queue_stats(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        now: Timestamp,
+    ) -> Result<QueueStats, StoreError> {
+        messages::stats(&mut *self.readers.acquire().await?, project, queue, now).await
+    }
+
+    pub async fn list_messages(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        filter: &MessageFilter,
+        now: Timestamp,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        messages::list(&mut conn, project, queue, filter, now).await
+    }
+
+    pub async fn get_messages(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        ids: &[MessageId],
+        now: Timestamp,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        messages::get_many(&mut conn, project, queue, ids, now).await
+    }
+
+    pub async fn get_claim(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        claim_id: &ClaimId,
+        now: Timestamp,
+    ) -> Result<Option<ClaimView>, StoreError> {
+        claims::get(&mut *self.readers.acquire().await?, project, queue, claim_id, now).await
+    }
+}
+
+fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                *version,
+                (*name).into(),
+                MigrationType::Simple,
+                (*sql).into(),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: migrations.into(),
+        ..Migrator::DEFAULT
+    }
+}

@@ -1,0 +1,214 @@
+//! The single writer of an SQLite store. Commands queue up on a channel; the writer takes
+//! as many as are waiting (up to `max_batch`), decides and applies them one after another in
+//! one transaction, and commits once — one fsync for the whole batch (group commit). Replies
+//! go out only after the commit, so an acknowledged write is durable.
+
+use std::sync::Arc;
+
+use sqlx::SqliteConnection;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::commands::{self, sweep::Expired, Command, Decision, Outcome, Scope};
+use crate::error::{ApiError, StoreError};
+use crate::events::Envelope;
+use crate::model::{Clock, Limits, QueueName, Timestamp};
+use crate::projections::sqlite::{self as views, claims, messages, queues};
+
+use super::log;
+
+/// Most expired messages (and claims) one sweep records.
+const SWEEP_BATCH: i64 = 1000;
+
+/// A command waiting for the writer, with the channel to answer on.
+pub struct Job {
+    pub scope: Scope,
+    pub command: Command,
+    pub reply: oneshot::Sender<Result<Outcome, ApiError>>,
+}
+
+pub struct Writer {
+    pub conn: SqliteConnection,
+    pub limits: Arc<Limits>,
+    pub clock: Arc<dyn Clock>,
+    pub max_batch: usize,
+    /// Position the next appended event gets.
+    pub next_seq: i64,
+}
+
+impl Writer {
+    /// Serves jobs until told to stop (then drains what is queued) or every sender is gone;
+    /// then closes the connection.
+    pub async fn run(mut self, mut jobs: mpsc::Receiver<Job>, mut stop: watch::Receiver<bool>) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        loop {
+            tokio::select! {
+                biased;
+                n = jobs.recv_many(&mut batch, self.max_batch) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.serve(&mut batch).await;
+                }
+                _ = stop.changed() => {
+                    jobs.close();
+                    while jobs.recv_many(&mut batch, self.max_batch).await > 0 {
+                        self.serve(&mut batch).await;
+                    }
+                    break;
+                }
+            }
+        }
+        if let Err(e) = sqlx::Connection::close(self.conn).await {
+            tracing::warn!(error = %e, "closing the writer connection");
+        }
+    }
+
+    async fn serve(&mut self, batch: &mut Vec<Job>) {
+        let results = self.commit_batch(batch).await;
+        for (job, result) in batch.drain(..).zip(results) {
+            // The requester may have gone away; the write stands regardless.
+            let _ = job.reply.send(result);
+        }
+    }
+
+    async fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Outcome, ApiError>> {
+        let first_seq = self.next_seq;
+        match self.try_commit_batch(batch).await {
+            Ok(results) => results,
+            Err(err) => {
+                self.next_seq = first_seq;
+                if let Err(e) = sqlx::query("ROLLBACK").execute(&mut self.conn).await {
+                    tracing::warn!(error = %e, "rollback after a failed batch");
+                }
+                let api: ApiError = err.into();
+                batch.iter().map(|_| Err(api.clone())).collect()
+            }
+        }
+    }
+
+    async fn try_commit_batch(
+        &mut self,
+        batch: &[Job],
+    ) -> Result<Vec<Result<Outcome, ApiError>>, StoreError> {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut self.conn).await?;
+        let mut results = Vec::with_capacity(batch.len());
+        let mut appended = false;
+        for job in batch {
+            let now = self.clock.now();
+            let decision = match self.decide(&job.scope, &job.command, now).await? {
+                Ok(d) => d,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            for new in decision.events {
+                let env = Envelope {
+                    seq: self.next_seq,
+                    at: now,
+                    project: new.project,
+                    queue: new.queue,
+                    client_id: job.scope.client_id.clone(),
+                    request_id: job.scope.request_id.clone(),
+                    event: new.event,
+                };
+                log::append(&mut self.conn, &env).await?;
+                views::apply(&mut self.conn, &env).await?;
+                self.next_seq += 1;
+                appended = true;
+            }
+            results.push(Ok(decision.outcome));
+        }
+        if appended {
+            views::checkpoint(&mut self.conn, self.next_seq - 1).await?;
+        }
+        sqlx::query("COMMIT").execute(&mut self.conn).await?;
+        Ok(results)
+    }
+
+    /// Loads what the command needs from the read models and lets its subject decide.
+    async fn decide(
+        &mut self,
+        scope: &Scope,
+        command: &Command,
+        now: Timestamp,
+    ) -> Result<Result<Decision, ApiError>, StoreError> {
+        let c = &mut self.conn;
+        let p = &scope.project;
+        let limits = &*self.limits;
+        Ok(match command {
+            Command::CreateQueue { queue, metadata } => {
+                let exists = queues::state(c, p, queue).await?.is_some();
+                Ok(commands::queue::create(exists, p, queue, metadata))
+            }
+            Command::UpdateQueue { queue, ops } => {
+                let state = queues::state(c, p, queue).await?;
+                let current = state.as_ref().map(|s| &s.metadata);
+                commands::queue::update(current, p, queue, ops, limits)
+            }
+            Command::DeleteQueue { queue } => {
+                let exists = queues::state(c, p, queue).await?.is_some();
+                Ok(commands::queue::delete(exists, p, queue))
+            }
+            Command::PurgeQueue { queue } => {
+                let any = messages::any(c, p, queue).await?;
+                Ok(commands::queue::purge(any, p, queue))
+            }
+            Command::PostMessages(cmd) => {
+                let state = queues::state(c, p, &cmd.queue).await?;
+                commands::message::post(state.as_ref(), p, cmd, now, limits)
+            }
+            Command::DeleteMessage(cmd) => {
+                let ids: Vec<_> = cmd.id.iter().cloned().collect();
+                let held = messages::held_by(c, p, &cmd.queue, &ids, now).await?;
+                commands::message::delete_one(held.first().map(|(_, h)| h), p, cmd)
+            }
+            Command::DeleteMessages(cmd) => {
+                let held = messages::held_by(c, p, &cmd.queue, &cmd.ids, now).await?;
+                commands::message::delete_many(&held, p, cmd)
+            }
+            Command::PopMessages(cmd) => {
+                let available = messages::available(c, p, &cmd.queue, cmd.count, now).await?;
+                Ok(commands::message::pop(available, p, cmd))
+            }
+            Command::ClaimMessages(cmd) => {
+                let state = queues::state(c, p, &cmd.queue).await?;
+                let mut candidates = Vec::new();
+                let mut dead_letter_queue = None;
+                let mut dlq_state = None;
+                if let Some(state) = &state {
+                    candidates = messages::available(c, p, &cmd.queue, cmd.limit, now).await?;
+                    let dl = state.metadata.dead_letter();
+                    if let Some(name) = dl.and_then(|d| QueueName::new(&d.queue, p).ok()) {
+                        dlq_state = queues::state(c, p, &name).await?;
+                        dead_letter_queue = Some(name);
+                    }
+                }
+                let input = commands::claim::ClaimInput {
+                    queue: state.as_ref(),
+                    candidates,
+                    dead_letter_queue: dead_letter_queue.map(|n| (n, dlq_state.as_ref())),
+                };
+                Ok(commands::claim::claim(input, p, cmd, now))
+            }
+            Command::RenewClaim(cmd) => {
+                let state = match &cmd.claim_id {
+                    Some(id) => claims::live_state(c, p, &cmd.queue, id, now).await?,
+                    None => None,
+                };
+                commands::claim::renew(state.as_ref(), p, cmd, now)
+            }
+            Command::ReleaseClaim { queue, claim_id } => {
+                let exists = claims::exists(c, p, queue, claim_id).await?;
+                Ok(commands::claim::release(exists, p, queue, claim_id))
+            }
+            Command::Sweep => {
+                let expired = Expired {
+                    claims: claims::expired(c, now, SWEEP_BATCH).await?,
+                    messages: messages::expired(c, now, SWEEP_BATCH).await?,
+                };
+                Ok(commands::sweep::sweep(expired))
+            }
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! Cairn: a multi-tenant messaging service, wire-compatible with OpenStack Zaqar v2, built
+//! as an event-sourced engine with CQRS.
+//!
+//! A tour, following a request:
+//! - [`transports`] decode the wire (REST today) into one [`actions::Request`];
+//! - [`actions`] validates and runs it: reads go to the read models, writes become
+//!   [`commands`];
+//! - [`commands`] decide, from state loaded by the store's single writer, which
+//!   [`events`] happened; the writer appends them to the log ([`events::store`]) and folds
+//!   them into the [`projections`] in the same transaction (group commit), so a `201` is
+//!   durable and immediately readable;
+//! - [`model`] holds the validated value types every layer shares, [`error`] the errors a
+//!   client can see;
+//! - [`app`] wires state, transports and the expiry sweeper; [`config`] parses settings.
+
+pub mod actions;
+pub mod app;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod projections;
+pub mod transports;

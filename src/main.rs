@@ -1,0 +1,68 @@
+//! The `cairn` binary: parses the command line and hands over to the library.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cairn::app::{Server, Settings};
+use cairn::config::{self, Command, Synchronous};
+use cairn::events::store::StoreOptions;
+use cairn::model::SystemClock;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = match config::parse() {
+        Ok(cli) => cli,
+        Err(message) => {
+            eprint!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let Command::Serve(args) = cli.command;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .init();
+    let settings = Settings {
+        store: args.store_url(),
+        store_options: StoreOptions {
+            max_batch: args.max_batch,
+            sync_full: args.synchronous == Synchronous::Full,
+            ..StoreOptions::default()
+        },
+        limits: args.limits.clone(),
+        sweep_interval: Duration::from_secs(args.sweep_interval.max(1)),
+    };
+    let server = Server::open(&settings, Arc::new(SystemClock))
+        .await
+        .with_context(|| format!("opening the store {:?}", settings.store))?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    tracing::info!(address = %listener.local_addr()?, store = ?settings.store, "cairn is serving");
+    server.run(listener, shutdown_signal()).await?;
+    tracing::info!("cairn stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,244 @@
+//! Zaqar's configurable limits (reference §3.1) and the range checks that use them.
+//! Every check returns Zaqar's wording, so clients see familiar messages.
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use super::names::ClientIdPolicy;
+use crate::error::ApiError;
+
+/// Minimum message TTL, claim TTL and claim grace (seconds; fixed by Zaqar).
+pub const MIN_TTL: i64 = 60;
+
+/// The limits of the API. Each is a flag, a `CAIRN_*` variable and a config-file key.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct Limits {
+    /// Message TTL (seconds) when neither the message nor its queue gives one.
+    #[arg(long, env = "CAIRN_DEFAULT_MESSAGE_TTL", default_value_t = 3600)]
+    pub default_message_ttl: i64,
+    /// Default shown for a queue's `_default_message_delay` (seconds).
+    #[arg(long, env = "CAIRN_DEFAULT_MESSAGE_DELAY", default_value_t = 0)]
+    pub default_message_delay: i64,
+    /// Claim TTL (seconds) when a claim gives none.
+    #[arg(long, env = "CAIRN_DEFAULT_CLAIM_TTL", default_value_t = 300)]
+    pub default_claim_ttl: i64,
+    /// Claim grace (seconds) when a claim gives none.
+    #[arg(long, env = "CAIRN_DEFAULT_CLAIM_GRACE", default_value_t = 60)]
+    pub default_claim_grace: i64,
+    /// Largest page of a queue listing.
+    #[arg(long, env = "CAIRN_MAX_QUEUES_PER_PAGE", default_value_t = 20)]
+    pub max_queues_per_page: i64,
+    /// Largest page of a message listing, and most ids in one get/delete by ids.
+    #[arg(long, env = "CAIRN_MAX_MESSAGES_PER_PAGE", default_value_t = 20)]
+    pub max_messages_per_page: i64,
+    /// Most messages one claim or pop may take.
+    #[arg(long, env = "CAIRN_MAX_MESSAGES_PER_CLAIM_OR_POP", default_value_t = 20)]
+    pub max_messages_per_claim_or_pop: i64,
+    /// Largest queue metadata document (bytes).
+    #[arg(long, env = "CAIRN_MAX_QUEUE_METADATA", default_value_t = 65536)]
+    pub max_queue_metadata: usize,
+    /// Largest message post body (bytes); also the ceiling of `_max_messages_post_size`.
+    #[arg(long, env = "CAIRN_MAX_MESSAGES_POST_SIZE", default_value_t = 262144)]
+    pub max_messages_post_size: usize,
+    /// Longest message TTL (seconds).
+    #[arg(long, env = "CAIRN_MAX_MESSAGE_TTL", default_value_t = 1_209_600)]
+    pub max_message_ttl: i64,
+    /// Longest message delay (seconds).
+    #[arg(long, env = "CAIRN_MAX_MESSAGE_DELAY", default_value_t = 900)]
+    pub max_message_delay: i64,
+    /// Longest claim TTL (seconds).
+    #[arg(long, env = "CAIRN_MAX_CLAIM_TTL", default_value_t = 43200)]
+    pub max_claim_ttl: i64,
+    /// Longest claim grace (seconds).
+    #[arg(long, env = "CAIRN_MAX_CLAIM_GRACE", default_value_t = 43200)]
+    pub max_claim_grace: i64,
+    /// How Client-ID is checked: `strict` (a UUID) or `off` (any string of bounded length).
+    #[arg(long, env = "CAIRN_CLIENT_ID_UUID_SAFE", value_enum, default_value = "strict")]
+    pub client_id_uuid_safe: ClientIdPolicy,
+    /// Shortest Client-ID when `client-id-uuid-safe` is `off`.
+    #[arg(long, env = "CAIRN_MIN_LENGTH_CLIENT_ID", default_value_t = 10)]
+    pub min_length_client_id: usize,
+    /// Longest Client-ID when `client-id-uuid-safe` is `off`.
+    #[arg(long, env = "CAIRN_MAX_LENGTH_CLIENT_ID", default_value_t = 36)]
+    pub max_length_client_id: usize,
+    /// Require `claim_ids` next to `ids` when deleting messages in bulk.
+    #[arg(long, env = "CAIRN_MESSAGE_DELETE_WITH_CLAIM_ID", default_value_t = false)]
+    pub message_delete_with_claim_id: bool,
+    /// Report an MD5 checksum of each message body, as Zaqar's `enable_checksum` does.
+    #[arg(long, env = "CAIRN_ENABLE_CHECKSUM", default_value_t = false)]
+    pub enable_checksum: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            default_message_ttl: 3600,
+            default_message_delay: 0,
+            default_claim_ttl: 300,
+            default_claim_grace: 60,
+            max_queues_per_page: 20,
+            max_messages_per_page: 20,
+            max_messages_per_claim_or_pop: 20,
+            max_queue_metadata: 65536,
+            max_messages_post_size: 262_144,
+            max_message_ttl: 1_209_600,
+            max_message_delay: 900,
+            max_claim_ttl: 43200,
+            max_claim_grace: 43200,
+            client_id_uuid_safe: ClientIdPolicy::Strict,
+            min_length_client_id: 10,
+            max_length_client_id: 36,
+            message_delete_with_claim_id: false,
+            enable_checksum: false,
+        }
+    }
+}
+
+fn in_range(v: i64, min: i64, max: i64) -> bool {
+    (min..=max).contains(&v)
+}
+
+impl Limits {
+    /// Page size of a queue listing.
+    pub fn queue_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
+        page(limit, self.max_queues_per_page)
+    }
+
+    /// Page size of a message listing.
+    pub fn message_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
+        page(limit, self.max_messages_per_page)
+    }
+
+    /// Number of messages a claim may take.
+    pub fn claim_limit(&self, limit: Option<i64>) -> Result<i64, ApiError> {
+        page(limit, self.max_messages_per_claim_or_pop)
+    }
+
+    pub fn pop_count(&self, n: i64) -> Result<i64, ApiError> {
+        let max = self.max_messages_per_claim_or_pop;
+        if in_range(n, 1, max) {
+            Ok(n)
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "Pop value must be at least 1 and may not be greater than {max}."
+            )))
+        }
+    }
+
+    /// Number of ids in a get or delete by ids.
+    pub fn id_count(&self, n: usize) -> Result<(), ApiError> {
+        let max = self.max_messages_per_page;
+        if in_range(n as i64, 1, max) {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "ids parameter should have at least 1 and not greater than {max} values."
+            )))
+        }
+    }
+
+    pub fn message_ttl(&self, ttl: i64) -> Result<i64, ApiError> {
+        let max = self.max_message_ttl;
+        if in_range(ttl, MIN_TTL, max) {
+            Ok(ttl)
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "The TTL for a message may not exceed {max} seconds, and must be at least \
+                 {MIN_TTL} seconds long."
+            )))
+        }
+    }
+
+    pub fn message_delay(&self, delay: i64) -> Result<i64, ApiError> {
+        let max = self.max_message_delay;
+        if in_range(delay, 0, max) {
+            Ok(delay)
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "The Delay TTL for a message may not exceed {max} seconds, and must be at \
+                 least 0 seconds long."
+            )))
+        }
+    }
+
+    pub fn claim_ttl(&self, ttl: i64) -> Result<i64, ApiError> {
+        let max = self.max_claim_ttl;
+        if in_range(ttl, MIN_TTL, max) {
+            Ok(ttl)
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "The TTL for a claim may not exceed {max} seconds, and must be at least \
+                 {MIN_TTL} seconds long."
+            )))
+        }
+    }
+
+    pub fn claim_grace(&self, grace: i64) -> Result<i64, ApiError> {
+        let max = self.max_claim_grace;
+        if in_range(grace, MIN_TTL, max) {
+            Ok(grace)
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "The grace for a claim may not exceed {max} seconds, and must be at least \
+                 {MIN_TTL} seconds long."
+            )))
+        }
+    }
+
+    /// A message post body of `len` bytes against the global cap and the queue's own cap.
+    pub fn post_size(&self, len: usize, queue_cap: Option<usize>) -> Result<(), ApiError> {
+        let max = queue_cap.map_or(self.max_messages_post_size, |q| {
+            q.min(self.max_messages_post_size)
+        });
+        if len <= max {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "Message collection size is too large. Max size {max}"
+            )))
+        }
+    }
+
+    /// A queue metadata document (PUT or PATCH body) of `len` bytes.
+    pub fn metadata_size(&self, len: usize) -> Result<(), ApiError> {
+        let max = self.max_queue_metadata;
+        if len <= max {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidRequest(format!(
+                "Queue metadata is too large. Max size: {max}"
+            )))
+        }
+    }
+}
+
+fn page(limit: Option<i64>, max: i64) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(10.min(max)),
+        Some(n) if in_range(n, 1, max) => Ok(n),
+        Some(_) => Err(ApiError::InvalidRequest(format!(
+            "Limit must be at least 1 and may not be greater than {max}."
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_match_zaqar_defaults() {
+        let l = Limits::default();
+        assert_eq!(l.queue_page(None), Ok(10));
+        assert!(l.queue_page(Some(21)).is_err());
+        assert!(l.queue_page(Some(0)).is_err());
+        assert!(l.message_ttl(59).is_err());
+        assert!(l.message_ttl(1_209_601).is_err());
+        assert!(l.claim_ttl(43201).is_err());
+        assert!(l.claim_grace(60).is_ok());
+        assert!(l.pop_count(21).is_err());
+        assert!(l.id_count(0).is_err());
+        assert!(l.post_size(262_145, None).is_err());
+        assert!(l.post_size(100, Some(99)).is_err());
+    }
+}

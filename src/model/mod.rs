@@ -1,0 +1,17 @@
+//! Value types of the domain. Each type can only be built through a validating constructor,
+//! so an invalid queue name, client id or TTL cannot exist past the transport boundary.
+//! Nothing here does I/O.
+
+pub mod clock;
+pub mod ids;
+pub mod limits;
+pub mod message;
+pub mod metadata;
+pub mod names;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use ids::{ClaimId, MessageId};
+pub use limits::Limits;
+pub use message::NewMessage;
+pub use metadata::QueueMetadata;
+pub use names::{ClientId, ProjectId, QueueName};

@@ -1,0 +1,165 @@
+//! Identity of tenants, clients and queues, with Zaqar's naming rules.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// Longest accepted project id.
+pub const MAX_PROJECT_ID_LEN: usize = 256;
+/// Longest accepted queue name.
+pub const MAX_QUEUE_NAME_LEN: usize = 64;
+
+/// The tenant every resource is scoped by (`X-Project-ID`). Non-empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProjectId(String);
+
+impl ProjectId {
+    /// Validates the header value: present and non-empty. Length is checked on queue routes
+    /// only (see [`QueueName::new`]), as Zaqar does.
+    pub fn new(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw {
+            None => Err(ApiError::ProjectMissing),
+            Some("") => Err(ApiError::ProjectEmpty),
+            Some(s) => Ok(ProjectId(s.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A queue name: `^[a-zA-Z0-9_.-]{1,64}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QueueName(String);
+
+impl QueueName {
+    /// Validates a queue name within a project (the project id length is checked here too,
+    /// because Zaqar reports both as "Invalid queue identification").
+    pub fn new(raw: &str, project: &ProjectId) -> Result<Self, ApiError> {
+        let valid_chars = raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        if raw.is_empty() || raw.len() > MAX_QUEUE_NAME_LEN || !valid_chars {
+            return Err(ApiError::InvalidQueueName(format!(
+                "Queue names may not be more than {MAX_QUEUE_NAME_LEN} characters long, and may \
+                 only contain ASCII letters, digits, underscores, hyphens and periods."
+            )));
+        }
+        if project.as_str().len() > MAX_PROJECT_ID_LEN {
+            return Err(ApiError::InvalidQueueName(format!(
+                "Project ids may not be more than {MAX_PROJECT_ID_LEN} characters long."
+            )));
+        }
+        Ok(QueueName(raw.to_owned()))
+    }
+
+    /// A name read back from storage or from an event (already validated when written).
+    pub fn from_stored(raw: String) -> Self {
+        QueueName(raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The identity of one client instance (`Client-ID`), used for `echo` filtering.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientId(String);
+
+/// How strictly Client-ID is checked (Zaqar's `client_id_uuid_safe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientIdPolicy {
+    /// Must parse as a UUID.
+    Strict,
+    /// Any string within the configured length bounds.
+    Off,
+}
+
+impl ClientId {
+    /// Validates the Client-ID header under the configured policy.
+    pub fn new(
+        raw: Option<&str>,
+        policy: ClientIdPolicy,
+        min_len: usize,
+        max_len: usize,
+    ) -> Result<Self, ApiError> {
+        let raw = raw.ok_or_else(|| {
+            ApiError::MissingHeader("The header \"Client-ID\" is required.".into())
+        })?;
+        match policy {
+            ClientIdPolicy::Strict => uuid::Uuid::try_parse(raw)
+                .map(|_| ClientId(raw.to_owned()))
+                .map_err(|_| ApiError::BadClientId),
+            ClientIdPolicy::Off if (min_len..=max_len).contains(&raw.chars().count()) => {
+                Ok(ClientId(raw.to_owned()))
+            }
+            ClientIdPolicy::Off => Err(ApiError::MissingHeader(format!(
+                "Client ID must be at least {min_len} and may not be greater than {max_len} \
+                 characters long."
+            ))),
+        }
+    }
+
+    /// A client id read back from storage.
+    pub fn from_stored(raw: String) -> Self {
+        ClientId(raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> ProjectId {
+        ProjectId::new(Some("p")).unwrap()
+    }
+
+    #[test]
+    fn queue_names_follow_zaqar_rules() {
+        assert!(QueueName::new("a-b_c.9", &project()).is_ok());
+        assert!(QueueName::new(&"x".repeat(64), &project()).is_ok());
+        assert!(QueueName::new(&"x".repeat(65), &project()).is_err());
+        assert!(QueueName::new("", &project()).is_err());
+        assert!(QueueName::new("spaces here", &project()).is_err());
+        assert!(QueueName::new("non-äscii", &project()).is_err());
+    }
+
+    #[test]
+    fn long_project_ids_are_rejected_on_queue_routes() {
+        let long = ProjectId::new(Some(&"p".repeat(257))).unwrap();
+        assert!(QueueName::new("q", &long).is_err());
+    }
+
+    #[test]
+    fn project_header_rules() {
+        assert_eq!(ProjectId::new(None), Err(ApiError::ProjectMissing));
+        assert_eq!(ProjectId::new(Some("")), Err(ApiError::ProjectEmpty));
+    }
+
+    #[test]
+    fn strict_client_ids_must_be_uuids() {
+        let strict = |s| ClientId::new(Some(s), ClientIdPolicy::Strict, 10, 36);
+        assert!(strict("3381af92-2b9e-11e3-b191-71861300734c").is_ok());
+        assert!(strict("3381af922b9e11e3b19171861300734c").is_ok());
+        assert_eq!(strict("0xdeadbeef"), Err(ApiError::BadClientId));
+        assert!(ClientId::new(None, ClientIdPolicy::Strict, 10, 36).is_err());
+    }
+}

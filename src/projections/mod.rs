@@ -1,0 +1,95 @@
+//! Read models folded from the event log: queues, messages, claims and the stats derived
+//! from them. This module holds the view types that commands and transports use; each
+//! backend (`projections::sqlite`) owns its tables, the fold that applies events to them
+//! inside the append transaction, and the queries that serve reads.
+//!
+//! Views are time-aware: readers pass `now`, and expired messages or claims are never
+//! returned even before the sweeper records their expiry.
+
+pub mod sqlite;
+
+use serde_json::value::RawValue;
+
+use crate::model::{ClaimId, ClientId, MessageId, QueueMetadata, QueueName, Timestamp};
+
+/// A queue as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueView {
+    pub name: QueueName,
+    pub metadata: QueueMetadata,
+}
+
+/// What a write needs to know about a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueState {
+    pub metadata: QueueMetadata,
+    /// Marker the next posted message will get.
+    pub next_marker: i64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub marker: i64,
+    /// The body as stored JSON text (returned verbatim).
+    pub body: Box<RawValue>,
+    pub ttl: i64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub delay_until: Timestamp,
+    pub client_id: ClientId,
+    pub checksum: Option<String>,
+    /// The claim holding the message, if that claim is still live at read time.
+    pub claim: Option<ClaimId>,
+    pub claim_count: i64,
+}
+
+/// A live claim and the messages it holds.
+#[derive(Debug, Clone)]
+pub struct ClaimView {
+    pub id: ClaimId,
+    pub ttl: i64,
+    /// Creation or last renewal.
+    pub updated_at: Timestamp,
+    pub messages: Vec<MessageView>,
+}
+
+/// A claim as a renewal needs it: its messages' lifetimes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimState {
+    pub id: ClaimId,
+    pub messages: Vec<(MessageId, Timestamp)>,
+}
+
+/// Message counts of a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueStats {
+    pub total: i64,
+    pub claimed: i64,
+    /// (id, created) of the oldest and newest message, when the queue is not empty.
+    pub oldest: Option<(MessageId, Timestamp)>,
+    pub newest: Option<(MessageId, Timestamp)>,
+}
+
+/// Which messages a listing shows (reference §5.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageFilter {
+    pub marker: Option<i64>,
+    pub limit: i64,
+    /// Hide messages posted by this client (`echo=false`).
+    pub hide_client: Option<ClientId>,
+    pub include_claimed: bool,
+    pub include_delayed: bool,
+}
+
+/// Which queues a listing shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueFilter {
+    pub marker: Option<String>,
+    pub limit: i64,
+    /// Substring the name must contain.
+    pub name: Option<String>,
+    /// Metadata keys that must hold these values.
+    pub metadata: Vec<(String, serde_json::Value)>,
+}

@@ -1,0 +1,385 @@
+//! The `messages` table: fold and queries. A message's claim counts only while
+//! `claim_expires` is in the future; expired messages are filtered by every read.
+
+use serde_json::value::RawValue;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::commands::message::HeldBy;
+use crate::error::StoreError;
+use crate::events::{ClaimRenewed, MessageDeadLettered, MessagesClaimed, PostedMessage};
+use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
+use crate::projections::{MessageFilter, MessageView, QueueStats};
+
+const COLUMNS: &str = "id, marker, body, ttl, created_at, expires_at, delay_until, client_id, \
+                       checksum, claim_id, claim_expires, claim_count";
+
+fn from_row(row: &SqliteRow, now: Timestamp) -> Result<MessageView, StoreError> {
+    let claim_id: Option<String> = row.try_get(9)?;
+    let claim_expires: Option<i64> = row.try_get(10)?;
+    let live = claim_expires.is_some_and(|e| e > now.0);
+    let body: String = row.try_get(2)?;
+    Ok(MessageView {
+        id: MessageId::from_stored(row.try_get(0)?),
+        marker: row.try_get(1)?,
+        body: RawValue::from_string(body)?,
+        ttl: row.try_get(3)?,
+        created_at: Timestamp(row.try_get(4)?),
+        expires_at: Timestamp(row.try_get(5)?),
+        delay_until: Timestamp(row.try_get(6)?),
+        client_id: ClientId::from_stored(row.try_get(7)?),
+        checksum: row.try_get(8)?,
+        claim: claim_id.filter(|_| live).map(ClaimId::from_stored),
+        claim_count: row.try_get(11)?,
+    })
+}
+
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+    client_id: &str,
+    at: Timestamp,
+    messages: &[PostedMessage],
+) -> Result<(), StoreError> {
+    for m in messages {
+        sqlx::query(
+            "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at,
+                                   expires_at, delay_until, client_id, checksum)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .bind(m.marker)
+        .bind(m.id.as_str())
+        .bind(serde_json::to_string(&m.body)?)
+        .bind(m.ttl)
+        .bind(at.0)
+        .bind(m.expires_at.0)
+        .bind(m.delay_until.0)
+        .bind(client_id)
+        .bind(m.checksum.as_deref())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_ids(conn: &mut SqliteConnection, ids: &[MessageId]) -> Result<(), StoreError> {
+    for id in ids {
+        sqlx::query("DELETE FROM messages WHERE id = ?1")
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_queue(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM messages WHERE project = ?1 AND queue = ?2")
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn move_to(
+    conn: &mut SqliteConnection,
+    e: &MessageDeadLettered,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE messages SET queue = ?2, marker = ?3, ttl = ?4, expires_at = ?5,
+                claim_id = NULL, claim_expires = NULL, claim_count = 0
+         WHERE id = ?1",
+    )
+    .bind(e.id.as_str())
+    .bind(e.to_queue.as_str())
+    .bind(e.marker)
+    .bind(e.ttl)
+    .bind(e.expires_at.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn claim(conn: &mut SqliteConnection, e: &MessagesClaimed) -> Result<(), StoreError> {
+    for m in &e.messages {
+        sqlx::query(
+            "UPDATE messages SET claim_id = ?2, claim_expires = ?3, claim_count = ?4,
+                    ttl = ?5, expires_at = ?6
+             WHERE id = ?1",
+        )
+        .bind(m.id.as_str())
+        .bind(e.claim_id.as_str())
+        .bind(e.expires_at.0)
+        .bind(m.claim_count)
+        .bind(m.ttl)
+        .bind(m.expires_at.0)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn renew_claim(conn: &mut SqliteConnection, e: &ClaimRenewed) -> Result<(), StoreError> {
+    sqlx::query("UPDATE messages SET claim_expires = ?2 WHERE claim_id = ?1")
+        .bind(e.claim_id.as_str())
+        .bind(e.expires_at.0)
+        .execute(&mut *conn)
+        .await?;
+    for m in &e.extended {
+        sqlx::query("UPDATE messages SET ttl = ?2, expires_at = ?3 WHERE id = ?1")
+            .bind(m.id.as_str())
+            .bind(m.ttl)
+            .bind(m.expires_at.0)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn unclaim(conn: &mut SqliteConnection, claim_id: &ClaimId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE messages SET claim_id = NULL, claim_expires = NULL WHERE claim_id = ?1")
+        .bind(claim_id.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A page of a listing (reference §5.2), in posting order.
+pub async fn list(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+    filter: &MessageFilter,
+    now: Timestamp,
+) -> Result<Vec<MessageView>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE project = ?1 AND queue = ?2 AND marker > ?3 AND expires_at > ?4
+           AND (?5 IS NULL OR client_id <> ?5)
+           AND (?6 OR claim_expires IS NULL OR claim_expires <= ?4)
+           AND (?7 OR delay_until <= ?4)
+         ORDER BY marker LIMIT ?8"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .bind(filter.marker.unwrap_or(0))
+        .bind(now.0)
+        .bind(filter.hide_client.as_ref().map(|c| c.as_str()))
+        .bind(filter.include_claimed)
+        .bind(filter.include_delayed)
+        .bind(filter.limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| from_row(r, now)).collect()
+}
+
+/// The unexpired messages under a live claim, in posting order.
+pub async fn claimed_by(
+    conn: &mut SqliteConnection,
+    claim_id: &ClaimId,
+    now: Timestamp,
+) -> Result<Vec<MessageView>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE claim_id = ?1 AND claim_expires > ?2 AND expires_at > ?2 ORDER BY marker"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(claim_id.as_str())
+        .bind(now.0)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| from_row(r, now)).collect()
+}
+
+/// The oldest messages that a claim or pop may take: unexpired, due, not under a live claim.
+pub async fn available(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+    limit: i64,
+    now: Timestamp,
+) -> Result<Vec<MessageView>, StoreError> {
+    let filter = MessageFilter {
+        marker: None,
+        limit,
+        hide_client: None,
+        include_claimed: false,
+        include_delayed: false,
+    };
+    list(conn, project, queue, &filter, now).await
+}
+
+/// Unexpired messages by id, claimed and delayed ones included.
+pub async fn get_many(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+    ids: &[MessageId],
+    now: Timestamp,
+) -> Result<Vec<MessageView>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4"
+    );
+    for id in ids {
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(project.as_str())
+            .bind(queue.as_str())
+            .bind(now.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = row {
+            out.push(from_row(&row, now)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The claim state of the given (unexpired) messages, for deletes.
+pub async fn held_by(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+    ids: &[MessageId],
+    now: Timestamp,
+) -> Result<Vec<(MessageId, HeldBy)>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = sqlx::query(
+            "SELECT claim_id, claim_expires FROM messages
+             WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4",
+        )
+        .bind(id.as_str())
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .bind(now.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = row {
+            let claim: Option<String> = row.try_get(0)?;
+            let expires: Option<i64> = row.try_get(1)?;
+            let held = HeldBy {
+                claim: claim.map(ClaimId::from_stored),
+                live: expires.is_some_and(|e| e > now.0),
+            };
+            out.push((id.clone(), held));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the queue holds any message rows at all.
+pub async fn any(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM messages WHERE project = ?1 AND queue = ?2 LIMIT 1")
+            .bind(project.as_str())
+            .bind(queue.as_str())
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Messages whose expiry has passed, oldest expiry first.
+pub async fn expired(
+    conn: &mut SqliteConnection,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<(ProjectId, QueueName, MessageId)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT project, queue, id FROM messages WHERE expires_at <= ?1
+         ORDER BY expires_at LIMIT ?2",
+    )
+    .bind(now.0)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let project: String = r.try_get(0)?;
+            Ok((
+                ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?,
+                QueueName::from_stored(r.try_get(1)?),
+                MessageId::from_stored(r.try_get(2)?),
+            ))
+        })
+        .collect()
+}
+
+/// Message counts and the oldest/newest message of a queue.
+pub async fn stats(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+    now: Timestamp,
+) -> Result<QueueStats, StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*),
+                COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?3), 0),
+                MIN(marker), MAX(marker)
+         FROM messages WHERE project = ?1 AND queue = ?2 AND expires_at > ?3",
+    )
+    .bind(project.as_str())
+    .bind(queue.as_str())
+    .bind(now.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    let total: i64 = row.try_get(0)?;
+    let claimed: i64 = row.try_get(1)?;
+    let min: Option<i64> = row.try_get(2)?;
+    let max: Option<i64> = row.try_get(3)?;
+    let mut ends = Vec::new();
+    for marker in [min, max].into_iter().flatten() {
+        let row = sqlx::query(
+            "SELECT id, created_at FROM messages WHERE project = ?1 AND queue = ?2 AND marker = ?3",
+        )
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .bind(marker)
+        .fetch_one(&mut *conn)
+        .await?;
+        ends.push((
+            MessageId::from_stored(row.try_get(0)?),
+            Timestamp(row.try_get(1)?),
+        ));
+    }
+    let mut ends = ends.into_iter();
+    Ok(QueueStats {
+        total,
+        claimed,
+        oldest: ends.next(),
+        newest: ends.next(),
+    })
+}
+
+/// (free, claimed) counts of unexpired messages over a whole project.
+pub async fn project_volume(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+    now: Timestamp,
+) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?2), 0)
+         FROM messages WHERE project = ?1 AND expires_at > ?2",
+    )
+    .bind(project.as_str())
+    .bind(now.0)
+    .fetch_one(conn)
+    .await?;
+    let total: i64 = row.try_get(0)?;
+    let claimed: i64 = row.try_get(1)?;
+    Ok((total - claimed, claimed))
+}

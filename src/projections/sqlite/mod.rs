@@ -1,0 +1,77 @@
+//! The SQLite read models: the fold that applies each appended event to the tables (run by
+//! the writer inside the append transaction, so reads right after a `201` see the change),
+//! and the queries that serve reads. One file per table.
+
+pub mod claims;
+pub mod messages;
+pub mod queues;
+
+use sqlx::SqliteConnection;
+
+use crate::error::StoreError;
+use crate::events::{Envelope, Event};
+
+/// Name under which the inline projections record the log position they reflect.
+pub const CHECKPOINT: &str = "inline";
+
+/// Folds one event into the read models.
+pub async fn apply(conn: &mut SqliteConnection, env: &Envelope) -> Result<(), StoreError> {
+    let (p, q) = (&env.project, &env.queue);
+    match &env.event {
+        Event::QueueCreated(e) => queues::insert(conn, p, q, &e.metadata, env.at).await,
+        Event::QueueMetadataUpdated(e) => queues::set_metadata(conn, p, q, &e.metadata).await,
+        Event::QueueDeleted(_) => {
+            messages::delete_queue(conn, p, q).await?;
+            claims::delete_queue(conn, p, q).await?;
+            queues::delete(conn, p, q).await
+        }
+        Event::QueuePurged(_) => {
+            messages::delete_queue(conn, p, q).await?;
+            claims::delete_queue(conn, p, q).await
+        }
+        Event::MessagesPosted(e) => {
+            let client = env.client_id.as_ref().map_or("", |c| c.as_str());
+            messages::insert(conn, p, q, client, env.at, &e.messages).await?;
+            match e.messages.last() {
+                Some(last) => queues::advance_marker(conn, p, q, last.marker + 1).await,
+                None => Ok(()),
+            }
+        }
+        Event::MessagesDeleted(e) => messages::delete_ids(conn, &e.ids).await,
+        Event::MessagesPopped(e) => messages::delete_ids(conn, &e.ids).await,
+        Event::MessagesExpired(e) => messages::delete_ids(conn, &e.ids).await,
+        Event::MessageDeadLettered(e) => {
+            messages::move_to(conn, e).await?;
+            queues::advance_marker(conn, p, &e.to_queue, e.marker + 1).await
+        }
+        Event::MessagesClaimed(e) => {
+            claims::insert(conn, p, q, e, env.at).await?;
+            messages::claim(conn, e).await
+        }
+        Event::ClaimRenewed(e) => {
+            claims::renew(conn, e, env.at).await?;
+            messages::renew_claim(conn, e).await
+        }
+        Event::ClaimReleased(e) => {
+            messages::unclaim(conn, &e.claim_id).await?;
+            claims::delete(conn, &e.claim_id).await
+        }
+        Event::ClaimExpired(e) => {
+            messages::unclaim(conn, &e.claim_id).await?;
+            claims::delete(conn, &e.claim_id).await
+        }
+    }
+}
+
+/// Records that the read models reflect the log up to `seq`.
+pub async fn checkpoint(conn: &mut SqliteConnection, seq: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (name, seq) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(CHECKPOINT)
+    .bind(seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

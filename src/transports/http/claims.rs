@@ -1,0 +1,96 @@
+//! Claim routes: create, get, renew (PATCH), release (DELETE).
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::caller::Caller;
+use super::query::Query;
+use super::{queue_name, read_body, render};
+use crate::actions::{decode, execute, Action, Context, Reply, Request};
+use crate::app::AppState;
+use crate::commands::{ClaimMessages, RenewClaim};
+use crate::error::ApiError;
+use crate::model::QueueName;
+
+pub async fn create(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let limit = Query::parse(raw.as_deref()).int("limit")?;
+    let body = read_body(body).await?;
+    let (ttl, grace) = match body.is_empty() {
+        true => (None, None),
+        false => decode::claim_options(&decode::parse_json(&body)?)?,
+    };
+    let cmd = ClaimMessages::new(queue.clone(), ttl, grace, limit, &app.limits)?;
+    let Reply::Claimed(claimed) = execute(&app, Request { ctx, action: Action::ClaimCreate(cmd) }).await? else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let Some((claim_id, messages)) = claimed else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let now = app.clock.now();
+    let items: Vec<_> = messages
+        .iter()
+        .map(|m| render::message(&queue, m, now, app.limits.enable_checksum))
+        .collect();
+    let mut response = render::json(StatusCode::CREATED, &json!({"messages": items}));
+    if let Ok(location) = render::claim_href(&queue, &claim_id).parse() {
+        response.headers_mut().insert(axum::http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn queue_and_claim(
+    path: Result<Path<(String, String)>, PathRejection>,
+    ctx: &Context,
+) -> Result<(QueueName, String), ApiError> {
+    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
+    Ok((QueueName::new(&queue, &ctx.project)?, id))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_claim(path, &ctx)?;
+    let action = Action::ClaimGet { queue: queue.clone(), id };
+    let Reply::Claim(claim) = execute(&app, Request { ctx, action }).await? else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let doc = render::claim(&queue, &claim, app.clock.now(), app.limits.enable_checksum);
+    Ok(render::json(StatusCode::OK, &doc))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_claim(path, &ctx)?;
+    let body = read_body(body).await?;
+    let (ttl, grace) = decode::claim_options(&decode::parse_json(&body)?)?;
+    let cmd = RenewClaim::new(queue, &id, ttl, grace, &app.limits)?;
+    execute(&app, Request { ctx, action: Action::ClaimUpdate(cmd) }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_claim(path, &ctx)?;
+    execute(&app, Request { ctx, action: Action::ClaimDelete { queue, id } }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,169 @@
+//! Message routes: post, list / get by ids, bulk delete / pop, get one, delete one.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::caller::Caller;
+use super::query::Query;
+use super::{queue_name, read_body, render};
+use crate::actions::{decode, execute, Action, ListMessages, Reply, Request};
+use crate::app::AppState;
+use crate::commands::{DeleteMessage, DeleteMessages, PopMessages, PostMessages};
+use crate::error::ApiError;
+use crate::model::QueueName;
+
+pub async fn post(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let body = read_body(body).await?;
+    let messages = decode::messages(&decode::parse_json(&body)?, &app.limits)?;
+    let cmd = PostMessages::new(queue.clone(), messages, body.len(), &app.limits)?;
+    let Reply::Posted { ids } = execute(&app, Request { ctx, action: Action::MessagePost(cmd) }).await? else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let hrefs: Vec<String> = ids.iter().map(|id| render::message_href(&queue, id.as_str())).collect();
+    let joined: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let location = format!("/v2/queues/{queue}/messages?ids={}", joined.join(","));
+    let mut response = render::json(StatusCode::CREATED, &json!({"resources": hrefs}));
+    if let Ok(value) = location.parse() {
+        response.headers_mut().insert(axum::http::header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// `GET …/messages`: by ids when `ids` is given, else a listing page.
+pub async fn list(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let q = Query::parse(raw.as_deref());
+    let now = app.clock.now();
+    let checksum = app.limits.enable_checksum;
+    if let Some(ids) = q.list("ids") {
+        let action = Action::message_get_many(queue.clone(), ids, &app.limits)?;
+        let Reply::Messages { messages, .. } = execute(&app, Request { ctx, action }).await? else {
+            return Err(ApiError::Unavailable("Unexpected reply.".into()));
+        };
+        let items: Vec<_> = messages.iter().map(|m| render::message(&queue, m, now, checksum)).collect();
+        return Ok(render::json(StatusCode::OK, &json!({"messages": items})));
+    }
+    let echo = q.bool("echo")?;
+    let include_claimed = q.bool("include_claimed")?;
+    let include_delayed = q.bool("include_delayed")?;
+    let limit = q.int("limit")?;
+    let list = ListMessages::new(
+        queue.clone(),
+        q.get("marker").map(str::to_owned),
+        limit,
+        echo.unwrap_or(false),
+        include_claimed.unwrap_or(false),
+        include_delayed.unwrap_or(false),
+        &app.limits,
+    )?;
+    let Reply::Messages { messages, include_delayed: delayed } =
+        execute(&app, Request { ctx, action: Action::MessageList(list) }).await?
+    else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let items: Vec<_> = messages.iter().map(|m| render::message(&queue, m, now, checksum)).collect();
+    let mut params = Vec::new();
+    if let Some(l) = limit {
+        params.push(("limit".to_owned(), l.to_string()));
+    }
+    for (name, value) in [("echo", echo), ("include_claimed", include_claimed)] {
+        if let Some(v) = value {
+            params.push((name.to_owned(), v.to_string()));
+        }
+    }
+    if include_delayed.is_some() || delayed {
+        params.push(("include_delayed".to_owned(), delayed.to_string()));
+    }
+    let last = messages.last().map(|m| m.marker.to_string()).unwrap_or_default();
+    let path = format!("/v2/queues/{queue}/messages");
+    let doc = json!({
+        "messages": items,
+        "links": render::links(!messages.is_empty(), &path, &params, &last),
+    });
+    Ok(render::json(StatusCode::OK, &doc))
+}
+
+/// `DELETE …/messages`: bulk delete by `ids`, or `pop`.
+pub async fn delete_many(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let q = Query::parse(raw.as_deref());
+    let now = app.clock.now();
+    match (q.list("ids"), q.int("pop")?) {
+        (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
+            "pop and id params cannot be present together in the delete request.".into(),
+        )),
+        (None, None) => Err(ApiError::InvalidRequest(
+            "The request should have either \"ids\" or \"pop\" parameter in the request, to be \
+             able to delete."
+                .into(),
+        )),
+        (None, Some(pop)) => {
+            let cmd = PopMessages::new(queue, pop, &app.limits)?;
+            let Reply::Popped(messages) = execute(&app, Request { ctx, action: Action::MessagePop(cmd) }).await? else {
+                return Err(ApiError::Unavailable("Unexpected reply.".into()));
+            };
+            let items: Vec<_> = messages.iter().map(|m| render::popped(m, now)).collect();
+            Ok(render::json(StatusCode::OK, &json!({"messages": items})))
+        }
+        (Some(ids), None) => {
+            let cmd = DeleteMessages::new(queue, &ids, q.list("claim_ids"), &app.limits)?;
+            execute(&app, Request { ctx, action: Action::MessageDeleteMany(cmd) }).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
+}
+
+fn queue_and_id(
+    path: Result<Path<(String, String)>, PathRejection>,
+    ctx: &crate::actions::Context,
+) -> Result<(QueueName, String), ApiError> {
+    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
+    Ok((QueueName::new(&queue, &ctx.project)?, id))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_id(path, &ctx)?;
+    let action = Action::MessageGet { queue: queue.clone(), id };
+    let Reply::Message(m) = execute(&app, Request { ctx, action }).await? else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let doc = render::message(&queue, &m, app.clock.now(), app.limits.enable_checksum);
+    Ok(render::json(StatusCode::OK, &doc))
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_id(path, &ctx)?;
+    let q = Query::parse(raw.as_deref());
+    let cmd = DeleteMessage::new(queue, &id, q.get("claim_id"))?;
+    execute(&app, Request { ctx, action: Action::MessageDelete(cmd) }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,99 @@
+//! Version discovery, the JSON-home document, ping and health.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::caller::Caller;
+use super::render;
+use crate::actions::{execute, Action, Reply, Request};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// `GET /`: the versions document (300, no headers required).
+pub async fn versions() -> Response {
+    let doc = json!({"versions": [{
+        "id": "2",
+        "status": "CURRENT",
+        "updated": "2014-9-24T04:06:47Z",
+        "media-types": [{"base": "application/json",
+                         "type": "application/vnd.openstack.messaging-v2+json"}],
+        "links": [{"href": "/v2/", "rel": "self"}],
+    }]});
+    render::json(StatusCode::MULTIPLE_CHOICES, &doc)
+}
+
+fn resource(template: &str, vars: &[&str], allow: &[&str]) -> Value {
+    let href_vars: serde_json::Map<String, Value> = vars
+        .iter()
+        .map(|v| ((*v).to_owned(), Value::from(format!("param/{v}"))))
+        .collect();
+    json!({
+        "href-template": template,
+        "href-vars": href_vars,
+        "hints": {"allow": allow, "formats": {"application/json": {}}},
+    })
+}
+
+/// `GET /v2/`: the JSON-home document describing the API.
+pub async fn home(Caller(_): Caller) -> Response {
+    let q = "/v2/queues/{queue_name}";
+    let doc = json!({"resources": {
+        "rel/queues": resource("/v2/queues{?marker,limit,detailed}", &["marker", "limit", "detailed"], &["GET"]),
+        "rel/queue": resource(q, &["queue_name"], &["GET", "PUT", "DELETE", "PATCH"]),
+        "rel/queue_stats": resource(&format!("{q}/stats"), &["queue_name"], &["GET"]),
+        "rel/queue_purge": resource(&format!("{q}/purge"), &["queue_name"], &["POST"]),
+        "rel/messages": resource(&format!("{q}/messages{{?marker,limit,echo,include_claimed}}"),
+            &["queue_name", "marker", "limit", "echo", "include_claimed"], &["GET"]),
+        "rel/post_messages": resource(&format!("{q}/messages"), &["queue_name"], &["POST"]),
+        "rel/messages_delete": resource(&format!("{q}/messages{{?ids,pop}}"), &["queue_name", "ids", "pop"], &["DELETE"]),
+        "rel/message_delete": resource(&format!("{q}/messages/{{message_id}}{{?claim}}"),
+            &["queue_name", "message_id", "claim"], &["DELETE"]),
+        "rel/message_get": resource(&format!("{q}/messages/{{message_id}}"), &["queue_name", "message_id"], &["GET"]),
+        "rel/claim": resource(&format!("{q}/claims/{{claim_id}}"), &["queue_name", "claim_id"], &["GET"]),
+        "rel/post_claim": resource(&format!("{q}/claims{{?limit}}"), &["queue_name", "limit"], &["POST"]),
+        "rel/patch_claim": resource(&format!("{q}/claims/{{claim_id}}"), &["queue_name", "claim_id"], &["PATCH"]),
+        "rel/delete_claim": resource(&format!("{q}/claims/{{claim_id}}"), &["queue_name", "claim_id"], &["DELETE"]),
+        "rel/ping": {"href": "/v2/ping", "hints": {"allow": ["GET", "HEAD"], "formats": {"application/json": {}}}},
+        "rel/health": {"href": "/v2/health", "hints": {"allow": ["GET"], "formats": {"application/json": {}}}},
+    }});
+    let mut response = render::json(StatusCode::OK, &doc);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json-home"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400"));
+    response
+}
+
+/// `GET /v2/ping`: 204 if the store answers, else 503.
+pub async fn ping(State(app): State<AppState>, Caller(ctx): Caller) -> Result<Response, ApiError> {
+    match execute(&app, Request { ctx, action: Action::Ping }).await? {
+        Reply::Pong(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        _ => Ok(StatusCode::SERVICE_UNAVAILABLE.into_response()),
+    }
+}
+
+/// `HEAD /v2/ping`: always 204 once the request is well formed.
+pub async fn ping_head(Caller(_): Caller) -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /v2/health`: store reachability, read-only self-checks and the project's volume.
+pub async fn health(State(app): State<AppState>, Caller(ctx): Caller) -> Result<Response, ApiError> {
+    let Reply::Health(h) = execute(&app, Request { ctx, action: Action::Health }).await? else {
+        return Err(ApiError::Unavailable("Health check failed.".into()));
+    };
+    let checks: serde_json::Map<String, Value> = h
+        .checks
+        .iter()
+        .map(|(name, ok, secs)| {
+            ((*name).to_owned(), json!({"succeeded": ok, "seconds": secs, "ref": null}))
+        })
+        .collect();
+    let doc = json!({
+        "storage_reachable": h.storage_reachable,
+        "operation_status": checks,
+        "message_volume": {"free": h.free, "claimed": h.claimed, "total": h.free + h.claimed},
+    });
+    Ok(render::json(StatusCode::OK, &doc))
+}

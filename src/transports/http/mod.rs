@@ -1,0 +1,110 @@
+//! The Zaqar v2 REST transport (axum). Routes decode path, query and body into an
+//! `actions::Request`, run it, and render the reply; errors become Zaqar's JSON error
+//! bodies in `error.rs`, the only place that knows status codes.
+
+mod caller;
+mod claims;
+mod error;
+mod messages;
+mod meta;
+mod query;
+mod queues;
+mod render;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use tracing::Instrument;
+
+use crate::actions::Context;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::model::QueueName;
+
+pub use caller::RequestId;
+
+/// Largest request body read at all; bodies above their route's own limit are read (so the
+/// client gets a clean 400 rather than a reset connection) up to this size.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// All REST routes.
+pub fn router(state: AppState) -> Router {
+    let q = "/v2/queues/{queue}";
+    Router::new()
+        .route("/", get(meta::versions))
+        .route("/v2", get(meta::home))
+        .route("/v2/", get(meta::home))
+        .route("/v2/ping", get(meta::ping).head(meta::ping_head))
+        .route("/v2/health", get(meta::health))
+        .route("/v2/queues", get(queues::list))
+        .route(
+            q,
+            put(queues::create)
+                .get(queues::get)
+                .head(queues::exists)
+                .patch(queues::update)
+                .delete(queues::delete),
+        )
+        .route(&format!("{q}/stats"), get(queues::stats))
+        .route(&format!("{q}/purge"), post(queues::purge))
+        .route(
+            &format!("{q}/messages"),
+            post(messages::post)
+                .get(messages::list)
+                .delete(messages::delete_many),
+        )
+        .route(
+            &format!("{q}/messages/{{message_id}}"),
+            get(messages::get).delete(messages::delete),
+        )
+        .route(&format!("{q}/claims"), post(claims::create))
+        .route(
+            &format!("{q}/claims/{{claim_id}}"),
+            get(claims::get).patch(claims::update).delete(claims::delete),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+/// Unknown routes: the framework's 404.
+async fn not_found() -> Response {
+    let body = serde_json::json!({"title": "404 Not Found"}).to_string();
+    (axum::http::StatusCode::NOT_FOUND, body).into_response()
+}
+
+/// Gives each request an id (`x-openstack-request-id`) and a tracing span.
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = format!("req-{}", uuid::Uuid::new_v4());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let mut response = async move {
+        let response = next.run(req).await;
+        tracing::debug!(status = response.status().as_u16(), "answered");
+        response
+    }
+    .instrument(span)
+    .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-openstack-request-id", value);
+    }
+    response
+}
+
+/// Reads a request body (possibly empty).
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::InvalidRequest(format!("Request body is too large. Max size {MAX_BODY}"))
+    })
+}
+
+/// The `{queue}` path segment, validated against the caller's project.
+fn queue_name(path: Result<Path<String>, PathRejection>, ctx: &Context) -> Result<QueueName, ApiError> {
+    let Path(raw) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
+    QueueName::new(&raw, &ctx.project)
+}

@@ -1,0 +1,175 @@
+//! Queue routes: list, create, get, exists (HEAD), JSON-patch update, delete, stats, purge.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::caller::Caller;
+use super::query::Query;
+use super::{queue_name, read_body, render};
+use crate::actions::{decode, execute, Action, Reply, Request};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+const JSON_PATCH: &str = "application/openstack-messaging-v2.0-json-patch";
+const LIST_PARAMS: [&str; 5] = ["marker", "limit", "detailed", "name", "with_count"];
+
+pub async fn list(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref());
+    let detailed = q.bool("detailed")?.unwrap_or(false);
+    let with_count = q.bool("with_count")?.unwrap_or(false);
+    let filters: Vec<(String, String)> = q
+        .others(&LIST_PARAMS)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let action = Action::queue_list(
+        q.get("marker").map(str::to_owned),
+        q.int("limit")?,
+        q.get("name").map(str::to_owned),
+        filters.clone(),
+        with_count,
+        &app.limits,
+    )?;
+    let Reply::Queues { queues, count } = execute(&app, Request { ctx, action }).await? else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let items: Vec<_> = queues
+        .iter()
+        .map(|queue| {
+            let mut item = json!({"name": queue.name.as_str(), "href": render::queue_href(&queue.name)});
+            if detailed {
+                item["metadata"] = queue.metadata.with_defaults(&app.limits).into();
+            }
+            item
+        })
+        .collect();
+    let mut params: Vec<(String, String)> = LIST_PARAMS[1..]
+        .iter()
+        .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+        .collect();
+    params.extend(filters);
+    let last = queues.last().map_or("", |q| q.name.as_str());
+    let mut doc = json!({
+        "queues": items,
+        "links": render::links(!queues.is_empty(), "/v2/queues", &params, last),
+    });
+    if let Some(n) = count {
+        doc["count"] = n.into();
+    }
+    Ok(render::json(StatusCode::OK, &doc))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let body = read_body(body).await?;
+    app.limits.metadata_size(body.len())?;
+    let metadata = match body.is_empty() {
+        true => Default::default(),
+        false => decode::metadata(&decode::parse_json(&body)?, &app.limits)?,
+    };
+    let location = render::queue_href(&queue);
+    let action = Action::QueueCreate { queue, metadata };
+    match execute(&app, Request { ctx, action }).await? {
+        Reply::QueueCreated(true) => Ok(render::empty(StatusCode::CREATED, Some(&location))),
+        _ => Ok(render::empty(StatusCode::NO_CONTENT, Some(&location))),
+    }
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    match execute(&app, Request { ctx, action: Action::QueueGet { queue } }).await? {
+        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m)),
+        _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
+    }
+}
+
+/// `HEAD /v2/queues/{queue}`: 204 if the queue exists, else 404 (what clients' `exists()` needs).
+pub async fn exists(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    match execute(&app, Request { ctx, action: Action::QueueExists { queue } }).await? {
+        Reply::Exists(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        _ => Ok(StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if content_type != Some(JSON_PATCH) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Accepted media type for PATCH: {JSON_PATCH}."
+        )));
+    }
+    let body = read_body(body).await?;
+    app.limits.metadata_size(body.len())?;
+    let ops = decode::patch(&decode::parse_json(&body)?)?;
+    match execute(&app, Request { ctx, action: Action::QueueUpdate { queue, ops } }).await? {
+        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m)),
+        _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
+    }
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    execute(&app, Request { ctx, action: Action::QueueDelete { queue } }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn stats(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let action = Action::QueueStats { queue: queue.clone() };
+    match execute(&app, Request { ctx, action }).await? {
+        Reply::Stats(s) => Ok(render::json(StatusCode::OK, &render::stats(&queue, &s, app.clock.now()))),
+        _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
+    }
+}
+
+pub async fn purge(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let body = read_body(body).await?;
+    let doc = match body.is_empty() {
+        true => None,
+        false => Some(decode::parse_json(&body)?),
+    };
+    let (messages, _subscriptions) = decode::purge_targets(doc.as_ref())?;
+    execute(&app, Request { ctx, action: Action::QueuePurge { queue, messages } }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

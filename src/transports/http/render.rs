@@ -1,0 +1,152 @@
+//! JSON shapes of REST responses (reference §2), built from action replies. Hrefs are
+//! relative paths under `/v2`, as Zaqar emits them.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::model::{ClaimId, QueueName, Timestamp};
+use crate::projections::{ClaimView, MessageView, QueueStats};
+
+/// A JSON response with Zaqar's content type.
+pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut response = (status, bytes).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=UTF-8"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// An empty response with a status and optional `Location`.
+pub fn empty(status: StatusCode, location: Option<&str>) -> Response {
+    let mut response = status.into_response();
+    if let Some(loc) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        response.headers_mut().insert(header::LOCATION, loc);
+    }
+    response
+}
+
+pub fn queue_href(queue: &QueueName) -> String {
+    format!("/v2/queues/{queue}")
+}
+
+pub fn message_href(queue: &QueueName, id: &str) -> String {
+    format!("/v2/queues/{queue}/messages/{id}")
+}
+
+pub fn claim_href(queue: &QueueName, claim: &ClaimId) -> String {
+    format!("/v2/queues/{queue}/claims/{claim}")
+}
+
+/// A message as REST shows it; the href carries the live claim, if any.
+#[derive(Serialize)]
+pub struct MessageJson<'a> {
+    id: &'a str,
+    href: String,
+    ttl: i64,
+    age: i64,
+    body: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum: Option<&'a str>,
+}
+
+pub fn message<'a>(
+    queue: &QueueName,
+    m: &'a MessageView,
+    now: Timestamp,
+    show_checksum: bool,
+) -> MessageJson<'a> {
+    let mut href = message_href(queue, m.id.as_str());
+    if let Some(claim) = &m.claim {
+        href.push_str("?claim_id=");
+        href.push_str(claim.as_str());
+    }
+    MessageJson {
+        id: m.id.as_str(),
+        href,
+        ttl: m.ttl,
+        age: m.created_at.secs_until(now),
+        body: &m.body,
+        checksum: m.checksum.as_deref().filter(|_| show_checksum),
+    }
+}
+
+/// A message as pop returns it: the raw storage shape, without href.
+#[derive(Serialize)]
+pub struct PoppedJson<'a> {
+    id: &'a str,
+    age: i64,
+    ttl: i64,
+    claim_count: i64,
+    claim_id: Option<&'a str>,
+    body: &'a RawValue,
+}
+
+pub fn popped(m: &MessageView, now: Timestamp) -> PoppedJson<'_> {
+    PoppedJson {
+        id: m.id.as_str(),
+        age: m.created_at.secs_until(now),
+        ttl: m.ttl,
+        claim_count: m.claim_count,
+        claim_id: None,
+        body: &m.body,
+    }
+}
+
+pub fn claim(queue: &QueueName, c: &ClaimView, now: Timestamp, show_checksum: bool) -> Value {
+    let messages: Vec<_> = c
+        .messages
+        .iter()
+        .map(|m| message(queue, m, now, show_checksum))
+        .collect();
+    json!({
+        "age": c.updated_at.secs_until(now),
+        "ttl": c.ttl,
+        "href": claim_href(queue, &c.id),
+        "messages": messages,
+    })
+}
+
+pub fn stats(queue: &QueueName, s: &QueueStats, now: Timestamp) -> Value {
+    let mut messages = json!({
+        "claimed": s.claimed,
+        "free": s.total - s.claimed,
+        "total": s.total,
+    });
+    let end = |(id, created): &(crate::model::MessageId, Timestamp)| {
+        json!({
+            "age": created.secs_until(now),
+            "created": created.to_rfc3339_secs(),
+            "href": message_href(queue, id.as_str()),
+        })
+    };
+    if let (Some(oldest), Some(newest)) = (&s.oldest, &s.newest) {
+        messages["oldest"] = end(oldest);
+        messages["newest"] = end(newest);
+    }
+    json!({ "messages": messages })
+}
+
+/// A `links` array: one `next` link for a non-empty page, none for an empty one.
+pub fn links(non_empty: bool, path: &str, params: &[(String, String)], marker: &str) -> Value {
+    if !non_empty {
+        return json!([]);
+    }
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        query.append_pair(k, v);
+    }
+    query.append_pair("marker", marker);
+    json!([{"rel": "next", "href": format!("{path}?{}", query.finish())}])
+}

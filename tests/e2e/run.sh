@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End-to-end test of Cairn with the real python-zaqarclient.
+#
+#   CAIRN_BIN=target/release/cairn tests/e2e/run.sh   # starts the server itself
+#   CAIRN_URL=http://127.0.0.1:8888 tests/e2e/run.sh   # uses a running server
+#
+# Env: CAIRN_E2E_VENV (default $HOME/.cache/cairn-e2e/venv), CAIRN_E2E_PYTHON
+# (interpreter used to create the venv, default python3), CAIRN_E2E_TIMEOUT
+# (seconds for the test itself, default 300).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${CAIRN_E2E_VENV:-$HOME/.cache/cairn-e2e/venv}"
+PY_BOOT="${CAIRN_E2E_PYTHON:-python3}"
+REQS="$HERE/requirements.txt"
+
+log() { echo "[e2e] $*" >&2; }
+
+# ---- venv -------------------------------------------------------------------
+if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    log "creating venv at $VENV"
+    rm -rf "$VENV"
+    mkdir -p "$(dirname "$VENV")"
+    "$PY_BOOT" -m venv "$VENV"
+fi
+STAMP="$VENV/.cairn-e2e-requirements.sha256"
+WANT="$(sha256sum "$REQS" | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ] \
+   || ! "$VENV/bin/python" -c 'import zaqarclient.queues.client' >/dev/null 2>&1; then
+    log "installing $REQS"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQS"
+    echo "$WANT" > "$STAMP"
+fi
+PY="$VENV/bin/python"
+
+# ---- server -----------------------------------------------------------------
+SERVER_PID=""
+DATA_DIR=""
+SERVER_LOG=""
+cleanup() {
+    local rc=$?
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -n "$DATA_DIR" ]; then rm -rf "$DATA_DIR"; fi
+    if [ -n "$SERVER_LOG" ]; then rm -f "$SERVER_LOG"; fi
+    return "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+show_server_log() {
+    if [ -n "$SERVER_LOG" ] && [ -s "$SERVER_LOG" ]; then
+        log "last lines of the server log:"
+        tail -n 40 "$SERVER_LOG" >&2 || true
+    fi
+}
+
+if [ -n "${CAIRN_BIN:-}" ]; then
+    if [ ! -x "$CAIRN_BIN" ]; then
+        log "CAIRN_BIN=$CAIRN_BIN is not an executable file"
+        exit 2
+    fi
+    PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e-data.XXXXXX")"
+    SERVER_LOG="$(mktemp "${TMPDIR:-/tmp}/cairn-e2e-log.XXXXXX")"
+    log "starting $CAIRN_BIN serve --bind 127.0.0.1:$PORT --data-dir $DATA_DIR"
+    "$CAIRN_BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$DATA_DIR" \
+        >"$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    export CAIRN_URL="http://127.0.0.1:$PORT"
+
+    # Wait (max ~20 s) for GET /v2/ping -> 204.
+    if ! "$PY" - "$CAIRN_URL" "$SERVER_PID" <<'EOF'
+import os, sys, time, uuid, urllib.request, urllib.error
+url, pid = sys.argv[1].rstrip("/") + "/v2/ping", int(sys.argv[2])
+deadline = time.time() + 20
+last = "no answer"
+while time.time() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        print("[e2e] server process exited before answering ping",
+              file=sys.stderr)
+        sys.exit(1)
+    req = urllib.request.Request(url, headers={
+        "Client-ID": str(uuid.uuid4()), "X-Project-ID": "e2e"})
+    try:
+        with urllib.request.urlopen(req, timeout=2) as r:
+            if r.status == 204:
+                sys.exit(0)
+            last = "status %d" % r.status
+    except urllib.error.HTTPError as e:
+        last = "status %d" % e.code
+    except Exception as e:  # connection refused while starting, etc.
+        last = repr(e)
+    time.sleep(0.2)
+print("[e2e] server not ready after 20 s (%s)" % last, file=sys.stderr)
+sys.exit(1)
+EOF
+    then
+        show_server_log
+        exit 1
+    fi
+    log "server is up at $CAIRN_URL"
+elif [ -z "${CAIRN_URL:-}" ]; then
+    log "set CAIRN_BIN (path to the cairn binary) or CAIRN_URL (running server)"
+    exit 2
+fi
+
+# ---- test -------------------------------------------------------------------
+set +e
+CAIRN_URL="$CAIRN_URL" timeout -k 10 "$(( ${CAIRN_E2E_TIMEOUT:-300} + 30 ))" \
+    "$PY" "$HERE/test_zaqarclient.py"
+STATUS=$?
+set -e
+if [ "$STATUS" -ne 0 ]; then
+    show_server_log
+fi
+exit "$STATUS"
