@@ -237,3 +237,10 @@ mod tests {
         assert!(purge_targets(Some(&json!({}))).is_err());
     }
 }
+
+/// The `confirmed` flag of a subscription confirmation document.
+pub fn confirmation(doc: &Value) -> Result<bool, ApiError> {
+    doc.get("confirmed")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| ApiError::InvalidRequest("The 'confirmed' should be boolean.".into()))
+}

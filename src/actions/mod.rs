@@ -7,12 +7,16 @@ pub mod decode;
 
 use crate::app::AppState;
 use crate::commands::{
-    ClaimMessages, Command, DeleteMessage, DeleteMessages, Outcome, PatchOp, PopMessages,
-    PostMessages, RenewClaim, Scope,
+    ClaimMessages, Command, CreateSubscription, DeleteMessage, DeleteMessages, Outcome, PatchOp,
+    PopMessages, PostMessages, RenewClaim, Scope, UpdateSubscription,
 };
 use crate::error::ApiError;
-use crate::model::{ClaimId, ClientId, Limits, MessageId, ProjectId, QueueMetadata, QueueName};
-use crate::projections::{ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView};
+use crate::model::{
+    ClaimId, ClientId, Limits, MessageId, ProjectId, QueueMetadata, QueueName, SubscriptionId,
+};
+use crate::projections::{
+    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
+};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +142,7 @@ pub enum Action {
     QueuePurge {
         queue: QueueName,
         messages: bool,
+        subscriptions: bool,
     },
     MessagePost(PostMessages),
     MessageList(ListMessages),
@@ -159,6 +164,26 @@ pub enum Action {
     },
     ClaimUpdate(RenewClaim),
     ClaimDelete {
+        queue: QueueName,
+        id: String,
+    },
+    SubscriptionCreate(CreateSubscription),
+    SubscriptionList {
+        queue: QueueName,
+        marker: Option<String>,
+        limit: i64,
+    },
+    SubscriptionGet {
+        queue: QueueName,
+        id: String,
+    },
+    SubscriptionUpdate(UpdateSubscription),
+    SubscriptionConfirm {
+        queue: QueueName,
+        id: String,
+        confirmed: bool,
+    },
+    SubscriptionDelete {
         queue: QueueName,
         id: String,
     },
@@ -202,6 +227,9 @@ pub enum Reply {
     Popped(Vec<MessageView>),
     Claimed(Option<(ClaimId, Vec<MessageView>)>),
     Claim(ClaimView),
+    SubscriptionCreated(SubscriptionId),
+    Subscriptions(Vec<SubscriptionView>),
+    Subscription(SubscriptionView),
     Done,
 }
 
@@ -254,10 +282,17 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
             Ok(Reply::Done)
         }
         Action::QueueStats { queue } => Ok(Reply::Stats(store.queue_stats(project, &queue, now).await?)),
-        Action::QueuePurge { queue, messages } => {
-            if messages {
-                submit(Command::PurgeQueue { queue }).await?;
-            }
+        Action::QueuePurge {
+            queue,
+            messages,
+            subscriptions,
+        } => {
+            let purge = Command::PurgeQueue {
+                queue,
+                messages,
+                subscriptions,
+            };
+            submit(purge).await?;
             Ok(Reply::Done)
         }
         Action::MessagePost(cmd) => match submit(Command::PostMessages(cmd)).await? {
@@ -321,6 +356,55 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
         Action::ClaimDelete { queue, id } => {
             if let Some(claim_id) = ClaimId::parse(&id) {
                 submit(Command::ReleaseClaim { queue, claim_id }).await?;
+            }
+            Ok(Reply::Done)
+        }
+        Action::SubscriptionCreate(cmd) => {
+            match submit(Command::CreateSubscription(cmd)).await? {
+                Outcome::SubscriptionCreated(id) => Ok(Reply::SubscriptionCreated(id)),
+                other => unexpected(other),
+            }
+        }
+        Action::SubscriptionList {
+            queue,
+            marker,
+            limit,
+        } => {
+            let found = store
+                .list_subscriptions(project, &queue, marker.as_deref(), limit, now)
+                .await?;
+            Ok(Reply::Subscriptions(found))
+        }
+        Action::SubscriptionGet { queue, id } => store
+            .get_subscription(project, &queue, &id, now)
+            .await?
+            .map(Reply::Subscription)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "Subscription {id} does not exist in queue {queue} for project {}",
+                    project.as_str()
+                ))
+            }),
+        Action::SubscriptionUpdate(cmd) => {
+            submit(Command::UpdateSubscription(cmd)).await?;
+            Ok(Reply::Done)
+        }
+        Action::SubscriptionConfirm {
+            queue,
+            id,
+            confirmed,
+        } => {
+            submit(Command::ConfirmSubscription {
+                queue,
+                id,
+                confirmed,
+            })
+            .await?;
+            Ok(Reply::Done)
+        }
+        Action::SubscriptionDelete { queue, id } => {
+            if let Some(id) = SubscriptionId::parse(&id) {
+                submit(Command::DeleteSubscription { queue, id }).await?;
             }
             Ok(Reply::Done)
         }

@@ -7,15 +7,19 @@
 pub mod claim;
 pub mod message;
 pub mod queue;
+pub mod subscription;
 pub mod sweep;
 
 use crate::events::NewEvent;
-use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueMetadata, QueueName};
+use crate::model::{
+    ClaimId, ClientId, MessageId, ProjectId, QueueMetadata, QueueName, SubscriptionId,
+};
 use crate::projections::MessageView;
 
 pub use claim::{ClaimMessages, RenewClaim};
 pub use message::{DeleteMessage, DeleteMessages, PopMessages, PostMessages};
 pub use queue::PatchOp;
+pub use subscription::{CreateSubscription, UpdateSubscription};
 
 /// Who asked: the project every event is scoped by, and the caller for the audit trail.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +45,8 @@ pub enum Command {
     },
     PurgeQueue {
         queue: QueueName,
+        messages: bool,
+        subscriptions: bool,
     },
     PostMessages(PostMessages),
     DeleteMessage(DeleteMessage),
@@ -51,6 +57,17 @@ pub enum Command {
     ReleaseClaim {
         queue: QueueName,
         claim_id: ClaimId,
+    },
+    CreateSubscription(CreateSubscription),
+    UpdateSubscription(UpdateSubscription),
+    ConfirmSubscription {
+        queue: QueueName,
+        id: String,
+        confirmed: bool,
+    },
+    DeleteSubscription {
+        queue: QueueName,
+        id: SubscriptionId,
     },
     /// Record the expiry of messages and claims whose time has passed.
     Sweep,
@@ -69,6 +86,8 @@ pub enum Outcome {
     Popped(Vec<MessageView>),
     /// A claim and its messages; `None` if nothing could be claimed.
     Claimed(Option<(ClaimId, Vec<MessageView>)>),
+    /// The id of the new (or identical unconfirmed) subscription.
+    SubscriptionCreated(SubscriptionId),
     /// Nothing to report beyond success.
     Done,
 }

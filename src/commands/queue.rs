@@ -4,7 +4,9 @@ use serde_json::{Map, Value};
 
 use super::{Decision, Outcome};
 use crate::error::ApiError;
-use crate::events::{NewEvent, QueueCreated, QueueDeleted, QueueMetadataUpdated, QueuePurged};
+use crate::events::{
+    NewEvent, QueueCreated, QueueDeleted, QueueMetadataUpdated, QueuePurged, SubscriptionsPurged,
+};
 use crate::model::metadata::is_reserved;
 use crate::model::{Limits, ProjectId, QueueMetadata, QueueName};
 
@@ -93,15 +95,26 @@ pub fn delete(exists: bool, project: &ProjectId, queue: &QueueName) -> Decision 
     )
 }
 
-/// Purge of messages: removes every message (claimed ones too; a safe superset of Zaqar).
-pub fn purge(has_messages: bool, project: &ProjectId, queue: &QueueName) -> Decision {
-    if !has_messages {
-        return Decision::nothing();
+/// What a purge finds in the queue, and what it was asked to remove.
+#[derive(Debug, Clone, Copy)]
+pub struct Purge {
+    pub has_messages: bool,
+    pub has_subscriptions: bool,
+    pub messages: bool,
+    pub subscriptions: bool,
+}
+
+/// Purge: removes every message (claimed ones too; a safe superset of Zaqar) and/or every
+/// subscription (all of them, not only the first page).
+pub fn purge(p: Purge, project: &ProjectId, queue: &QueueName) -> Decision {
+    let mut events = Vec::new();
+    if p.messages && p.has_messages {
+        events.push(NewEvent::new(project, queue, QueuePurged {}));
     }
-    Decision::new(
-        vec![NewEvent::new(project, queue, QueuePurged {})],
-        Outcome::Done,
-    )
+    if p.subscriptions && p.has_subscriptions {
+        events.push(NewEvent::new(project, queue, SubscriptionsPurged {}));
+    }
+    Decision::new(events, Outcome::Done)
 }
 
 #[cfg(test)]

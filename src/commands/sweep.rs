@@ -4,31 +4,42 @@
 use std::collections::BTreeMap;
 
 use super::Decision;
-use crate::events::{ClaimExpired, MessagesExpired, NewEvent};
-use crate::model::{ClaimId, MessageId, ProjectId, QueueName};
+use crate::events::{ClaimExpired, MessagesExpired, NewEvent, SubscriptionsExpired};
+use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId};
 
 /// What a sweep found past its expiry.
 #[derive(Debug, Clone, Default)]
 pub struct Expired {
     pub claims: Vec<(ProjectId, QueueName, ClaimId)>,
     pub messages: Vec<(ProjectId, QueueName, MessageId)>,
+    pub subscriptions: Vec<(ProjectId, QueueName, SubscriptionId)>,
 }
 
-/// One `ClaimExpired` per claim, then one `MessagesExpired` per queue.
+fn group<T>(items: Vec<(ProjectId, QueueName, T)>) -> BTreeMap<(ProjectId, QueueName), Vec<T>> {
+    let mut by_queue: BTreeMap<(ProjectId, QueueName), Vec<T>> = BTreeMap::new();
+    for (p, q, item) in items {
+        by_queue.entry((p, q)).or_default().push(item);
+    }
+    by_queue
+}
+
+/// One `ClaimExpired` per claim, then one `MessagesExpired` and one `SubscriptionsExpired`
+/// per queue.
 pub fn sweep(expired: Expired) -> Decision {
     let mut events: Vec<NewEvent> = expired
         .claims
         .into_iter()
         .map(|(p, q, claim_id)| NewEvent::new(&p, &q, ClaimExpired { claim_id }))
         .collect();
-    let mut by_queue: BTreeMap<(ProjectId, QueueName), Vec<MessageId>> = BTreeMap::new();
-    for (p, q, id) in expired.messages {
-        by_queue.entry((p, q)).or_default().push(id);
-    }
     events.extend(
-        by_queue
+        group(expired.messages)
             .into_iter()
             .map(|((p, q), ids)| NewEvent::new(&p, &q, MessagesExpired { ids })),
+    );
+    events.extend(
+        group(expired.subscriptions)
+            .into_iter()
+            .map(|((p, q), ids)| NewEvent::new(&p, &q, SubscriptionsExpired { ids })),
     );
     Decision::new(events, super::Outcome::Done)
 }
@@ -50,6 +61,7 @@ mod tests {
                 (p.clone(), b.clone(), MessageId::generate()),
                 (p.clone(), a.clone(), MessageId::generate()),
             ],
+            subscriptions: Vec::new(),
         };
         let d = sweep(expired);
         assert_eq!(d.events.len(), 3);

@@ -10,6 +10,7 @@ pub mod claim;
 pub mod message;
 pub mod queue;
 pub mod store;
+pub mod subscription;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,10 @@ pub use message::{
     PostedMessage,
 };
 pub use queue::{QueueCreated, QueueDeleted, QueueMetadataUpdated, QueuePurged};
+pub use subscription::{
+    SubscriptionConfirmed, SubscriptionCreated, SubscriptionDeleted, SubscriptionUpdated,
+    SubscriptionsExpired, SubscriptionsPurged,
+};
 
 use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
 
@@ -67,6 +72,12 @@ events!(
     ClaimRenewed,
     ClaimReleased,
     ClaimExpired,
+    SubscriptionCreated,
+    SubscriptionUpdated,
+    SubscriptionConfirmed,
+    SubscriptionDeleted,
+    SubscriptionsPurged,
+    SubscriptionsExpired,
 );
 
 /// An event decided by a command, before the log assigns its position.

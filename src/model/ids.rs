@@ -45,6 +45,7 @@ macro_rules! opaque_id {
 
 opaque_id!(MessageId, "message");
 opaque_id!(ClaimId, "claim");
+opaque_id!(SubscriptionId, "subscription");
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,20 @@ pub struct Limits {
     /// Claim grace (seconds) when a claim gives none.
     #[arg(long, env = "CAIRN_DEFAULT_CLAIM_GRACE", default_value_t = 60)]
     pub default_claim_grace: i64,
+    /// Subscription TTL (seconds) when a subscription gives none.
+    #[arg(long, env = "CAIRN_DEFAULT_SUBSCRIPTION_TTL", default_value_t = 3600)]
+    pub default_subscription_ttl: i64,
+    /// Largest page of a subscription listing.
+    #[arg(long, env = "CAIRN_MAX_SUBSCRIPTIONS_PER_PAGE", default_value_t = 20)]
+    pub max_subscriptions_per_page: i64,
+    /// Accepted subscriber URI schemes (comma-separated).
+    #[arg(
+        long,
+        env = "CAIRN_SUBSCRIBER_TYPES",
+        value_delimiter = ',',
+        default_value = "http,https,mailto,trust+http,trust+https"
+    )]
+    pub subscriber_types: Vec<String>,
     /// Largest page of a queue listing.
     #[arg(long, env = "CAIRN_MAX_QUEUES_PER_PAGE", default_value_t = 20)]
     pub max_queues_per_page: i64,
@@ -76,6 +90,11 @@ impl Default for Limits {
             default_message_delay: 0,
             default_claim_ttl: 300,
             default_claim_grace: 60,
+            default_subscription_ttl: 3600,
+            max_subscriptions_per_page: 20,
+            subscriber_types: ["http", "https", "mailto", "trust+http", "trust+https"]
+                .map(String::from)
+                .to_vec(),
             max_queues_per_page: 20,
             max_messages_per_page: 20,
             max_messages_per_claim_or_pop: 20,
@@ -107,6 +126,11 @@ impl Limits {
     /// Page size of a message listing.
     pub fn message_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
         page(limit, self.max_messages_per_page)
+    }
+
+    /// Page size of a subscription listing.
+    pub fn subscription_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
+        page(limit, self.max_subscriptions_per_page)
     }
 
     /// Number of messages a claim may take.

@@ -8,10 +8,12 @@ pub mod limits;
 pub mod message;
 pub mod metadata;
 pub mod names;
+pub mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use ids::{ClaimId, MessageId};
+pub use ids::{ClaimId, MessageId, SubscriptionId};
 pub use limits::Limits;
 pub use message::NewMessage;
 pub use metadata::QueueMetadata;
 pub use names::{ClientId, ProjectId, QueueName};
+pub use subscription::SubscriptionSpec;

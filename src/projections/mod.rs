@@ -10,7 +10,9 @@ pub mod sqlite;
 
 use serde_json::value::RawValue;
 
-use crate::model::{ClaimId, ClientId, MessageId, QueueMetadata, QueueName, Timestamp};
+use crate::model::{
+    ClaimId, ClientId, MessageId, QueueMetadata, QueueName, SubscriptionId, Timestamp,
+};
 
 /// A queue as listed.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,4 +94,18 @@ pub struct QueueFilter {
     pub name: Option<String>,
     /// Metadata keys that must hold these values.
     pub metadata: Vec<(String, serde_json::Value)>,
+}
+
+/// A live subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionView {
+    pub id: SubscriptionId,
+    /// The queue it belongs to.
+    pub source: QueueName,
+    pub subscriber: String,
+    pub ttl: i64,
+    pub options: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub confirmed: bool,
 }

@@ -12,7 +12,7 @@ use crate::commands::{Command, Outcome, Scope};
 use crate::error::{ApiError, StoreError};
 use crate::model::{Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
 use crate::projections::{
-    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView,
+    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
 
 /// Where the store lives, parsed from a URL.
@@ -187,6 +187,34 @@ impl Store {
     ) -> Result<Option<ClaimView>, StoreError> {
         match self {
             Store::Sqlite(s) => s.get_claim(project, queue, claim_id, now).await,
+        }
+    }
+
+    pub async fn list_subscriptions(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        marker: Option<&str>,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<SubscriptionView>, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                s.list_subscriptions(project, queue, marker, limit, now)
+                    .await
+            }
+        }
+    }
+
+    pub async fn get_subscription(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.get_subscription(project, queue, id, now).await,
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod claims;
 pub mod messages;
 pub mod queues;
+pub mod subscriptions;
 
 use sqlx::SqliteConnection;
 
@@ -23,6 +24,7 @@ pub async fn apply(conn: &mut SqliteConnection, env: &Envelope) -> Result<(), St
         Event::QueueDeleted(_) => {
             messages::delete_queue(conn, p, q).await?;
             claims::delete_queue(conn, p, q).await?;
+            subscriptions::delete_queue(conn, p, q).await?;
             queues::delete(conn, p, q).await
         }
         Event::QueuePurged(_) => {
@@ -60,6 +62,14 @@ pub async fn apply(conn: &mut SqliteConnection, env: &Envelope) -> Result<(), St
             messages::unclaim(conn, &e.claim_id).await?;
             claims::delete(conn, &e.claim_id).await
         }
+        Event::SubscriptionCreated(e) => subscriptions::insert(conn, p, q, e, env.at).await,
+        Event::SubscriptionUpdated(e) => subscriptions::update(conn, e).await,
+        Event::SubscriptionConfirmed(e) => subscriptions::confirm(conn, &e.id, e.confirmed).await,
+        Event::SubscriptionDeleted(e) => {
+            subscriptions::delete_ids(conn, std::slice::from_ref(&e.id)).await
+        }
+        Event::SubscriptionsPurged(_) => subscriptions::delete_queue(conn, p, q).await,
+        Event::SubscriptionsExpired(e) => subscriptions::delete_ids(conn, &e.ids).await,
     }
 }
 

@@ -10,6 +10,7 @@ mod meta;
 mod query;
 mod queues;
 mod render;
+mod subscriptions;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
@@ -66,6 +67,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{q}/claims/{{claim_id}}"),
             get(claims::get).patch(claims::update).delete(claims::delete),
+        )
+        .route(
+            &format!("{q}/subscriptions"),
+            post(subscriptions::create).get(subscriptions::list),
+        )
+        .route(
+            &format!("{q}/subscriptions/{{subscription_id}}"),
+            get(subscriptions::get)
+                .patch(subscriptions::update)
+                .delete(subscriptions::delete),
+        )
+        .route(
+            &format!("{q}/subscriptions/{{subscription_id}}/confirm"),
+            put(subscriptions::confirm),
         )
         .fallback(not_found)
         .layer(middleware::from_fn(request_context))

@@ -169,7 +169,12 @@ pub async fn purge(
         true => None,
         false => Some(decode::parse_json(&body)?),
     };
-    let (messages, _subscriptions) = decode::purge_targets(doc.as_ref())?;
-    execute(&app, Request { ctx, action: Action::QueuePurge { queue, messages } }).await?;
+    let (messages, subscriptions) = decode::purge_targets(doc.as_ref())?;
+    let action = Action::QueuePurge {
+        queue,
+        messages,
+        subscriptions,
+    };
+    execute(&app, Request { ctx, action }).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::model::{ClaimId, QueueName, Timestamp};
-use crate::projections::{ClaimView, MessageView, QueueStats};
+use crate::projections::{ClaimView, MessageView, QueueStats, SubscriptionView};
 
 /// A JSON response with Zaqar's content type.
 pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
@@ -149,4 +149,16 @@ pub fn links(non_empty: bool, path: &str, params: &[(String, String)], marker: &
     }
     query.append_pair("marker", marker);
     json!([{"rel": "next", "href": format!("{path}?{}", query.finish())}])
+}
+
+pub fn subscription(s: &SubscriptionView, now: Timestamp) -> Value {
+    json!({
+        "id": s.id.as_str(),
+        "source": s.source.as_str(),
+        "subscriber": s.subscriber,
+        "ttl": s.ttl,
+        "age": s.created_at.secs_until(now),
+        "options": s.options,
+        "confirmed": s.confirmed,
+    })
 }

@@ -19,15 +19,24 @@ use super::StoreOptions;
 use crate::commands::{Command, Outcome, Scope};
 use crate::error::{ApiError, StoreError};
 use crate::model::{ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
-use crate::projections::sqlite::{claims, messages, queues};
-use crate::projections::{ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView};
+use crate::projections::sqlite::{claims, messages, queues, subscriptions};
+use crate::projections::{
+    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
+};
 
 /// The schema, one entry per file of `migrations/sqlite`, compiled into the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "subscriptions",
+        include_str!("../../../../migrations/sqlite/0002_subscriptions.sql"),
+    ),
+];
 
 /// A handle to an open SQLite store; cheap to clone.
 #[derive(Debug, Clone)]
@@ -186,6 +195,31 @@ impl SqliteStore {
         now: Timestamp,
     ) -> Result<Option<ClaimView>, StoreError> {
         claims::get(&mut *self.readers.acquire().await?, project, queue, claim_id, now).await
+    }
+}
+
+impl SqliteStore {
+    pub async fn list_subscriptions(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        marker: Option<&str>,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<SubscriptionView>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        subscriptions::list(&mut conn, project, queue, marker, limit, now).await
+    }
+
+    pub async fn get_subscription(
+        &self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        subscriptions::get(&mut conn, project, queue, id, now).await
     }
 }
 

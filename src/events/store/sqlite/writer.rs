@@ -12,7 +12,7 @@ use crate::commands::{self, sweep::Expired, Command, Decision, Outcome, Scope};
 use crate::error::{ApiError, StoreError};
 use crate::events::Envelope;
 use crate::model::{Clock, Limits, QueueName, Timestamp};
-use crate::projections::sqlite::{self as views, claims, messages, queues};
+use crate::projections::sqlite::{self as views, claims, messages, queues, subscriptions};
 
 use super::log;
 
@@ -150,9 +150,18 @@ impl Writer {
                 let exists = queues::state(c, p, queue).await?.is_some();
                 Ok(commands::queue::delete(exists, p, queue))
             }
-            Command::PurgeQueue { queue } => {
-                let any = messages::any(c, p, queue).await?;
-                Ok(commands::queue::purge(any, p, queue))
+            Command::PurgeQueue {
+                queue,
+                messages: purge_messages,
+                subscriptions: purge_subscriptions,
+            } => {
+                let purge = commands::queue::Purge {
+                    has_messages: messages::any(c, p, queue).await?,
+                    has_subscriptions: subscriptions::any(c, p, queue).await?,
+                    messages: *purge_messages,
+                    subscriptions: *purge_subscriptions,
+                };
+                Ok(commands::queue::purge(purge, p, queue))
             }
             Command::PostMessages(cmd) => {
                 let state = queues::state(c, p, &cmd.queue).await?;
@@ -202,10 +211,53 @@ impl Writer {
                 let exists = claims::exists(c, p, queue, claim_id).await?;
                 Ok(commands::claim::release(exists, p, queue, claim_id))
             }
+            Command::CreateSubscription(cmd) => {
+                let subscriber = cmd.spec.subscriber.as_deref().unwrap_or("");
+                let input = commands::subscription::CreateInput {
+                    queue_exists: queues::state(c, p, &cmd.queue).await?.is_some(),
+                    same_subscriber: subscriptions::by_subscriber(
+                        c, p, &cmd.queue, subscriber, None, now,
+                    )
+                    .await?,
+                };
+                commands::subscription::create(input, p, cmd, now, limits)
+            }
+            Command::UpdateSubscription(cmd) => {
+                let current = subscriptions::get(c, p, &cmd.queue, &cmd.id, now).await?;
+                let duplicate = match (&current, &cmd.spec.subscriber) {
+                    (Some(cur), Some(subscriber)) => subscriptions::by_subscriber(
+                        c,
+                        p,
+                        &cmd.queue,
+                        subscriber,
+                        Some(&cur.id),
+                        now,
+                    )
+                    .await?
+                    .is_some(),
+                    _ => false,
+                };
+                commands::subscription::update(current.as_ref(), duplicate, p, cmd, now)
+            }
+            Command::ConfirmSubscription {
+                queue,
+                id,
+                confirmed,
+            } => {
+                let current = subscriptions::get(c, p, queue, id, now).await?;
+                commands::subscription::confirm(current.as_ref(), p, queue, id, *confirmed)
+            }
+            Command::DeleteSubscription { queue, id } => {
+                let exists = subscriptions::get(c, p, queue, id.as_str(), now)
+                    .await?
+                    .is_some();
+                Ok(commands::subscription::delete(exists, p, queue, id))
+            }
             Command::Sweep => {
                 let expired = Expired {
                     claims: claims::expired(c, now, SWEEP_BATCH).await?,
                     messages: messages::expired(c, now, SWEEP_BATCH).await?,
+                    subscriptions: subscriptions::expired(c, now, SWEEP_BATCH).await?,
                 };
                 Ok(commands::sweep::sweep(expired))
             }

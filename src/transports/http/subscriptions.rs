@@ -1,0 +1,147 @@
+//! Subscription routes: create, list, get, update, delete, confirm.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::caller::Caller;
+use super::query::Query;
+use super::{queue_name, read_body, render};
+use crate::actions::{decode, execute, Action, Context, Reply, Request};
+use crate::app::AppState;
+use crate::commands::{CreateSubscription, UpdateSubscription};
+use crate::error::ApiError;
+use crate::model::{QueueName, SubscriptionSpec};
+
+fn unexpected() -> ApiError {
+    ApiError::Unavailable("Unexpected reply.".into())
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let body = read_body(body).await?;
+    let doc = match body.is_empty() {
+        true => json!({}),
+        false => decode::parse_json(&body)?,
+    };
+    let spec = SubscriptionSpec::for_create(&doc, &app.limits, app.clock.now())?;
+    let location = format!("/v2/queues/{queue}/subscriptions");
+    let action = Action::SubscriptionCreate(CreateSubscription::new(queue, spec));
+    let Reply::SubscriptionCreated(id) = execute(&app, Request { ctx, action }).await? else {
+        return Err(unexpected());
+    };
+    let mut response = render::json(StatusCode::CREATED, &json!({"subscription_id": id.as_str()}));
+    if let Ok(value) = location.parse() {
+        response.headers_mut().insert(axum::http::header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let q = Query::parse(raw.as_deref());
+    let limit = q.int("limit")?;
+    let action = Action::SubscriptionList {
+        queue: queue.clone(),
+        marker: q.get("marker").map(str::to_owned),
+        limit: app.limits.subscription_page(limit)?,
+    };
+    let Reply::Subscriptions(found) = execute(&app, Request { ctx, action }).await? else {
+        return Err(unexpected());
+    };
+    let now = app.clock.now();
+    let items: Vec<_> = found.iter().map(|s| render::subscription(s, now)).collect();
+    let params: Vec<(String, String)> = limit
+        .map(|l| vec![("limit".to_owned(), l.to_string())])
+        .unwrap_or_default();
+    let last = found.last().map_or("", |s| s.id.as_str());
+    let path = format!("/v2/queues/{queue}/subscriptions");
+    let doc = json!({
+        "subscriptions": items,
+        "links": render::links(!found.is_empty(), &path, &params, last),
+    });
+    Ok(render::json(StatusCode::OK, &doc))
+}
+
+fn queue_and_id(
+    path: Result<Path<(String, String)>, PathRejection>,
+    ctx: &Context,
+) -> Result<(QueueName, String), ApiError> {
+    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
+    Ok((QueueName::new(&queue, &ctx.project)?, id))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_id(path, &ctx)?;
+    let Reply::Subscription(s) =
+        execute(&app, Request { ctx, action: Action::SubscriptionGet { queue, id } }).await?
+    else {
+        return Err(unexpected());
+    };
+    Ok(render::json(StatusCode::OK, &render::subscription(&s, app.clock.now())))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_id(path, &ctx)?;
+    let body = read_body(body).await?;
+    let doc = match body.is_empty() {
+        true => json!({}),
+        false => decode::parse_json(&body)?,
+    };
+    let spec = SubscriptionSpec::for_update(&doc, &app.limits, app.clock.now())?;
+    let location = format!("/v2/queues/{queue}/subscriptions/{id}");
+    let action = Action::SubscriptionUpdate(UpdateSubscription { queue, id, spec });
+    execute(&app, Request { ctx, action }).await?;
+    Ok(render::empty(StatusCode::NO_CONTENT, Some(&location)))
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_id(path, &ctx)?;
+    execute(&app, Request { ctx, action: Action::SubscriptionDelete { queue, id } }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn confirm(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_id(path, &ctx)?;
+    let body = read_body(body).await?;
+    let confirmed = decode::confirmation(&decode::parse_json(&body)?)?;
+    let location = format!("/v2/queues/{queue}/subscriptions/{id}/confirm");
+    let action = Action::SubscriptionConfirm {
+        queue,
+        id,
+        confirmed,
+    };
+    execute(&app, Request { ctx, action }).await?;
+    Ok(render::empty(StatusCode::NO_CONTENT, Some(&location)))
+}
