@@ -167,7 +167,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cairn.toml");
         std::fs::write(&path, "no_such_option = 1\n").unwrap();
-        let err = parse_from(args(&["cairn", "serve", "--config", path.to_str().unwrap()]));
+        let err = parse_from(args(&[
+            "cairn",
+            "serve",
+            "--config",
+            path.to_str().unwrap(),
+        ]));
         assert!(err.is_err());
     }
 }

@@ -11,12 +11,16 @@ use crate::model::{Limits, NewMessage, QueueMetadata};
 /// Parses a request body as a JSON object or array (reference §1.6).
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::InvalidBody("Request body can not be empty".into()));
+        return Err(ApiError::InvalidBody(
+            "Request body can not be empty".into(),
+        ));
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::InvalidBody("Request body could not be parsed.".into()))?;
     if !value.is_object() && !value.is_array() {
-        return Err(ApiError::InvalidBody("Request body could not be parsed.".into()));
+        return Err(ApiError::InvalidBody(
+            "Request body could not be parsed.".into(),
+        ));
     }
     if has_oversized_integer(body) {
         return Err(ApiError::InvalidBody(
@@ -106,17 +110,25 @@ fn patch_op(op: &Value) -> Result<PatchOp, ApiError> {
         if head.eq_ignore_ascii_case("metadata") {
             Ok(())
         } else {
-            Err(bad("Invalid JSON pointer for this resource: '/metadata/<key>' expected."))
+            Err(bad(
+                "Invalid JSON pointer for this resource: '/metadata/<key>' expected.",
+            ))
         }
     };
     match kind {
         "add" => {
             metadata_head()?;
-            Ok(PatchOp::Add { key, value: value()? })
+            Ok(PatchOp::Add {
+                key,
+                value: value()?,
+            })
         }
         "replace" => {
             metadata_head()?;
-            Ok(PatchOp::Replace { key, value: value()? })
+            Ok(PatchOp::Replace {
+                key,
+                value: value()?,
+            })
         }
         "remove" => Ok(PatchOp::Remove { key }),
         other => Err(bad(&format!("Invalid operation: \"{other}\"."))),
@@ -156,7 +168,9 @@ pub fn messages(doc: &Value, limits: &Limits) -> Result<Vec<NewMessage>, ApiErro
         .ok_or_else(|| ApiError::InvalidRequest("Missing \"messages\" field.".into()))?
         .as_array()
         .ok_or_else(|| ApiError::InvalidBody("\"messages\" must be an array.".into()))?;
-    list.iter().map(|m| NewMessage::from_json(m, limits)).collect()
+    list.iter()
+        .map(|m| NewMessage::from_json(m, limits))
+        .collect()
 }
 
 /// The `ttl` and `grace` of a claim document.
@@ -213,13 +227,22 @@ mod tests {
 
     #[test]
     fn patch_pointers_follow_the_reference() {
-        assert_eq!(pointer("/metadata/a~1b~0c"), Some(("metadata".into(), "a/b~c".into())));
+        assert_eq!(
+            pointer("/metadata/a~1b~0c"),
+            Some(("metadata".into(), "a/b~c".into()))
+        );
         assert_eq!(pointer("/metadata/"), None);
         assert_eq!(pointer("metadata/a"), None);
         assert_eq!(pointer("/metadata/a/b"), None);
         assert_eq!(pointer("/metadata/a~2"), None);
         let ops = patch(&json!([{"op": "add", "path": "/metadata/k", "value": 1}])).unwrap();
-        assert_eq!(ops, vec![PatchOp::Add { key: "k".into(), value: json!(1) }]);
+        assert_eq!(
+            ops,
+            vec![PatchOp::Add {
+                key: "k".into(),
+                value: json!(1)
+            }]
+        );
         assert!(patch(&json!([{"op": "add", "path": "/other/k", "value": 1}])).is_err());
         assert!(patch(&json!([{"op": "add", "path": "/metadata/k"}])).is_err());
         assert!(patch(&json!([{"op": "move", "path": "/metadata/k"}])).is_err());

@@ -265,7 +265,10 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
             }
         }
         Action::QueueGet { queue } => {
-            let metadata = store.queue_metadata(project, &queue).await?.unwrap_or_default();
+            let metadata = store
+                .queue_metadata(project, &queue)
+                .await?
+                .unwrap_or_default();
             Ok(Reply::Metadata(metadata.with_defaults(&app.limits)))
         }
         Action::QueueExists { queue } => Ok(Reply::Exists(
@@ -281,7 +284,9 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
             submit(Command::DeleteQueue { queue }).await?;
             Ok(Reply::Done)
         }
-        Action::QueueStats { queue } => Ok(Reply::Stats(store.queue_stats(project, &queue, now).await?)),
+        Action::QueueStats { queue } => {
+            Ok(Reply::Stats(store.queue_stats(project, &queue, now).await?))
+        }
         Action::QueuePurge {
             queue,
             messages,
@@ -304,7 +309,9 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
             let ids: Vec<MessageId> = ids.iter().filter_map(|i| MessageId::parse(i)).collect();
             let found = store.get_messages(project, &queue, &ids, now).await?;
             if found.is_empty() {
-                return Err(ApiError::NotFound("No messages with IDs in the request were found.".into()));
+                return Err(ApiError::NotFound(
+                    "No messages with IDs in the request were found.".into(),
+                ));
             }
             Ok(Reply::Messages {
                 messages: found,
@@ -359,12 +366,10 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
             }
             Ok(Reply::Done)
         }
-        Action::SubscriptionCreate(cmd) => {
-            match submit(Command::CreateSubscription(cmd)).await? {
-                Outcome::SubscriptionCreated(id) => Ok(Reply::SubscriptionCreated(id)),
-                other => unexpected(other),
-            }
-        }
+        Action::SubscriptionCreate(cmd) => match submit(Command::CreateSubscription(cmd)).await? {
+            Outcome::SubscriptionCreated(id) => Ok(Reply::SubscriptionCreated(id)),
+            other => unexpected(other),
+        },
         Action::SubscriptionList {
             queue,
             marker,
@@ -411,7 +416,11 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
     }
 }
 
-async fn list_messages(app: &AppState, ctx: &Context, list: ListMessages) -> Result<Reply, ApiError> {
+async fn list_messages(
+    app: &AppState,
+    ctx: &Context,
+    list: ListMessages,
+) -> Result<Reply, ApiError> {
     let store = &app.store;
     let metadata = store.queue_metadata(&ctx.project, &list.queue).await?;
     let delayed_queue = metadata.as_ref().and_then(|m| m.default_delay()).is_some();
@@ -436,7 +445,11 @@ async fn list_messages(app: &AppState, ctx: &Context, list: ListMessages) -> Res
         include_delayed,
     };
     let messages = match metadata {
-        Some(_) => store.list_messages(&ctx.project, &list.queue, &filter, app.clock.now()).await?,
+        Some(_) => {
+            store
+                .list_messages(&ctx.project, &list.queue, &filter, app.clock.now())
+                .await?
+        }
         None => Vec::new(),
     };
     Ok(Reply::Messages {
@@ -461,7 +474,10 @@ async fn health(app: &AppState, project: &ProjectId) -> Result<Health, ApiError>
     let (free, claimed) = app.store.project_volume(project, app.clock.now()).await?;
     Ok(Health {
         storage_reachable,
-        checks: vec![("ping_storage", storage_reachable, ping_secs), ("list_queues", listed, list_secs)],
+        checks: vec![
+            ("ping_storage", storage_reachable, ping_secs),
+            ("list_queues", listed, list_secs),
+        ],
         free,
         claimed,
     })

@@ -124,8 +124,12 @@ pub struct HeldBy {
     pub live: bool,
 }
 
+/// Single delete. `given_claim_live` says whether the claim named by the caller (if any) is
+/// a live claim of the queue: naming someone else's live claim is forbidden (403), naming a
+/// claim that does not exist (or no longer) is a bad request (400).
 pub fn delete_one(
     target: Option<&HeldBy>,
+    given_claim_live: bool,
     project: &ProjectId,
     cmd: &DeleteMessage,
 ) -> Result<Decision, ApiError> {
@@ -140,6 +144,11 @@ pub fn delete_one(
         }
         (None, _) => {}
         (Some(given), Some(current)) if given == current => {}
+        (Some(_), Some(_)) if held.live && !given_claim_live => {
+            return Err(ApiError::DeleteBadClaim(
+                "The specified claim does not exist or has expired.".into(),
+            ))
+        }
         (Some(_), Some(_)) if held.live => {
             return Err(ApiError::DeleteClaimed(
                 "This message is claimed by another client; it cannot be deleted with this \
@@ -356,21 +365,40 @@ mod tests {
         let no_claim = DeleteMessage::new(q.clone(), &id, None).unwrap();
         let with_claim = DeleteMessage::new(q.clone(), &id, Some(claim.as_str())).unwrap();
         let with_other = DeleteMessage::new(q.clone(), &id, Some(&other)).unwrap();
-        assert!(delete_one(None, &p, &no_claim).unwrap().events.is_empty());
-        assert_eq!(delete_one(Some(&free), &p, &no_claim).unwrap().events.len(), 1);
+        assert!(delete_one(None, false, &p, &no_claim)
+            .unwrap()
+            .events
+            .is_empty());
+        assert_eq!(
+            delete_one(Some(&free), false, &p, &no_claim)
+                .unwrap()
+                .events
+                .len(),
+            1
+        );
         assert!(matches!(
-            delete_one(Some(&live), &p, &no_claim),
+            delete_one(Some(&live), false, &p, &no_claim),
             Err(ApiError::DeleteClaimed(_))
         ));
         assert!(matches!(
-            delete_one(Some(&free), &p, &with_claim),
+            delete_one(Some(&free), false, &p, &with_claim),
             Err(ApiError::DeleteBadClaim(_))
         ));
         assert!(matches!(
-            delete_one(Some(&live), &p, &with_other),
+            delete_one(Some(&live), true, &p, &with_other),
             Err(ApiError::DeleteClaimed(_))
         ));
-        assert_eq!(delete_one(Some(&live), &p, &with_claim).unwrap().events.len(), 1);
+        assert!(matches!(
+            delete_one(Some(&live), false, &p, &with_other),
+            Err(ApiError::DeleteBadClaim(_))
+        ));
+        assert_eq!(
+            delete_one(Some(&live), true, &p, &with_claim)
+                .unwrap()
+                .events
+                .len(),
+            1
+        );
         assert!(matches!(
             DeleteMessage::new(q, &id, Some("garbage")),
             Err(ApiError::DeleteBadClaim(_))

@@ -194,7 +194,9 @@ mod tests {
         ];
         let d = update(Some(&md), &p, &q, &ok, &l).unwrap();
         match d.outcome {
-            Outcome::Metadata(m) => assert_eq!(m.as_map(), json!({"a": 5, "c": "x"}).as_object().unwrap()),
+            Outcome::Metadata(m) => {
+                assert_eq!(m.as_map(), json!({"a": 5, "c": "x"}).as_object().unwrap())
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

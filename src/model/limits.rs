@@ -46,7 +46,11 @@ pub struct Limits {
     #[arg(long, env = "CAIRN_MAX_MESSAGES_PER_PAGE", default_value_t = 20)]
     pub max_messages_per_page: i64,
     /// Most messages one claim or pop may take.
-    #[arg(long, env = "CAIRN_MAX_MESSAGES_PER_CLAIM_OR_POP", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "CAIRN_MAX_MESSAGES_PER_CLAIM_OR_POP",
+        default_value_t = 20
+    )]
     pub max_messages_per_claim_or_pop: i64,
     /// Largest queue metadata document (bytes).
     #[arg(long, env = "CAIRN_MAX_QUEUE_METADATA", default_value_t = 65536)]
@@ -67,7 +71,12 @@ pub struct Limits {
     #[arg(long, env = "CAIRN_MAX_CLAIM_GRACE", default_value_t = 43200)]
     pub max_claim_grace: i64,
     /// How Client-ID is checked: `strict` (a UUID) or `off` (any string of bounded length).
-    #[arg(long, env = "CAIRN_CLIENT_ID_UUID_SAFE", value_enum, default_value = "strict")]
+    #[arg(
+        long,
+        env = "CAIRN_CLIENT_ID_UUID_SAFE",
+        value_enum,
+        default_value = "strict"
+    )]
     pub client_id_uuid_safe: ClientIdPolicy,
     /// Shortest Client-ID when `client-id-uuid-safe` is `off`.
     #[arg(long, env = "CAIRN_MIN_LENGTH_CLIENT_ID", default_value_t = 10)]
@@ -76,7 +85,11 @@ pub struct Limits {
     #[arg(long, env = "CAIRN_MAX_LENGTH_CLIENT_ID", default_value_t = 36)]
     pub max_length_client_id: usize,
     /// Require `claim_ids` next to `ids` when deleting messages in bulk.
-    #[arg(long, env = "CAIRN_MESSAGE_DELETE_WITH_CLAIM_ID", default_value_t = false)]
+    #[arg(
+        long,
+        env = "CAIRN_MESSAGE_DELETE_WITH_CLAIM_ID",
+        default_value_t = false
+    )]
     pub message_delete_with_claim_id: bool,
     /// Report an MD5 checksum of each message body, as Zaqar's `enable_checksum` does.
     #[arg(long, env = "CAIRN_ENABLE_CHECKSUM", default_value_t = false)]

@@ -22,9 +22,9 @@ pub struct NewMessage {
 impl NewMessage {
     /// Decodes one element of a post's `messages` array. Unknown fields are dropped.
     pub fn from_json(doc: &Value, limits: &Limits) -> Result<Self, ApiError> {
-        let obj = doc.as_object().ok_or_else(|| {
-            ApiError::InvalidBody("Each message must be a JSON object.".into())
-        })?;
+        let obj = doc
+            .as_object()
+            .ok_or_else(|| ApiError::InvalidBody("Each message must be a JSON object.".into()))?;
         let body = obj
             .get("body")
             .cloned()
@@ -135,8 +135,14 @@ fn python_string(s: &str, out: &mut String) {
 /// Python's `repr(float)`: shortest round-trip digits, exponent form outside 1e-4..1e16.
 fn python_float(f: f64) -> String {
     if !f.is_finite() {
-        return if f.is_nan() { "NaN" } else if f > 0.0 { "Infinity" } else { "-Infinity" }
-            .to_owned();
+        return if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        }
+        .to_owned();
     }
     let sci = format!("{f:e}"); // e.g. "-1.5e-7"
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));

@@ -127,7 +127,9 @@ impl QueueMetadata {
         }
         if let Some(v) = self.0.get(ENCRYPT) {
             if truthy(v) && !v.is_boolean() {
-                return Err(ApiError::InvalidRequest(format!("{ENCRYPT} must be boolean.")));
+                return Err(ApiError::InvalidRequest(format!(
+                    "{ENCRYPT} must be boolean."
+                )));
             }
         }
         if let Some(v) = self.0.get("_retry_policy") {
@@ -161,10 +163,7 @@ impl QueueMetadata {
     }
 
     fn int(&self, key: &str) -> Option<i64> {
-        self.0
-            .get(key)
-            .filter(|v| truthy(v))
-            .and_then(as_int)
+        self.0.get(key).filter(|v| truthy(v)).and_then(as_int)
     }
 
     /// Per-queue cap on the size of a message post body.
@@ -184,7 +183,11 @@ impl QueueMetadata {
 
     /// Dead-lettering settings, when both `_dead_letter_queue` and `_max_claim_count` are set.
     pub fn dead_letter(&self) -> Option<DeadLetter> {
-        let queue = self.0.get(DEAD_LETTER_QUEUE)?.as_str().filter(|s| !s.is_empty())?;
+        let queue = self
+            .0
+            .get(DEAD_LETTER_QUEUE)?
+            .as_str()
+            .filter(|s| !s.is_empty())?;
         let max_claims = self.int(MAX_CLAIM_COUNT)?;
         Some(DeadLetter {
             queue: queue.to_owned(),
@@ -240,7 +243,10 @@ mod tests {
 
     #[test]
     fn dead_letter_needs_both_keys() {
-        assert_eq!(md(json!({"_max_claim_count": 2})).unwrap().dead_letter(), None);
+        assert_eq!(
+            md(json!({"_max_claim_count": 2})).unwrap().dead_letter(),
+            None
+        );
         let dl = md(json!({"_max_claim_count": 2, "_dead_letter_queue": "dlq"}))
             .unwrap()
             .dead_letter()

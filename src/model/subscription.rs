@@ -24,7 +24,10 @@ pub struct SubscriptionSpec {
 impl SubscriptionSpec {
     /// A create document: `subscriber` is required.
     pub fn for_create(doc: &Value, limits: &Limits, now: Timestamp) -> Result<Self, ApiError> {
-        if doc.as_object().is_some_and(|o| !o.contains_key("subscriber")) {
+        if doc
+            .as_object()
+            .is_some_and(|o| !o.contains_key("subscriber"))
+        {
             return Err(ApiError::InvalidRequest(
                 "Missing parameter subscriber in body.".into(),
             ));
@@ -38,7 +41,9 @@ impl SubscriptionSpec {
             .as_object()
             .ok_or_else(|| ApiError::InvalidRequest("Subscriptions must be a dict.".into()))?;
         if obj.is_empty() {
-            return Err(ApiError::InvalidRequest("No subscription to create.".into()));
+            return Err(ApiError::InvalidRequest(
+                "No subscription to create.".into(),
+            ));
         }
         let subscriber = match obj.get("subscriber") {
             None => None,
@@ -111,7 +116,11 @@ mod tests {
         assert!(create(json!({"subscriber": "mailto:a@b.c", "options": 1})).is_err());
         assert!(create(json!({"subscriber": "http://a", "ttl": "x"})).is_err());
         assert!(create(json!({"subscriber": "http://a", "ttl": 59})).is_err());
-        assert!(create(json!({"subscriber": "http://a", "ttl": 99_999_999_999_999_999i64})).is_err());
-        assert!(SubscriptionSpec::for_update(&json!([1]), &Limits::default(), Timestamp(0)).is_err());
+        assert!(
+            create(json!({"subscriber": "http://a", "ttl": 99_999_999_999_999_999i64})).is_err()
+        );
+        assert!(
+            SubscriptionSpec::for_update(&json!([1]), &Limits::default(), Timestamp(0)).is_err()
+        );
     }
 }

@@ -31,7 +31,9 @@ impl std::str::FromStr for StoreUrl {
             Some(("postgres" | "postgresql", _)) => {
                 Err("the PostgreSQL backend is not available yet; use sqlite://PATH".into())
             }
-            _ => Err(format!("unsupported store URL {s:?}; expected sqlite://PATH")),
+            _ => Err(format!(
+                "unsupported store URL {s:?}; expected sqlite://PATH"
+            )),
         }
     }
 }

@@ -37,14 +37,16 @@ pub async fn renew(
     e: &ClaimRenewed,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE claims SET ttl = ?2, grace = ?3, updated_at = ?4, expires_at = ?5 WHERE id = ?1")
-        .bind(e.claim_id.as_str())
-        .bind(e.ttl)
-        .bind(e.grace)
-        .bind(at.0)
-        .bind(e.expires_at.0)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE claims SET ttl = ?2, grace = ?3, updated_at = ?4, expires_at = ?5 WHERE id = ?1",
+    )
+    .bind(e.claim_id.as_str())
+    .bind(e.ttl)
+    .bind(e.grace)
+    .bind(at.0)
+    .bind(e.expires_at.0)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -83,11 +83,12 @@ pub async fn state(
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<Option<QueueState>, StoreError> {
-    let row = sqlx::query("SELECT metadata, next_marker FROM queues WHERE project = ?1 AND name = ?2")
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT metadata, next_marker FROM queues WHERE project = ?1 AND name = ?2")
+            .bind(project.as_str())
+            .bind(queue.as_str())
+            .fetch_optional(conn)
+            .await?;
     row.map(|r| {
         Ok(QueueState {
             metadata: metadata_from(r.try_get(0)?)?,
@@ -123,7 +124,11 @@ pub async fn list(
         .bind(project.as_str())
         .bind(&after)
         .bind(filter.name.as_deref())
-        .bind(if filter.metadata.is_empty() { filter.limit } else { BATCH })
+        .bind(if filter.metadata.is_empty() {
+            filter.limit
+        } else {
+            BATCH
+        })
         .fetch_all(&mut *conn)
         .await?;
         let exhausted = (rows.len() as i64) < BATCH || filter.metadata.is_empty();

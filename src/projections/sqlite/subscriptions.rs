@@ -49,7 +49,10 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn update(conn: &mut SqliteConnection, e: &SubscriptionUpdated) -> Result<(), StoreError> {
+pub async fn update(
+    conn: &mut SqliteConnection,
+    e: &SubscriptionUpdated,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE subscriptions SET subscriber = ?2, ttl = ?3, options = ?4, expires_at = ?5
          WHERE id = ?1",
@@ -181,13 +184,12 @@ pub async fn any(
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<bool, StoreError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM subscriptions WHERE project = ?1 AND queue = ?2 LIMIT 1",
-    )
-    .bind(project.as_str())
-    .bind(queue.as_str())
-    .fetch_optional(conn)
-    .await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM subscriptions WHERE project = ?1 AND queue = ?2 LIMIT 1")
+            .bind(project.as_str())
+            .bind(queue.as_str())
+            .fetch_optional(conn)
+            .await?;
     Ok(found.is_some())
 }
 

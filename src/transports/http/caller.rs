@@ -66,9 +66,10 @@ fn has_body(headers: &HeaderMap) -> bool {
 
 fn is_form(headers: &HeaderMap) -> bool {
     header_str(headers, "content-type").is_some_and(|ct| {
-        ct.split(';')
-            .next()
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        ct.split(';').next().is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
     })
 }
 

@@ -31,7 +31,15 @@ pub async fn create(
         false => decode::claim_options(&decode::parse_json(&body)?)?,
     };
     let cmd = ClaimMessages::new(queue.clone(), ttl, grace, limit, &app.limits)?;
-    let Reply::Claimed(claimed) = execute(&app, Request { ctx, action: Action::ClaimCreate(cmd) }).await? else {
+    let Reply::Claimed(claimed) = execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::ClaimCreate(cmd),
+        },
+    )
+    .await?
+    else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
     let Some((claim_id, messages)) = claimed else {
@@ -44,7 +52,9 @@ pub async fn create(
         .collect();
     let mut response = render::json(StatusCode::CREATED, &json!({"messages": items}));
     if let Ok(location) = render::claim_href(&queue, &claim_id).parse() {
-        response.headers_mut().insert(axum::http::header::LOCATION, location);
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, location);
     }
     Ok(response)
 }
@@ -63,7 +73,10 @@ pub async fn get(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_claim(path, &ctx)?;
-    let action = Action::ClaimGet { queue: queue.clone(), id };
+    let action = Action::ClaimGet {
+        queue: queue.clone(),
+        id,
+    };
     let Reply::Claim(claim) = execute(&app, Request { ctx, action }).await? else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
@@ -81,7 +94,14 @@ pub async fn update(
     let body = read_body(body).await?;
     let (ttl, grace) = decode::claim_options(&decode::parse_json(&body)?)?;
     let cmd = RenewClaim::new(queue, &id, ttl, grace, &app.limits)?;
-    execute(&app, Request { ctx, action: Action::ClaimUpdate(cmd) }).await?;
+    execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::ClaimUpdate(cmd),
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -91,6 +111,13 @@ pub async fn delete(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_claim(path, &ctx)?;
-    execute(&app, Request { ctx, action: Action::ClaimDelete { queue, id } }).await?;
+    execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::ClaimDelete { queue, id },
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -42,9 +42,11 @@ impl IntoResponse for ApiError {
             ApiError::DeleteClaimed(d) => (StatusCode::FORBIDDEN, "Unable to delete", d),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "Not found", d),
             ApiError::Conflict(d) => (StatusCode::CONFLICT, "Resource conflict", d),
-            ApiError::UnsupportedMediaType(d) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", d)
-            }
+            ApiError::UnsupportedMediaType(d) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+                d,
+            ),
             ApiError::NotAcceptable => (
                 StatusCode::NOT_ACCEPTABLE,
                 "Media type not acceptable",

@@ -26,15 +26,28 @@ pub async fn post(
     let body = read_body(body).await?;
     let messages = decode::messages(&decode::parse_json(&body)?, &app.limits)?;
     let cmd = PostMessages::new(queue.clone(), messages, body.len(), &app.limits)?;
-    let Reply::Posted { ids } = execute(&app, Request { ctx, action: Action::MessagePost(cmd) }).await? else {
+    let Reply::Posted { ids } = execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::MessagePost(cmd),
+        },
+    )
+    .await?
+    else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
-    let hrefs: Vec<String> = ids.iter().map(|id| render::message_href(&queue, id.as_str())).collect();
+    let hrefs: Vec<String> = ids
+        .iter()
+        .map(|id| render::message_href(&queue, id.as_str()))
+        .collect();
     let joined: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
     let location = format!("/v2/queues/{queue}/messages?ids={}", joined.join(","));
     let mut response = render::json(StatusCode::CREATED, &json!({"resources": hrefs}));
     if let Ok(value) = location.parse() {
-        response.headers_mut().insert(axum::http::header::LOCATION, value);
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, value);
     }
     Ok(response)
 }
@@ -55,7 +68,10 @@ pub async fn list(
         let Reply::Messages { messages, .. } = execute(&app, Request { ctx, action }).await? else {
             return Err(ApiError::Unavailable("Unexpected reply.".into()));
         };
-        let items: Vec<_> = messages.iter().map(|m| render::message(&queue, m, now, checksum)).collect();
+        let items: Vec<_> = messages
+            .iter()
+            .map(|m| render::message(&queue, m, now, checksum))
+            .collect();
         return Ok(render::json(StatusCode::OK, &json!({"messages": items})));
     }
     let echo = q.bool("echo")?;
@@ -71,12 +87,24 @@ pub async fn list(
         include_delayed.unwrap_or(false),
         &app.limits,
     )?;
-    let Reply::Messages { messages, include_delayed: delayed } =
-        execute(&app, Request { ctx, action: Action::MessageList(list) }).await?
+    let Reply::Messages {
+        messages,
+        include_delayed: delayed,
+    } = execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::MessageList(list),
+        },
+    )
+    .await?
     else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
-    let items: Vec<_> = messages.iter().map(|m| render::message(&queue, m, now, checksum)).collect();
+    let items: Vec<_> = messages
+        .iter()
+        .map(|m| render::message(&queue, m, now, checksum))
+        .collect();
     let mut params = Vec::new();
     if let Some(l) = limit {
         params.push(("limit".to_owned(), l.to_string()));
@@ -89,7 +117,10 @@ pub async fn list(
     if include_delayed.is_some() || delayed {
         params.push(("include_delayed".to_owned(), delayed.to_string()));
     }
-    let last = messages.last().map(|m| m.marker.to_string()).unwrap_or_default();
+    let last = messages
+        .last()
+        .map(|m| m.marker.to_string())
+        .unwrap_or_default();
     let path = format!("/v2/queues/{queue}/messages");
     let doc = json!({
         "messages": items,
@@ -119,7 +150,15 @@ pub async fn delete_many(
         )),
         (None, Some(pop)) => {
             let cmd = PopMessages::new(queue, pop, &app.limits)?;
-            let Reply::Popped(messages) = execute(&app, Request { ctx, action: Action::MessagePop(cmd) }).await? else {
+            let Reply::Popped(messages) = execute(
+                &app,
+                Request {
+                    ctx,
+                    action: Action::MessagePop(cmd),
+                },
+            )
+            .await?
+            else {
                 return Err(ApiError::Unavailable("Unexpected reply.".into()));
             };
             let items: Vec<_> = messages.iter().map(|m| render::popped(m, now)).collect();
@@ -127,7 +166,14 @@ pub async fn delete_many(
         }
         (Some(ids), None) => {
             let cmd = DeleteMessages::new(queue, &ids, q.list("claim_ids"), &app.limits)?;
-            execute(&app, Request { ctx, action: Action::MessageDeleteMany(cmd) }).await?;
+            execute(
+                &app,
+                Request {
+                    ctx,
+                    action: Action::MessageDeleteMany(cmd),
+                },
+            )
+            .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }
@@ -147,7 +193,10 @@ pub async fn get(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let action = Action::MessageGet { queue: queue.clone(), id };
+    let action = Action::MessageGet {
+        queue: queue.clone(),
+        id,
+    };
     let Reply::Message(m) = execute(&app, Request { ctx, action }).await? else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
@@ -164,6 +213,13 @@ pub async fn delete(
     let (queue, id) = queue_and_id(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let cmd = DeleteMessage::new(queue, &id, q.get("claim_id"))?;
-    execute(&app, Request { ctx, action: Action::MessageDelete(cmd) }).await?;
+    execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::MessageDelete(cmd),
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

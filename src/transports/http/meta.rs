@@ -60,14 +60,28 @@ pub async fn home(Caller(_): Caller) -> Response {
     }});
     let mut response = render::json(StatusCode::OK, &doc);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json-home"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json-home"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=86400"),
+    );
     response
 }
 
 /// `GET /v2/ping`: 204 if the store answers, else 503.
 pub async fn ping(State(app): State<AppState>, Caller(ctx): Caller) -> Result<Response, ApiError> {
-    match execute(&app, Request { ctx, action: Action::Ping }).await? {
+    match execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::Ping,
+        },
+    )
+    .await?
+    {
         Reply::Pong(true) => Ok(StatusCode::NO_CONTENT.into_response()),
         _ => Ok(StatusCode::SERVICE_UNAVAILABLE.into_response()),
     }
@@ -79,15 +93,29 @@ pub async fn ping_head(Caller(_): Caller) -> StatusCode {
 }
 
 /// `GET /v2/health`: store reachability, read-only self-checks and the project's volume.
-pub async fn health(State(app): State<AppState>, Caller(ctx): Caller) -> Result<Response, ApiError> {
-    let Reply::Health(h) = execute(&app, Request { ctx, action: Action::Health }).await? else {
+pub async fn health(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+) -> Result<Response, ApiError> {
+    let Reply::Health(h) = execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::Health,
+        },
+    )
+    .await?
+    else {
         return Err(ApiError::Unavailable("Health check failed.".into()));
     };
     let checks: serde_json::Map<String, Value> = h
         .checks
         .iter()
         .map(|(name, ok, secs)| {
-            ((*name).to_owned(), json!({"succeeded": ok, "seconds": secs, "ref": null}))
+            (
+                (*name).to_owned(),
+                json!({"succeeded": ok, "seconds": secs, "ref": null}),
+            )
         })
         .collect();
     let doc = json!({

@@ -66,7 +66,9 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{q}/claims"), post(claims::create))
         .route(
             &format!("{q}/claims/{{claim_id}}"),
-            get(claims::get).patch(claims::update).delete(claims::delete),
+            get(claims::get)
+                .patch(claims::update)
+                .delete(claims::delete),
         )
         .route(
             &format!("{q}/subscriptions"),
@@ -97,7 +99,8 @@ async fn not_found() -> Response {
 async fn request_context(mut req: Request, next: Next) -> Response {
     let id = format!("req-{}", uuid::Uuid::new_v4());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let mut response = async move {
         let response = next.run(req).await;
         tracing::debug!(status = response.status().as_u16(), "answered");
@@ -106,7 +109,9 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     .instrument(span)
     .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-openstack-request-id", value);
+        response
+            .headers_mut()
+            .insert("x-openstack-request-id", value);
     }
     response
 }
@@ -119,7 +124,10 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 }
 
 /// The `{queue}` path segment, validated against the caller's project.
-fn queue_name(path: Result<Path<String>, PathRejection>, ctx: &Context) -> Result<QueueName, ApiError> {
+fn queue_name(
+    path: Result<Path<String>, PathRejection>,
+    ctx: &Context,
+) -> Result<QueueName, ApiError> {
     let Path(raw) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
     QueueName::new(&raw, &ctx.project)
 }

@@ -42,7 +42,8 @@ pub async fn list(
     let items: Vec<_> = queues
         .iter()
         .map(|queue| {
-            let mut item = json!({"name": queue.name.as_str(), "href": render::queue_href(&queue.name)});
+            let mut item =
+                json!({"name": queue.name.as_str(), "href": render::queue_href(&queue.name)});
             if detailed {
                 item["metadata"] = queue.metadata.with_defaults(&app.limits).into();
             }
@@ -92,7 +93,15 @@ pub async fn get(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    match execute(&app, Request { ctx, action: Action::QueueGet { queue } }).await? {
+    match execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::QueueGet { queue },
+        },
+    )
+    .await?
+    {
         Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m)),
         _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
     }
@@ -105,7 +114,15 @@ pub async fn exists(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    match execute(&app, Request { ctx, action: Action::QueueExists { queue } }).await? {
+    match execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::QueueExists { queue },
+        },
+    )
+    .await?
+    {
         Reply::Exists(true) => Ok(StatusCode::NO_CONTENT.into_response()),
         _ => Ok(StatusCode::NOT_FOUND.into_response()),
     }
@@ -119,7 +136,9 @@ pub async fn update(
     body: Body,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if content_type != Some(JSON_PATCH) {
         return Err(ApiError::UnsupportedMediaType(format!(
             "Accepted media type for PATCH: {JSON_PATCH}."
@@ -128,7 +147,15 @@ pub async fn update(
     let body = read_body(body).await?;
     app.limits.metadata_size(body.len())?;
     let ops = decode::patch(&decode::parse_json(&body)?)?;
-    match execute(&app, Request { ctx, action: Action::QueueUpdate { queue, ops } }).await? {
+    match execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::QueueUpdate { queue, ops },
+        },
+    )
+    .await?
+    {
         Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m)),
         _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
     }
@@ -140,7 +167,14 @@ pub async fn delete(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    execute(&app, Request { ctx, action: Action::QueueDelete { queue } }).await?;
+    execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::QueueDelete { queue },
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -150,9 +184,14 @@ pub async fn stats(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    let action = Action::QueueStats { queue: queue.clone() };
+    let action = Action::QueueStats {
+        queue: queue.clone(),
+    };
     match execute(&app, Request { ctx, action }).await? {
-        Reply::Stats(s) => Ok(render::json(StatusCode::OK, &render::stats(&queue, &s, app.clock.now()))),
+        Reply::Stats(s) => Ok(render::json(
+            StatusCode::OK,
+            &render::stats(&queue, &s, app.clock.now()),
+        )),
         _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
     }
 }

@@ -38,9 +38,14 @@ pub async fn create(
     let Reply::SubscriptionCreated(id) = execute(&app, Request { ctx, action }).await? else {
         return Err(unexpected());
     };
-    let mut response = render::json(StatusCode::CREATED, &json!({"subscription_id": id.as_str()}));
+    let mut response = render::json(
+        StatusCode::CREATED,
+        &json!({"subscription_id": id.as_str()}),
+    );
     if let Ok(value) = location.parse() {
-        response.headers_mut().insert(axum::http::header::LOCATION, value);
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, value);
     }
     Ok(response)
 }
@@ -90,12 +95,21 @@ pub async fn get(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let Reply::Subscription(s) =
-        execute(&app, Request { ctx, action: Action::SubscriptionGet { queue, id } }).await?
+    let Reply::Subscription(s) = execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::SubscriptionGet { queue, id },
+        },
+    )
+    .await?
     else {
         return Err(unexpected());
     };
-    Ok(render::json(StatusCode::OK, &render::subscription(&s, app.clock.now())))
+    Ok(render::json(
+        StatusCode::OK,
+        &render::subscription(&s, app.clock.now()),
+    ))
 }
 
 pub async fn update(
@@ -123,7 +137,14 @@ pub async fn delete(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    execute(&app, Request { ctx, action: Action::SubscriptionDelete { queue, id } }).await?;
+    execute(
+        &app,
+        Request {
+            ctx,
+            action: Action::SubscriptionDelete { queue, id },
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -18,7 +18,9 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use super::StoreOptions;
 use crate::commands::{Command, Outcome, Scope};
 use crate::error::{ApiError, StoreError};
-use crate::model::{ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
+use crate::model::{
+    ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp,
+};
 use crate::projections::sqlite::{claims, messages, queues, subscriptions};
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
@@ -194,7 +196,14 @@ impl SqliteStore {
         claim_id: &ClaimId,
         now: Timestamp,
     ) -> Result<Option<ClaimView>, StoreError> {
-        claims::get(&mut *self.readers.acquire().await?, project, queue, claim_id, now).await
+        claims::get(
+            &mut *self.readers.acquire().await?,
+            project,
+            queue,
+            claim_id,
+            now,
+        )
+        .await
     }
 }
 

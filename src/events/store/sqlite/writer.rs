@@ -90,7 +90,9 @@ impl Writer {
         &mut self,
         batch: &[Job],
     ) -> Result<Vec<Result<Outcome, ApiError>>, StoreError> {
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut self.conn).await?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut self.conn)
+            .await?;
         let mut results = Vec::with_capacity(batch.len());
         let mut appended = false;
         for job in batch {
@@ -170,7 +172,14 @@ impl Writer {
             Command::DeleteMessage(cmd) => {
                 let ids: Vec<_> = cmd.id.iter().cloned().collect();
                 let held = messages::held_by(c, p, &cmd.queue, &ids, now).await?;
-                commands::message::delete_one(held.first().map(|(_, h)| h), p, cmd)
+                let given_claim_live = match &cmd.claim_id {
+                    Some(claim) => claims::live_state(c, p, &cmd.queue, claim, now)
+                        .await?
+                        .is_some(),
+                    None => false,
+                };
+                let target = held.first().map(|(_, h)| h);
+                commands::message::delete_one(target, given_claim_live, p, cmd)
             }
             Command::DeleteMessages(cmd) => {
                 let held = messages::held_by(c, p, &cmd.queue, &cmd.ids, now).await?;
