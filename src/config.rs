@@ -106,24 +106,49 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Cli, String> {
     let mut merged: Vec<OsString> = args[..=position].to_vec();
     for (key, value) in from_file {
         let env = format!("CAIRN_{}", key.to_ascii_uppercase());
-        if std::env::var_os(env).is_none() {
-            merged.push(format!("--{}={value}", key.replace('_', "-")).into());
+        if std::env::var_os(env).is_some() {
+            continue;
+        }
+        let flag = format!("--{}", key.replace('_', "-"));
+        match value {
+            // Switches take no value: `true` sets them, `false` leaves the default (off).
+            Setting::Switch(true) => merged.push(flag.into()),
+            Setting::Switch(false) => {}
+            Setting::Value(v) => merged.push(format!("{flag}={v}").into()),
         }
     }
     merged.extend(args[position + 1..].iter().cloned());
     Cli::try_parse_from(merged).map_err(|e| e.render().to_string())
 }
 
+/// One setting of a config file.
+enum Setting {
+    /// A boolean, for switches such as `enable_checksum`.
+    Switch(bool),
+    Value(String),
+}
+
 /// Top-level keys and keys of nested tables (e.g. `[limits]`) become option settings.
-fn flatten(table: &toml::Table, out: &mut Vec<(String, String)>) -> Result<(), String> {
+fn flatten(table: &toml::Table, out: &mut Vec<(String, Setting)>) -> Result<(), String> {
     for (key, value) in table {
         let key = key.replace('-', "_");
         match value {
             toml::Value::Table(inner) => flatten(inner, out)?,
-            toml::Value::String(s) => out.push((key, s.clone())),
-            toml::Value::Integer(i) => out.push((key, i.to_string())),
-            toml::Value::Boolean(b) => out.push((key, b.to_string())),
-            toml::Value::Float(f) => out.push((key, f.to_string())),
+            toml::Value::String(s) => out.push((key, Setting::Value(s.clone()))),
+            toml::Value::Integer(i) => out.push((key, Setting::Value(i.to_string()))),
+            toml::Value::Boolean(b) => out.push((key, Setting::Switch(*b))),
+            toml::Value::Float(f) => out.push((key, Setting::Value(f.to_string()))),
+            toml::Value::Array(items) => {
+                let items = items
+                    .iter()
+                    .map(|item| match item {
+                        toml::Value::String(s) => Ok(s.clone()),
+                        toml::Value::Integer(i) => Ok(i.to_string()),
+                        other => Err(format!("unsupported list item for {key}: {other:?}")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.push((key, Setting::Value(items.join(","))));
+            }
             other => return Err(format!("unsupported value for {key}: {other:?}")),
         }
     }
@@ -144,7 +169,8 @@ mod tests {
         let path = dir.path().join("cairn.toml");
         std::fs::write(
             &path,
-            "bind = \"127.0.0.1:9999\"\nmax_batch = 7\n[limits]\nmax_message_ttl = 600\n",
+            "bind = \"127.0.0.1:9999\"\nmax_batch = 7\n[limits]\nmax_message_ttl = 600\n\
+             enable_checksum = true\nsubscriber_types = [\"http\", \"https\"]\n",
         )
         .unwrap();
         let cli = parse_from(args(&[
@@ -160,6 +186,8 @@ mod tests {
         assert_eq!(s.bind.port(), 9999);
         assert_eq!(s.max_batch, 9);
         assert_eq!(s.limits.max_message_ttl, 600);
+        assert!(s.limits.enable_checksum);
+        assert_eq!(s.limits.subscriber_types, vec!["http", "https"]);
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn has_oversized_integer(text: &[u8]) -> bool {
     false
 }
 
-fn object<'a>(doc: &'a Value) -> Result<&'a Map<String, Value>, ApiError> {
+fn object(doc: &Value) -> Result<&Map<String, Value>, ApiError> {
     doc.as_object()
         .ok_or_else(|| ApiError::InvalidBody("Document type not supported.".into()))
 }
@@ -209,6 +209,13 @@ pub fn purge_targets(doc: Option<&Value>) -> Result<(bool, bool), ApiError> {
     Ok((messages, subscriptions))
 }
 
+/// The `confirmed` flag of a subscription confirmation document.
+pub fn confirmation(doc: &Value) -> Result<bool, ApiError> {
+    doc.get("confirmed")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| ApiError::InvalidRequest("The 'confirmed' should be boolean.".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,11 +266,4 @@ mod tests {
         assert!(purge_targets(Some(&json!({"resource_types": ["bogus"]}))).is_err());
         assert!(purge_targets(Some(&json!({}))).is_err());
     }
-}
-
-/// The `confirmed` flag of a subscription confirmation document.
-pub fn confirmation(doc: &Value) -> Result<bool, ApiError> {
-    doc.get("confirmed")
-        .and_then(Value::as_bool)
-        .ok_or_else(|| ApiError::InvalidRequest("The 'confirmed' should be boolean.".into()))
 }

@@ -53,9 +53,9 @@ pub fn post(
     limits.post_size(cmd.body_len, metadata.max_post_size())?;
     let default_ttl = metadata.default_ttl().unwrap_or(limits.default_message_ttl);
     let queue_delay = metadata.default_delay();
-    let mut marker = queue.map_or(1, |q| q.next_marker);
+    let first_marker = queue.map_or(1, |q| q.next_marker);
     let mut posted = Vec::with_capacity(cmd.messages.len());
-    for (message, id) in cmd.messages.iter().zip(&cmd.ids) {
+    for (marker, (message, id)) in (first_marker..).zip(cmd.messages.iter().zip(&cmd.ids)) {
         let ttl = message.ttl.unwrap_or(default_ttl);
         let delay = match queue_delay {
             Some(d) => limits.message_delay(message.delay.unwrap_or(d))?,
@@ -70,7 +70,6 @@ pub fn post(
             delay_until: now.plus_secs(delay),
             checksum: message.checksum.clone(),
         });
-        marker += 1;
     }
     let mut events = Vec::with_capacity(2);
     if queue.is_none() {
