@@ -307,16 +307,7 @@ pub async fn expired(
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let project: String = r.try_get(0)?;
-            Ok((
-                ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?,
-                QueueName::from_stored(r.try_get(1)?),
-                MessageId::from_stored(r.try_get(2)?),
-            ))
-        })
-        .collect()
+    super::scoped_ids(&rows, MessageId::from_stored)
 }
 
 /// Message counts and the oldest/newest message of a queue.

@@ -7,10 +7,12 @@ pub mod messages;
 pub mod queues;
 pub mod subscriptions;
 
-use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
 
 use crate::error::StoreError;
 use crate::events::{Envelope, Event};
+use crate::model::{ProjectId, QueueName};
 
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";
@@ -84,4 +86,23 @@ pub async fn checkpoint(conn: &mut SqliteConnection, seq: i64) -> Result<(), Sto
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Decodes rows of `(project, queue, id)`, as the expiry queries return them.
+pub fn scoped_ids<T>(
+    rows: &[SqliteRow],
+    id: impl Fn(String) -> T,
+) -> Result<Vec<(ProjectId, QueueName, T)>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            let project: String = r.try_get(0)?;
+            let project =
+                ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?;
+            Ok((
+                project,
+                QueueName::from_stored(r.try_get(1)?),
+                id(r.try_get(2)?),
+            ))
+        })
+        .collect()
 }

@@ -207,14 +207,5 @@ pub async fn expired(
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let project: String = r.try_get(0)?;
-            Ok((
-                ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?,
-                QueueName::from_stored(r.try_get(1)?),
-                SubscriptionId::from_stored(r.try_get(2)?),
-            ))
-        })
-        .collect()
+    super::scoped_ids(&rows, SubscriptionId::from_stored)
 }

@@ -9,12 +9,11 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_name, read_body, render};
-use crate::actions::{decode, execute, Action, Context, Reply, Request};
+use super::{queue_and_id, queue_name, read_body, render};
+use crate::actions::{decode, execute, Action, Reply, Request};
 use crate::app::AppState;
 use crate::commands::{ClaimMessages, RenewClaim};
 use crate::error::ApiError;
-use crate::model::QueueName;
 
 pub async fn create(
     State(app): State<AppState>,
@@ -59,20 +58,12 @@ pub async fn create(
     Ok(response)
 }
 
-fn queue_and_claim(
-    path: Result<Path<(String, String)>, PathRejection>,
-    ctx: &Context,
-) -> Result<(QueueName, String), ApiError> {
-    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
-    Ok((QueueName::new(&queue, &ctx.project)?, id))
-}
-
 pub async fn get(
     State(app): State<AppState>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let (queue, id) = queue_and_claim(path, &ctx)?;
+    let (queue, id) = queue_and_id(path, &ctx)?;
     let action = Action::ClaimGet {
         queue: queue.clone(),
         id,
@@ -90,7 +81,7 @@ pub async fn update(
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (queue, id) = queue_and_claim(path, &ctx)?;
+    let (queue, id) = queue_and_id(path, &ctx)?;
     let body = read_body(body).await?;
     let (ttl, grace) = decode::claim_options(&decode::parse_json(&body)?)?;
     let cmd = RenewClaim::new(queue, &id, ttl, grace, &app.limits)?;
@@ -110,7 +101,7 @@ pub async fn delete(
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let (queue, id) = queue_and_claim(path, &ctx)?;
+    let (queue, id) = queue_and_id(path, &ctx)?;
     execute(
         &app,
         Request {

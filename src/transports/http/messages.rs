@@ -9,12 +9,11 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_name, read_body, render};
+use super::{queue_and_id, queue_name, read_body, render};
 use crate::actions::{decode, execute, Action, ListMessages, Reply, Request};
 use crate::app::AppState;
 use crate::commands::{DeleteMessage, DeleteMessages, PopMessages, PostMessages};
 use crate::error::ApiError;
-use crate::model::QueueName;
 
 pub async fn post(
     State(app): State<AppState>,
@@ -177,14 +176,6 @@ pub async fn delete_many(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }
-}
-
-fn queue_and_id(
-    path: Result<Path<(String, String)>, PathRejection>,
-    ctx: &crate::actions::Context,
-) -> Result<(QueueName, String), ApiError> {
-    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
-    Ok((QueueName::new(&queue, &ctx.project)?, id))
 }
 
 pub async fn get(

@@ -131,3 +131,12 @@ fn queue_name(
     let Path(raw) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
     QueueName::new(&raw, &ctx.project)
 }
+
+/// The `{queue}/…/{id}` path segments: a validated queue name and the raw id.
+fn queue_and_id(
+    path: Result<Path<(String, String)>, PathRejection>,
+    ctx: &Context,
+) -> Result<(QueueName, String), ApiError> {
+    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
+    Ok((QueueName::new(&queue, &ctx.project)?, id))
+}

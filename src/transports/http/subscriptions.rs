@@ -9,12 +9,12 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_name, read_body, render};
-use crate::actions::{decode, execute, Action, Context, Reply, Request};
+use super::{queue_and_id, queue_name, read_body, render};
+use crate::actions::{decode, execute, Action, Reply, Request};
 use crate::app::AppState;
 use crate::commands::{CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
-use crate::model::{QueueName, SubscriptionSpec};
+use crate::model::SubscriptionSpec;
 
 fn unexpected() -> ApiError {
     ApiError::Unavailable("Unexpected reply.".into())
@@ -79,14 +79,6 @@ pub async fn list(
         "links": render::links(!found.is_empty(), &path, &params, last),
     });
     Ok(render::json(StatusCode::OK, &doc))
-}
-
-fn queue_and_id(
-    path: Result<Path<(String, String)>, PathRejection>,
-    ctx: &Context,
-) -> Result<(QueueName, String), ApiError> {
-    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
-    Ok((QueueName::new(&queue, &ctx.project)?, id))
 }
 
 pub async fn get(
