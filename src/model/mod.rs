@@ -15,5 +15,5 @@ pub use ids::{ClaimId, MessageId, SubscriptionId};
 pub use limits::Limits;
 pub use message::NewMessage;
 pub use metadata::QueueMetadata;
-pub use names::{ClientId, ProjectId, QueueName};
+pub use names::{ClientId, ClientIdPolicy, ProjectId, QueueName};
 pub use subscription::SubscriptionSpec;

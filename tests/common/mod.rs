@@ -1,0 +1,460 @@
+//! Shared harness for the integration tests: a real Cairn server running in-process on an
+//! ephemeral port, backed by SQLite in a temporary directory and driven by a manual clock,
+//! plus a small HTTP client that speaks Zaqar's headers.
+//!
+//! Every test binary includes this module, and none uses all of it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn::app::{Server, Settings};
+use cairn::events::store::{Store, StoreOptions, StoreUrl};
+use cairn::model::{Limits, ManualClock, Timestamp};
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Where every test clock starts: 2023-11-14T22:13:20Z.
+pub const START: Timestamp = Timestamp(1_700_000_000_000);
+/// `START` as Zaqar formats creation times.
+pub const START_RFC3339: &str = "2023-11-14T22:13:20Z";
+/// The JSON-patch media type required by queue PATCH.
+pub const JSON_PATCH: &str = "application/openstack-messaging-v2.0-json-patch";
+
+/// A running in-process server. Dropping it without [`TestServer::shutdown`] just aborts it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub clock: ManualClock,
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    dir: Arc<TempDir>,
+}
+
+impl TestServer {
+    /// A server with Zaqar's default limits.
+    pub async fn start() -> TestServer {
+        TestServer::with_limits(Limits::default()).await
+    }
+
+    /// A server with custom limits, on a fresh database.
+    pub async fn with_limits(limits: Limits) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        let clock = ManualClock::starting_at(START);
+        TestServer::open(dir, clock, limits).await
+    }
+
+    /// A server on the database of `dir` (e.g. reopening after a shutdown) with `clock`.
+    pub async fn open(dir: Arc<TempDir>, clock: ManualClock, limits: Limits) -> TestServer {
+        let settings = Settings {
+            store: StoreUrl::Sqlite(dir.path().join("cairn.db")),
+            store_options: StoreOptions::default(),
+            limits,
+            sweep_interval: Duration::from_secs(3600),
+        };
+        let server = Server::open(&settings, Arc::new(clock.clone()))
+            .await
+            .expect("the server opens its store");
+        let store = server.state().store.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(server.run(listener, shutdown));
+        TestServer {
+            addr,
+            base: format!("http://{addr}"),
+            clock,
+            store,
+            stop: Some(stop),
+            task: Some(task),
+            dir,
+        }
+    }
+
+    /// The temporary directory holding the database (to reopen it after a shutdown).
+    pub fn dir(&self) -> Arc<TempDir> {
+        self.dir.clone()
+    }
+
+    /// A client with a fresh Client-ID in a fresh project.
+    pub fn client(&self) -> Client {
+        Client::new(&self.base, &new_uuid(), &format!("project-{}", new_uuid()))
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance_secs(secs);
+    }
+
+    /// Runs one expiry sweep now.
+    pub async fn sweep(&self) {
+        self.store.sweep().await.expect("the sweep succeeds");
+    }
+
+    /// Stops the server cleanly: in-flight requests finish, the store closes.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("the server stops within 20 s")
+                .expect("the server task does not panic")
+                .expect("the server stops without error");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// An HTTP response, read in full.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The body parsed as JSON; `Value::Null` when empty, a string when not JSON.
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> &str {
+        self.header("location")
+            .unwrap_or_else(|| panic!("no Location header in {self:?}"))
+    }
+
+    /// Asserts the status, panicking with the whole response otherwise.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; response: {self:?}");
+        self
+    }
+
+    /// Asserts a Zaqar error: the status and a JSON body with this title and a non-empty
+    /// description.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, title: &str) -> &Self {
+        self.expect(status);
+        assert_eq!(
+            self.body["title"], title,
+            "unexpected error title; response: {self:?}"
+        );
+        let description = self.body["description"].as_str().unwrap_or("");
+        assert!(
+            !description.is_empty(),
+            "error without a description; response: {self:?}"
+        );
+        self
+    }
+
+    /// Asserts an empty body (204s and friends).
+    #[track_caller]
+    pub fn expect_empty(&self) -> &Self {
+        assert!(self.text.is_empty(), "expected no body; response: {self:?}");
+        self
+    }
+
+    /// The error description (empty if none).
+    pub fn description(&self) -> &str {
+        self.body["description"].as_str().unwrap_or("")
+    }
+
+    /// The `messages` array of the body.
+    pub fn messages(&self) -> &Vec<Value> {
+        self.body["messages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no messages array in {self:?}"))
+    }
+
+    /// The ids of the `messages` of the body, in order.
+    pub fn message_ids(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .map(|m| m["id"].as_str().expect("message id").to_owned())
+            .collect()
+    }
+
+    /// The href of the `next` link, if the page has one.
+    pub fn next_link(&self) -> Option<String> {
+        let links = self.body["links"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no links array in {self:?}"));
+        links
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().expect("link href").to_owned())
+    }
+}
+
+/// A Zaqar client: every request carries its `Client-ID` and `X-Project-ID`.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    pub client_id: String,
+    pub project: String,
+}
+
+impl Client {
+    pub fn new(base: &str, client_id: &str, project: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        Client {
+            http,
+            base: base.to_owned(),
+            client_id: client_id.to_owned(),
+            project: project.to_owned(),
+        }
+    }
+
+    /// The same project, another Client-ID (another instance of the same tenant).
+    pub fn other_client(&self) -> Client {
+        self.with_client_id(&new_uuid())
+    }
+
+    pub fn with_client_id(&self, client_id: &str) -> Client {
+        Client {
+            client_id: client_id.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    pub fn with_project(&self, project: &str) -> Client {
+        Client {
+            project: project.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with the default headers.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.bare(method, path)
+            .header("Client-ID", &self.client_id)
+            .header("X-Project-ID", &self.project)
+    }
+
+    /// A request without any default header.
+    pub fn bare(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    /// Sends a request and reads the whole response.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Resp {
+        let response = request
+            .send()
+            .await
+            .expect("the request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a readable body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn head(&self, path: &str) -> Resp {
+        self.send(self.request(Method::HEAD, path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(self.request(Method::DELETE, path)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.send(self.request(Method::PUT, path).json(body)).await
+    }
+
+    pub async fn put_empty(&self, path: &str) -> Resp {
+        self.send(self.request(Method::PUT, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    pub async fn post_empty(&self, path: &str) -> Resp {
+        self.send(self.request(Method::POST, path)).await
+    }
+
+    /// A body sent verbatim as `application/json` (malformed documents, exact sizes).
+    pub async fn send_raw(&self, method: Method, path: &str, body: impl Into<Vec<u8>>) -> Resp {
+        let request = self
+            .request(method, path)
+            .header("Content-Type", "application/json")
+            .body(body.into());
+        self.send(request).await
+    }
+
+    /// A plain JSON PATCH (claims).
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.send(self.request(Method::PATCH, path).json(body))
+            .await
+    }
+
+    /// A queue metadata PATCH with the JSON-patch media type.
+    pub async fn patch_queue(&self, queue: &str, ops: &Value) -> Resp {
+        let request = self
+            .request(Method::PATCH, &format!("/v2/queues/{queue}"))
+            .header("Content-Type", JSON_PATCH)
+            .body(ops.to_string());
+        self.send(request).await
+    }
+
+    // ---- domain helpers -------------------------------------------------------------
+
+    /// Creates a queue with metadata, asserting 201.
+    pub async fn create_queue(&self, queue: &str, metadata: &Value) {
+        self.put(&format!("/v2/queues/{queue}"), metadata)
+            .await
+            .expect(201);
+    }
+
+    /// Posts messages (each a full message document), asserting 201; returns the new ids.
+    pub async fn post_messages(&self, queue: &str, messages: &[Value]) -> Vec<String> {
+        let r = self
+            .post(
+                &format!("/v2/queues/{queue}/messages"),
+                &json!({ "messages": messages }),
+            )
+            .await;
+        r.expect(201);
+        r.body["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .map(|href| last_segment(href.as_str().expect("href")).to_owned())
+            .collect()
+    }
+
+    /// Posts one message with this body (default TTL); returns its id.
+    pub async fn post_one(&self, queue: &str, body: Value) -> String {
+        self.post_messages(queue, &[json!({ "body": body })])
+            .await
+            .remove(0)
+    }
+
+    /// Posts `n` messages with bodies `{"n": 0..n}`; returns their ids in order.
+    pub async fn post_n(&self, queue: &str, n: usize) -> Vec<String> {
+        let messages: Vec<Value> = (0..n).map(|i| json!({ "body": { "n": i } })).collect();
+        self.post_messages(queue, &messages).await
+    }
+
+    /// Claims messages; `None` on 204, else the claim id and the claimed messages.
+    pub async fn claim(
+        &self,
+        queue: &str,
+        body: &Value,
+        limit: Option<u32>,
+    ) -> Option<(String, Vec<Value>)> {
+        let path = match limit {
+            Some(n) => format!("/v2/queues/{queue}/claims?limit={n}"),
+            None => format!("/v2/queues/{queue}/claims"),
+        };
+        let r = self.post(&path, body).await;
+        match r.status {
+            204 => {
+                r.expect_empty();
+                None
+            }
+            201 => {
+                let claim_id = last_segment(r.location()).to_owned();
+                Some((claim_id, r.messages().clone()))
+            }
+            _ => panic!("unexpected claim response: {r:?}"),
+        }
+    }
+
+    /// Lists messages with `query` (e.g. `echo=true`), returning the ids on the page.
+    pub async fn list_ids(&self, queue: &str, query: &str) -> Vec<String> {
+        let r = self
+            .get(&format!("/v2/queues/{queue}/messages?{query}"))
+            .await;
+        r.expect(200);
+        r.message_ids()
+    }
+
+    /// The `messages` object of the queue's stats.
+    pub async fn stats(&self, queue: &str) -> Value {
+        let r = self.get(&format!("/v2/queues/{queue}/stats")).await;
+        r.expect(200);
+        r.body["messages"].clone()
+    }
+}
+
+/// The last path segment of an href, without any query string.
+pub fn last_segment(href: &str) -> &str {
+    let path = href.split('?').next().unwrap_or(href);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The metadata Zaqar reports for a queue with nothing stored, under default limits.
+pub fn default_metadata() -> Value {
+    json!({
+        "_max_messages_post_size": 262144,
+        "_default_message_ttl": 3600,
+        "_default_message_delay": 0,
+        "_dead_letter_queue": null,
+        "_dead_letter_queue_messages_ttl": null,
+        "_max_claim_count": null,
+        "_enable_encrypt_messages": false,
+    })
+}
+
+/// `default_metadata()` with `extra` merged over it.
+pub fn metadata_with(extra: Value) -> Value {
+    let mut md = default_metadata();
+    for (k, v) in extra.as_object().expect("an object") {
+        md[k] = v.clone();
+    }
+    md
+}
+
+/// Sorts a list of ids (for order-insensitive comparisons).
+pub fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
