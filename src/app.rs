@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::error::StoreError;
 use crate::events::store::{Store, StoreOptions, StoreUrl};
 use crate::model::{Clock, Limits};
+use crate::transports::websocket::{self, WsSettings};
 
 /// What every handler needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -19,6 +20,7 @@ pub struct AppState {
     pub store: Store,
     pub limits: Arc<Limits>,
     pub clock: Arc<dyn Clock>,
+    pub websocket: Arc<WsSettings>,
 }
 
 /// Everything needed to open a server.
@@ -29,6 +31,7 @@ pub struct Settings {
     pub limits: Limits,
     /// How often expired messages and claims are recorded and removed.
     pub sweep_interval: Duration,
+    pub websocket: WsSettings,
 }
 
 /// An opened server, ready to serve on a listener.
@@ -53,6 +56,7 @@ impl Server {
                 store,
                 limits,
                 clock,
+                websocket: Arc::new(settings.websocket.clone()),
             },
             sweep_interval: settings.sweep_interval,
         })
@@ -62,23 +66,53 @@ impl Server {
         &self.state
     }
 
-    /// Serves REST on `listener` until `shutdown` resolves, then stops cleanly.
+    /// Serves REST (and WebSocket at `/v2/ws`) on `listener` until `shutdown` resolves.
     pub async fn run(
         self,
         listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.serve(listener, None, shutdown).await
+    }
+
+    /// Serves REST on `http` and, if given, the WebSocket API on `websocket`, until
+    /// `shutdown` resolves; then in-flight requests finish, the sweeper stops and the store
+    /// closes.
+    pub async fn serve(
+        self,
+        http: TcpListener,
+        websocket: Option<TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let sweeper = tokio::spawn(sweep(
             self.state.store.clone(),
             self.sweep_interval,
-            stopped,
+            stopped.clone(),
         ));
+        let ws_server = websocket.map(|listener| {
+            let router = websocket::router(self.state.clone());
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.changed().await;
+                    })
+                    .await
+            })
+        });
         let router = crate::transports::http::router(self.state.clone());
-        let served = axum::serve(listener, router)
+        let served = axum::serve(http, router)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop.send(true);
+        if let Some(server) = ws_server {
+            match server.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "the WebSocket listener failed"),
+                Err(e) => tracing::error!(error = %e, "the WebSocket listener panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
         if let Err(e) = sweeper.await {
             tracing::error!(error = %e, "the sweeper failed");
         }

@@ -63,6 +63,24 @@ pub struct ServeArgs {
     /// Seconds between sweeps that record message and claim expiry.
     #[arg(long, env = "CAIRN_SWEEP_INTERVAL", default_value_t = 5)]
     pub sweep_interval: u64,
+    /// Address of the dedicated WebSocket listener (the API is also at `/v2/ws` on `--bind`).
+    #[arg(long, env = "CAIRN_WEBSOCKET_BIND", default_value = "127.0.0.1:9000")]
+    pub websocket_bind: SocketAddr,
+    /// Do not open the dedicated WebSocket listener (`/v2/ws` on the REST port stays).
+    #[arg(long, env = "CAIRN_NO_WEBSOCKET")]
+    pub no_websocket: bool,
+    /// Largest WebSocket frame accepted (bytes); larger frames get a 400.
+    #[arg(long, env = "CAIRN_WEBSOCKET_MAX_FRAME", default_value_t = 1024 * 1024)]
+    pub websocket_max_frame: usize,
+    /// Frames that may wait to be sent on one connection before it is closed as too slow.
+    #[arg(long, env = "CAIRN_WEBSOCKET_SEND_QUEUE", default_value_t = 1024)]
+    pub websocket_send_queue: usize,
+    /// Seconds between server pings on a WebSocket connection.
+    #[arg(long, env = "CAIRN_WEBSOCKET_PING_INTERVAL", default_value_t = 30)]
+    pub websocket_ping_interval: u64,
+    /// Seconds without any frame from a client after which its connection is closed.
+    #[arg(long, env = "CAIRN_WEBSOCKET_IDLE_TIMEOUT", default_value_t = 600)]
+    pub websocket_idle_timeout: u64,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
@@ -71,6 +89,16 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The WebSocket settings.
+    pub fn websocket(&self) -> crate::transports::websocket::WsSettings {
+        crate::transports::websocket::WsSettings {
+            max_frame: self.websocket_max_frame,
+            send_queue: self.websocket_send_queue.max(1),
+            ping_interval: std::time::Duration::from_secs(self.websocket_ping_interval.max(1)),
+            idle_timeout: std::time::Duration::from_secs(self.websocket_idle_timeout.max(1)),
+        }
+    }
+
     /// The store URL, defaulting to a database in the data directory.
     pub fn store_url(&self) -> StoreUrl {
         self.store

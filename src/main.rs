@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
         },
         limits: args.limits.clone(),
         sweep_interval: Duration::from_secs(args.sweep_interval.max(1)),
+        websocket: args.websocket(),
     };
     let server = Server::open(&settings, Arc::new(SystemClock))
         .await
@@ -39,7 +40,17 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     tracing::info!(address = %listener.local_addr()?, store = ?settings.store, "cairn is serving");
-    server.run(listener, shutdown_signal()).await?;
+    let websocket = match args.no_websocket {
+        true => None,
+        false => {
+            let ws = tokio::net::TcpListener::bind(args.websocket_bind)
+                .await
+                .with_context(|| format!("binding {} (WebSocket)", args.websocket_bind))?;
+            tracing::info!(address = %ws.local_addr()?, "WebSocket API listening");
+            Some(ws)
+        }
+    };
+    server.serve(listener, websocket, shutdown_signal()).await?;
     tracing::info!("cairn stopped");
     Ok(())
 }

@@ -99,6 +99,30 @@ impl Action {
         })
     }
 
+    /// A bulk delete by `ids` (with `claim_ids` where configured) or a `pop`, never both.
+    pub fn message_delete_many(
+        queue: QueueName,
+        ids: Option<Vec<String>>,
+        claim_ids: Option<Vec<String>>,
+        pop: Option<i64>,
+        limits: &Limits,
+    ) -> Result<Action, ApiError> {
+        match (ids, pop) {
+            (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
+                "pop and id params cannot be present together in the delete request.".into(),
+            )),
+            (None, None) => Err(ApiError::InvalidRequest(
+                "The request should have either \"ids\" or \"pop\" parameter in the request, \
+                 to be able to delete."
+                    .into(),
+            )),
+            (None, Some(pop)) => Ok(Action::MessagePop(PopMessages::new(queue, pop, limits)?)),
+            (Some(ids), None) => Ok(Action::MessageDeleteMany(DeleteMessages::new(
+                queue, &ids, claim_ids, limits,
+            )?)),
+        }
+    }
+
     /// Messages by ids (1..=`max_messages_per_page` of them).
     pub fn message_get_many(
         queue: QueueName,
@@ -212,9 +236,13 @@ pub enum Reply {
     /// Queue create: whether it was new.
     QueueCreated(bool),
     Exists(bool),
-    /// Metadata with the reserved defaults filled in.
-    Metadata(serde_json::Map<String, serde_json::Value>),
-    Stats(QueueStats),
+    /// Stored metadata (empty for a missing queue); REST shows it with reserved defaults.
+    Metadata(QueueMetadata),
+    Stats {
+        stats: QueueStats,
+        /// Whether the queue exists (the WebSocket API answers 404 otherwise).
+        exists: bool,
+    },
     Posted {
         ids: Vec<MessageId>,
     },
@@ -269,14 +297,14 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
                 .queue_metadata(project, &queue)
                 .await?
                 .unwrap_or_default();
-            Ok(Reply::Metadata(metadata.with_defaults(&app.limits)))
+            Ok(Reply::Metadata(metadata))
         }
         Action::QueueExists { queue } => Ok(Reply::Exists(
             store.queue_metadata(project, &queue).await?.is_some(),
         )),
         Action::QueueUpdate { queue, ops } => {
             match submit(Command::UpdateQueue { queue, ops }).await? {
-                Outcome::Metadata(m) => Ok(Reply::Metadata(m.with_defaults(&app.limits))),
+                Outcome::Metadata(m) => Ok(Reply::Metadata(m)),
                 other => unexpected(other),
             }
         }
@@ -284,9 +312,10 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
             submit(Command::DeleteQueue { queue }).await?;
             Ok(Reply::Done)
         }
-        Action::QueueStats { queue } => {
-            Ok(Reply::Stats(store.queue_stats(project, &queue, now).await?))
-        }
+        Action::QueueStats { queue } => Ok(Reply::Stats {
+            stats: store.queue_stats(project, &queue, now).await?,
+            exists: store.queue_metadata(project, &queue).await?.is_some(),
+        }),
         Action::QueuePurge {
             queue,
             messages,

@@ -6,6 +6,7 @@
 //! `type` tag is derived by serde from the variant name; [`SCHEMA_VERSION`] is recorded
 //! beside each one so later versions can upcast old payloads.
 
+pub mod bus;
 pub mod claim;
 pub mod message;
 pub mod queue;

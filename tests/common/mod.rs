@@ -57,6 +57,7 @@ impl TestServer {
             store_options: StoreOptions::default(),
             limits,
             sweep_interval: Duration::from_secs(3600),
+            websocket: Default::default(),
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await

@@ -87,6 +87,13 @@ impl Store {
         }
     }
 
+    /// A live feed of the events committed from now on (see [`crate::events::bus`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::events::Envelope>> {
+        match self {
+            Store::Sqlite(s) => s.subscribe(),
+        }
+    }
+
     /// Position of the last event in the log.
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
         match self {

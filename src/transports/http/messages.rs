@@ -12,8 +12,9 @@ use super::query::Query;
 use super::{queue_and_id, queue_name, read_body, render};
 use crate::actions::{decode, execute, Action, ListMessages, Reply, Request};
 use crate::app::AppState;
-use crate::commands::{DeleteMessage, DeleteMessages, PopMessages, PostMessages};
+use crate::commands::{DeleteMessage, PostMessages};
 use crate::error::ApiError;
+use crate::transports::views;
 
 pub async fn post(
     State(app): State<AppState>,
@@ -138,43 +139,19 @@ pub async fn delete_many(
     let queue = queue_name(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let now = app.clock.now();
-    match (q.list("ids"), q.int("pop")?) {
-        (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
-            "pop and id params cannot be present together in the delete request.".into(),
-        )),
-        (None, None) => Err(ApiError::InvalidRequest(
-            "The request should have either \"ids\" or \"pop\" parameter in the request, to be \
-             able to delete."
-                .into(),
-        )),
-        (None, Some(pop)) => {
-            let cmd = PopMessages::new(queue, pop, &app.limits)?;
-            let Reply::Popped(messages) = execute(
-                &app,
-                Request {
-                    ctx,
-                    action: Action::MessagePop(cmd),
-                },
-            )
-            .await?
-            else {
-                return Err(ApiError::Unavailable("Unexpected reply.".into()));
-            };
-            let items: Vec<_> = messages.iter().map(|m| render::popped(m, now)).collect();
+    let action = Action::message_delete_many(
+        queue,
+        q.list("ids"),
+        q.list("claim_ids"),
+        q.int("pop")?,
+        &app.limits,
+    )?;
+    match execute(&app, Request { ctx, action }).await? {
+        Reply::Popped(messages) => {
+            let items: Vec<_> = messages.iter().map(|m| views::popped(m, now)).collect();
             Ok(render::json(StatusCode::OK, &json!({"messages": items})))
         }
-        (Some(ids), None) => {
-            let cmd = DeleteMessages::new(queue, &ids, q.list("claim_ids"), &app.limits)?;
-            execute(
-                &app,
-                Request {
-                    ctx,
-                    action: Action::MessageDeleteMany(cmd),
-                },
-            )
-            .await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
+        _ => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 

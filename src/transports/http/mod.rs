@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/", get(meta::home))
         .route("/v2/ping", get(meta::ping).head(meta::ping_head))
         .route("/v2/health", get(meta::health))
+        .route("/v2/ws", get(crate::transports::websocket::upgrade))
         .route("/v2/queues", get(queues::list))
         .route(
             q,

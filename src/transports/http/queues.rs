@@ -102,7 +102,7 @@ pub async fn get(
     )
     .await?
     {
-        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m)),
+        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m.with_defaults(&app.limits))),
         _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
     }
 }
@@ -156,7 +156,7 @@ pub async fn update(
     )
     .await?
     {
-        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m)),
+        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m.with_defaults(&app.limits))),
         _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
     }
 }
@@ -188,7 +188,7 @@ pub async fn stats(
         queue: queue.clone(),
     };
     match execute(&app, Request { ctx, action }).await? {
-        Reply::Stats(s) => Ok(render::json(
+        Reply::Stats { stats: s, .. } => Ok(render::json(
             StatusCode::OK,
             &render::stats(&queue, &s, app.clock.now()),
         )),

@@ -8,7 +8,8 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::model::{ClaimId, QueueName, Timestamp};
-use crate::projections::{ClaimView, MessageView, QueueStats, SubscriptionView};
+use crate::projections::{ClaimView, MessageView, QueueStats};
+use crate::transports::views;
 
 /// A JSON response with Zaqar's content type.
 pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
@@ -82,28 +83,6 @@ pub fn message<'a>(
     }
 }
 
-/// A message as pop returns it: the raw storage shape, without href.
-#[derive(Serialize)]
-pub struct PoppedJson<'a> {
-    id: &'a str,
-    age: i64,
-    ttl: i64,
-    claim_count: i64,
-    claim_id: Option<&'a str>,
-    body: &'a RawValue,
-}
-
-pub fn popped(m: &MessageView, now: Timestamp) -> PoppedJson<'_> {
-    PoppedJson {
-        id: m.id.as_str(),
-        age: m.created_at.secs_until(now),
-        ttl: m.ttl,
-        claim_count: m.claim_count,
-        claim_id: None,
-        body: &m.body,
-    }
-}
-
 pub fn claim(queue: &QueueName, c: &ClaimView, now: Timestamp, show_checksum: bool) -> Value {
     let messages: Vec<_> = c
         .messages
@@ -119,23 +98,7 @@ pub fn claim(queue: &QueueName, c: &ClaimView, now: Timestamp, show_checksum: bo
 }
 
 pub fn stats(queue: &QueueName, s: &QueueStats, now: Timestamp) -> Value {
-    let mut messages = json!({
-        "claimed": s.claimed,
-        "free": s.total - s.claimed,
-        "total": s.total,
-    });
-    let end = |(id, created): &(crate::model::MessageId, Timestamp)| {
-        json!({
-            "age": created.secs_until(now),
-            "created": created.to_rfc3339_secs(),
-            "href": message_href(queue, id.as_str()),
-        })
-    };
-    if let (Some(oldest), Some(newest)) = (&s.oldest, &s.newest) {
-        messages["oldest"] = end(oldest);
-        messages["newest"] = end(newest);
-    }
-    json!({ "messages": messages })
+    views::stats(s, now, |id| ("href", message_href(queue, id.as_str())))
 }
 
 /// A `links` array: one `next` link for a non-empty page, none for an empty one.
@@ -149,16 +112,4 @@ pub fn links(non_empty: bool, path: &str, params: &[(String, String)], marker: &
     }
     query.append_pair("marker", marker);
     json!([{"rel": "next", "href": format!("{path}?{}", query.finish())}])
-}
-
-pub fn subscription(s: &SubscriptionView, now: Timestamp) -> Value {
-    json!({
-        "id": s.id.as_str(),
-        "source": s.source.as_str(),
-        "subscriber": s.subscriber,
-        "ttl": s.ttl,
-        "age": s.created_at.secs_until(now),
-        "options": s.options,
-        "confirmed": s.confirmed,
-    })
 }

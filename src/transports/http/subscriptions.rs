@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::commands::{CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
 use crate::model::SubscriptionSpec;
+use crate::transports::views;
 
 fn unexpected() -> ApiError {
     ApiError::Unavailable("Unexpected reply.".into())
@@ -68,7 +69,7 @@ pub async fn list(
         return Err(unexpected());
     };
     let now = app.clock.now();
-    let items: Vec<_> = found.iter().map(|s| render::subscription(s, now)).collect();
+    let items: Vec<_> = found.iter().map(|s| views::subscription(s, now)).collect();
     let params: Vec<(String, String)> = limit
         .map(|l| vec![("limit".to_owned(), l.to_string())])
         .unwrap_or_default();
@@ -100,7 +101,7 @@ pub async fn get(
     };
     Ok(render::json(
         StatusCode::OK,
-        &render::subscription(&s, app.clock.now()),
+        &views::subscription(&s, app.clock.now()),
     ))
 }
 

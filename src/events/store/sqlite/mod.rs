@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use super::StoreOptions;
 use crate::commands::{Command, Outcome, Scope};
 use crate::error::{ApiError, StoreError};
+use crate::events::bus::EventBus;
 use crate::model::{
     ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp,
 };
@@ -46,6 +47,7 @@ pub struct SqliteStore {
     sender: mpsc::Sender<writer::Job>,
     stop: Arc<watch::Sender<bool>>,
     readers: SqlitePool,
+    bus: EventBus,
     done: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -79,12 +81,14 @@ impl SqliteStore {
             .connect_with(connect)
             .await?;
         let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
+        let bus = EventBus::default();
         let writer = writer::Writer {
             conn,
             limits,
             clock,
             max_batch: options.max_batch.max(1),
             next_seq,
+            bus: bus.clone(),
         };
         let (stop, stopped) = watch::channel(false);
         let handle = tokio::spawn(writer.run(receiver, stopped));
@@ -92,6 +96,7 @@ impl SqliteStore {
             sender,
             stop: Arc::new(stop),
             readers,
+            bus,
             done: Arc::new(Mutex::new(Some(handle))),
         })
     }
@@ -117,6 +122,11 @@ impl SqliteStore {
             }
         }
         self.readers.close().await;
+    }
+
+    /// Events committed from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::events::Envelope>> {
+        self.bus.subscribe()
     }
 
     pub async fn last_seq(&self) -> Result<i64, StoreError> {

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::commands::{self, sweep::Expired, Command, Decision, Outcome, Scope};
 use crate::error::{ApiError, StoreError};
+use crate::events::bus::EventBus;
 use crate::events::Envelope;
 use crate::model::{Clock, Limits, QueueName, Timestamp};
 use crate::projections::sqlite::{self as views, claims, messages, queues, subscriptions};
@@ -33,6 +34,8 @@ pub struct Writer {
     pub max_batch: usize,
     /// Position the next appended event gets.
     pub next_seq: i64,
+    /// Where committed events are announced.
+    pub bus: EventBus,
 }
 
 impl Writer {
@@ -94,7 +97,7 @@ impl Writer {
             .execute(&mut self.conn)
             .await?;
         let mut results = Vec::with_capacity(batch.len());
-        let mut appended = false;
+        let mut appended = Vec::new();
         for job in batch {
             let now = self.clock.now();
             let decision = match self.decide(&job.scope, &job.command, now).await? {
@@ -117,14 +120,15 @@ impl Writer {
                 log::append(&mut self.conn, &env).await?;
                 views::apply(&mut self.conn, &env).await?;
                 self.next_seq += 1;
-                appended = true;
+                appended.push(env);
             }
             results.push(Ok(decision.outcome));
         }
-        if appended {
+        if !appended.is_empty() {
             views::checkpoint(&mut self.conn, self.next_seq - 1).await?;
         }
         sqlx::query("COMMIT").execute(&mut self.conn).await?;
+        self.bus.publish(appended);
         Ok(results)
     }
 
