@@ -93,6 +93,8 @@ impl Cairn {
             .arg("serve")
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
+            .arg("--websocket-bind")
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--log")

@@ -70,11 +70,13 @@ if [ -n "${CAIRN_BIN:-}" ]; then
     PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
     DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e-data.XXXXXX")"
     SERVER_LOG="$(mktemp "${TMPDIR:-/tmp}/cairn-e2e-log.XXXXXX")"
-    log "starting $CAIRN_BIN serve --bind 127.0.0.1:$PORT --data-dir $DATA_DIR"
-    "$CAIRN_BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$DATA_DIR" \
-        >"$SERVER_LOG" 2>&1 &
+    WS_PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    log "starting $CAIRN_BIN serve --bind 127.0.0.1:$PORT --websocket-bind 127.0.0.1:$WS_PORT --data-dir $DATA_DIR"
+    "$CAIRN_BIN" serve --bind "127.0.0.1:$PORT" --websocket-bind "127.0.0.1:$WS_PORT" \
+        --data-dir "$DATA_DIR" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     export CAIRN_URL="http://127.0.0.1:$PORT"
+    export CAIRN_WS_URL="ws://127.0.0.1:$WS_PORT"
 
     # Wait (max ~20 s) for GET /v2/ping -> 204.
     if ! "$PY" - "$CAIRN_URL" "$SERVER_PID" <<'EOF'
