@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# End-to-end test of Cairn with the real python-zaqarclient.
+# End-to-end test of Cairn with the real python-zaqarclient: first over REST
+# (test_zaqarclient.py), then over WebSocket (test_zaqarclient_ws.py, the
+# client's ws transport); fails if either fails.
 #
 #   CAIRN_BIN=target/release/cairn tests/e2e/run.sh   # starts the server itself
 #   CAIRN_URL=http://127.0.0.1:8888 tests/e2e/run.sh   # uses a running server
+#   CAIRN_URL=http://127.0.0.1:8888 CAIRN_WS_URL=ws://127.0.0.1:9000 \
+#       tests/e2e/run.sh                               # ... with its WebSocket
 #
+# With CAIRN_URL but no CAIRN_WS_URL the WebSocket test is skipped.
 # Env: CAIRN_E2E_VENV (default $HOME/.cache/cairn-e2e/venv), CAIRN_E2E_PYTHON
 # (interpreter used to create the venv, default python3), CAIRN_E2E_TIMEOUT
 # (seconds for the test itself, default 300).
@@ -26,7 +31,7 @@ fi
 STAMP="$VENV/.cairn-e2e-requirements.sha256"
 WANT="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ] \
-   || ! "$VENV/bin/python" -c 'import zaqarclient.queues.client' >/dev/null 2>&1; then
+   || ! "$VENV/bin/python" -c 'import zaqarclient.queues.client, websocket' >/dev/null 2>&1; then
     log "installing $REQS"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQS"
     echo "$WANT" > "$STAMP"
@@ -116,13 +121,28 @@ elif [ -z "${CAIRN_URL:-}" ]; then
     exit 2
 fi
 
-# ---- test -------------------------------------------------------------------
+# ---- tests -----------------------------------------------------------------
+TIMEOUT="$(( ${CAIRN_E2E_TIMEOUT:-300} + 30 ))"
 set +e
-CAIRN_URL="$CAIRN_URL" timeout -k 10 "$(( ${CAIRN_E2E_TIMEOUT:-300} + 30 ))" \
+log "REST: test_zaqarclient.py against $CAIRN_URL"
+CAIRN_URL="$CAIRN_URL" timeout -k 10 "$TIMEOUT" \
     "$PY" "$HERE/test_zaqarclient.py"
-STATUS=$?
-set -e
-if [ "$STATUS" -ne 0 ]; then
-    show_server_log
+REST_STATUS=$?
+if [ -n "${CAIRN_WS_URL:-}" ]; then
+    log "WebSocket: test_zaqarclient_ws.py against $CAIRN_WS_URL"
+    CAIRN_WS_URL="$CAIRN_WS_URL" timeout -k 10 "$TIMEOUT" \
+        "$PY" "$HERE/test_zaqarclient_ws.py"
+    WS_STATUS=$?
+else
+    echo "INFO WebSocket e2e skipped: set CAIRN_BIN, or CAIRN_WS_URL for a" \
+         "running server's WebSocket listener"
+    WS_STATUS=0
 fi
-exit "$STATUS"
+set -e
+log "REST exit $REST_STATUS, WebSocket exit $WS_STATUS"
+if [ "$REST_STATUS" -ne 0 ] || [ "$WS_STATUS" -ne 0 ]; then
+    show_server_log
+    if [ "$REST_STATUS" -ne 0 ]; then exit "$REST_STATUS"; fi
+    exit "$WS_STATUS"
+fi
+exit 0
