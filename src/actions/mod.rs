@@ -5,6 +5,8 @@
 
 pub mod decode;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use crate::app::AppState;
 use crate::commands::{
     ClaimMessages, Command, CreateSubscription, DeleteMessage, DeleteMessages, Outcome, PatchOp,
@@ -261,8 +263,30 @@ pub enum Reply {
     Done,
 }
 
+/// A reply, and for writes the log position the request produced.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub reply: Reply,
+    /// Set for writes: the sequence number of the last event of the request (or the log
+    /// head if it changed nothing), for correlating calls with the audit trail.
+    pub seq: Option<i64>,
+}
+
 /// Runs one request.
-pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
+pub async fn execute(app: &AppState, req: Request) -> Result<Answer, ApiError> {
+    let written = AtomicI64::new(NOTHING_WRITTEN);
+    let reply = run(app, req, &written).await?;
+    let seq = written.load(Ordering::Relaxed);
+    Ok(Answer {
+        reply,
+        seq: (seq != NOTHING_WRITTEN).then_some(seq),
+    })
+}
+
+/// Marks "no write happened" in the log-position cell of [`execute`].
+const NOTHING_WRITTEN: i64 = i64::MIN;
+
+async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply, ApiError> {
     let Request { ctx, action } = req;
     let project = &ctx.project;
     let store = &app.store;
@@ -273,7 +297,11 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Reply, ApiError> {
             client_id: Some(ctx.client_id.clone()),
             request_id: Some(ctx.request_id.clone()),
         };
-        store.submit(scope, command)
+        async move {
+            let committed = store.submit(scope, command).await?;
+            written.store(committed.seq, Ordering::Relaxed);
+            Ok::<Outcome, ApiError>(committed.outcome)
+        }
     };
     match action {
         Action::Ping => Ok(Reply::Pong(store.ping().await)),

@@ -92,6 +92,14 @@ pub enum Outcome {
     Done,
 }
 
+/// A command's outcome once durable, with the log position it leaves behind (its last event,
+/// or the head of the log if it produced none).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub outcome: Outcome,
+    pub seq: i64,
+}
+
 /// Events to append and the outcome to report.
 #[derive(Debug, Clone)]
 pub struct Decision {

@@ -8,7 +8,7 @@ pub mod sqlite;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::commands::{Command, Outcome, Scope};
+use crate::commands::{Command, Committed, Scope};
 use crate::error::{ApiError, StoreError};
 use crate::model::{Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
 use crate::projections::{
@@ -81,7 +81,7 @@ impl Store {
     }
 
     /// Runs a command to completion: decided, appended and durable, or rejected.
-    pub async fn submit(&self, scope: Scope, command: Command) -> Result<Outcome, ApiError> {
+    pub async fn submit(&self, scope: Scope, command: Command) -> Result<Committed, ApiError> {
         match self {
             Store::Sqlite(s) => s.submit(scope, command).await,
         }

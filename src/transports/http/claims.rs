@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_and_id, queue_name, read_body, render};
+use super::{queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, Reply, Request};
 use crate::app::AppState;
 use crate::commands::{ClaimMessages, RenewClaim};
@@ -21,7 +21,7 @@ pub async fn create(
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
     let limit = Query::parse(raw.as_deref()).int("limit")?;
     let body = read_body(body).await?;
@@ -30,19 +30,20 @@ pub async fn create(
         false => decode::claim_options(&decode::parse_json(&body)?)?,
     };
     let cmd = ClaimMessages::new(queue.clone(), ttl, grace, limit, &app.limits)?;
-    let Reply::Claimed(claimed) = execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
             action: Action::ClaimCreate(cmd),
         },
     )
-    .await?
-    else {
+    .await?;
+    let seq = Seq(answer.seq);
+    let Reply::Claimed(claimed) = answer.reply else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
     let Some((claim_id, messages)) = claimed else {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        return Ok((seq, StatusCode::NO_CONTENT.into_response()));
     };
     let now = app.clock.now();
     let items: Vec<_> = messages
@@ -55,7 +56,7 @@ pub async fn create(
             .headers_mut()
             .insert(axum::http::header::LOCATION, location);
     }
-    Ok(response)
+    Ok((seq, response))
 }
 
 pub async fn get(
@@ -68,7 +69,7 @@ pub async fn get(
         queue: queue.clone(),
         id,
     };
-    let Reply::Claim(claim) = execute(&app, Request { ctx, action }).await? else {
+    let Reply::Claim(claim) = execute(&app, Request { ctx, action }).await?.reply else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
     let doc = render::claim(&queue, &claim, app.clock.now(), app.limits.enable_checksum);
@@ -80,12 +81,12 @@ pub async fn update(
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
     let body = read_body(body).await?;
     let (ttl, grace) = decode::claim_options(&decode::parse_json(&body)?)?;
     let cmd = RenewClaim::new(queue, &id, ttl, grace, &app.limits)?;
-    execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
@@ -93,16 +94,17 @@ pub async fn update(
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let seq = Seq(answer.seq);
+    Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
 
 pub async fn delete(
     State(app): State<AppState>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
@@ -110,5 +112,6 @@ pub async fn delete(
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let seq = Seq(answer.seq);
+    Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }

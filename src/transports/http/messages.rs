@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_and_id, queue_name, read_body, render};
+use super::{queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, ListMessages, Reply, Request};
 use crate::app::AppState;
 use crate::commands::{DeleteMessage, PostMessages};
@@ -21,20 +21,21 @@ pub async fn post(
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
     let body = read_body(body).await?;
     let messages = decode::messages(&decode::parse_json(&body)?, &app.limits)?;
     let cmd = PostMessages::new(queue.clone(), messages, body.len(), &app.limits)?;
-    let Reply::Posted { ids } = execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
             action: Action::MessagePost(cmd),
         },
     )
-    .await?
-    else {
+    .await?;
+    let seq = Seq(answer.seq);
+    let Reply::Posted { ids } = answer.reply else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
     let hrefs: Vec<String> = ids
@@ -49,7 +50,7 @@ pub async fn post(
             .headers_mut()
             .insert(axum::http::header::LOCATION, value);
     }
-    Ok(response)
+    Ok((seq, response))
 }
 
 /// `GET …/messages`: by ids when `ids` is given, else a listing page.
@@ -65,7 +66,8 @@ pub async fn list(
     let checksum = app.limits.enable_checksum;
     if let Some(ids) = q.list("ids") {
         let action = Action::message_get_many(queue.clone(), ids, &app.limits)?;
-        let Reply::Messages { messages, .. } = execute(&app, Request { ctx, action }).await? else {
+        let Reply::Messages { messages, .. } = execute(&app, Request { ctx, action }).await?.reply
+        else {
             return Err(ApiError::Unavailable("Unexpected reply.".into()));
         };
         let items: Vec<_> = messages
@@ -98,6 +100,7 @@ pub async fn list(
         },
     )
     .await?
+    .reply
     else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
@@ -135,7 +138,7 @@ pub async fn delete_many(
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let now = app.clock.now();
@@ -146,12 +149,17 @@ pub async fn delete_many(
         q.int("pop")?,
         &app.limits,
     )?;
-    match execute(&app, Request { ctx, action }).await? {
+    let answer = execute(&app, Request { ctx, action }).await?;
+    let seq = Seq(answer.seq);
+    match answer.reply {
         Reply::Popped(messages) => {
             let items: Vec<_> = messages.iter().map(|m| views::popped(m, now)).collect();
-            Ok(render::json(StatusCode::OK, &json!({"messages": items})))
+            Ok((
+                seq,
+                render::json(StatusCode::OK, &json!({"messages": items})),
+            ))
         }
-        _ => Ok(StatusCode::NO_CONTENT.into_response()),
+        _ => Ok((seq, StatusCode::NO_CONTENT.into_response())),
     }
 }
 
@@ -165,7 +173,7 @@ pub async fn get(
         queue: queue.clone(),
         id,
     };
-    let Reply::Message(m) = execute(&app, Request { ctx, action }).await? else {
+    let Reply::Message(m) = execute(&app, Request { ctx, action }).await?.reply else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
     let doc = render::message(&queue, &m, app.clock.now(), app.limits.enable_checksum);
@@ -177,11 +185,11 @@ pub async fn delete(
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let cmd = DeleteMessage::new(queue, &id, q.get("claim_id"))?;
-    execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
@@ -189,5 +197,6 @@ pub async fn delete(
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let seq = Seq(answer.seq);
+    Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }

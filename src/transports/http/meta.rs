@@ -81,6 +81,7 @@ pub async fn ping(State(app): State<AppState>, Caller(ctx): Caller) -> Result<Re
         },
     )
     .await?
+    .reply
     {
         Reply::Pong(true) => Ok(StatusCode::NO_CONTENT.into_response()),
         _ => Ok(StatusCode::SERVICE_UNAVAILABLE.into_response()),
@@ -105,6 +106,7 @@ pub async fn health(
         },
     )
     .await?
+    .reply
     else {
         return Err(ApiError::Unavailable("Health check failed.".into()));
     };

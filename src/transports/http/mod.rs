@@ -122,6 +122,24 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// The log position a write produced, sent as `X-Cairn-Sequence`.
+pub struct Seq(pub Option<i64>);
+
+impl axum::response::IntoResponseParts for Seq {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(
+        self,
+        mut res: axum::response::ResponseParts,
+    ) -> Result<axum::response::ResponseParts, Self::Error> {
+        if let Some(seq) = self.0 {
+            res.headers_mut()
+                .insert("x-cairn-sequence", HeaderValue::from(seq));
+        }
+        Ok(res)
+    }
+}
+
 /// Reads a request body (possibly empty).
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {

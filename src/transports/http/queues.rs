@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_name, read_body, render};
+use super::{queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, Reply, Request};
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -36,7 +36,8 @@ pub async fn list(
         with_count,
         &app.limits,
     )?;
-    let Reply::Queues { queues, count } = execute(&app, Request { ctx, action }).await? else {
+    let Reply::Queues { queues, count } = execute(&app, Request { ctx, action }).await?.reply
+    else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
     let items: Vec<_> = queues
@@ -71,7 +72,7 @@ pub async fn create(
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
     let body = read_body(body).await?;
     app.limits.metadata_size(body.len())?;
@@ -81,9 +82,11 @@ pub async fn create(
     };
     let location = render::queue_href(&queue);
     let action = Action::QueueCreate { queue, metadata };
-    match execute(&app, Request { ctx, action }).await? {
-        Reply::QueueCreated(true) => Ok(render::empty(StatusCode::CREATED, Some(&location))),
-        _ => Ok(render::empty(StatusCode::NO_CONTENT, Some(&location))),
+    let answer = execute(&app, Request { ctx, action }).await?;
+    let seq = Seq(answer.seq);
+    match answer.reply {
+        Reply::QueueCreated(true) => Ok((seq, render::empty(StatusCode::CREATED, Some(&location)))),
+        _ => Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location)))),
     }
 }
 
@@ -101,6 +104,7 @@ pub async fn get(
         },
     )
     .await?
+    .reply
     {
         Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m.with_defaults(&app.limits))),
         _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
@@ -122,6 +126,7 @@ pub async fn exists(
         },
     )
     .await?
+    .reply
     {
         Reply::Exists(true) => Ok(StatusCode::NO_CONTENT.into_response()),
         _ => Ok(StatusCode::NOT_FOUND.into_response()),
@@ -134,7 +139,7 @@ pub async fn update(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -147,16 +152,20 @@ pub async fn update(
     let body = read_body(body).await?;
     app.limits.metadata_size(body.len())?;
     let ops = decode::patch(&decode::parse_json(&body)?)?;
-    match execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
             action: Action::QueueUpdate { queue, ops },
         },
     )
-    .await?
-    {
-        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m.with_defaults(&app.limits))),
+    .await?;
+    let seq = Seq(answer.seq);
+    match answer.reply {
+        Reply::Metadata(m) => Ok((
+            seq,
+            render::json(StatusCode::OK, &m.with_defaults(&app.limits)),
+        )),
         _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
     }
 }
@@ -165,9 +174,9 @@ pub async fn delete(
     State(app): State<AppState>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
-    execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
@@ -175,7 +184,8 @@ pub async fn delete(
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let seq = Seq(answer.seq);
+    Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
 
 pub async fn stats(
@@ -187,7 +197,7 @@ pub async fn stats(
     let action = Action::QueueStats {
         queue: queue.clone(),
     };
-    match execute(&app, Request { ctx, action }).await? {
+    match execute(&app, Request { ctx, action }).await?.reply {
         Reply::Stats { stats: s, .. } => Ok(render::json(
             StatusCode::OK,
             &render::stats(&queue, &s, app.clock.now()),
@@ -201,7 +211,7 @@ pub async fn purge(
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
     let body = read_body(body).await?;
     let doc = match body.is_empty() {
@@ -214,6 +224,7 @@ pub async fn purge(
         messages,
         subscriptions,
     };
-    execute(&app, Request { ctx, action }).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let answer = execute(&app, Request { ctx, action }).await?;
+    let seq = Seq(answer.seq);
+    Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }

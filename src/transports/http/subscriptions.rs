@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_and_id, queue_name, read_body, render};
+use super::{queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, Reply, Request};
 use crate::app::AppState;
 use crate::commands::{CreateSubscription, UpdateSubscription};
@@ -26,7 +26,7 @@ pub async fn create(
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
     let body = read_body(body).await?;
     let doc = match body.is_empty() {
@@ -36,7 +36,9 @@ pub async fn create(
     let spec = SubscriptionSpec::for_create(&doc, &app.limits, app.clock.now())?;
     let location = format!("/v2/queues/{queue}/subscriptions");
     let action = Action::SubscriptionCreate(CreateSubscription::new(queue, spec));
-    let Reply::SubscriptionCreated(id) = execute(&app, Request { ctx, action }).await? else {
+    let answer = execute(&app, Request { ctx, action }).await?;
+    let seq = Seq(answer.seq);
+    let Reply::SubscriptionCreated(id) = answer.reply else {
         return Err(unexpected());
     };
     let mut response = render::json(
@@ -48,7 +50,7 @@ pub async fn create(
             .headers_mut()
             .insert(axum::http::header::LOCATION, value);
     }
-    Ok(response)
+    Ok((seq, response))
 }
 
 pub async fn list(
@@ -65,7 +67,7 @@ pub async fn list(
         marker: q.get("marker").map(str::to_owned),
         limit: app.limits.subscription_page(limit)?,
     };
-    let Reply::Subscriptions(found) = execute(&app, Request { ctx, action }).await? else {
+    let Reply::Subscriptions(found) = execute(&app, Request { ctx, action }).await?.reply else {
         return Err(unexpected());
     };
     let now = app.clock.now();
@@ -96,6 +98,7 @@ pub async fn get(
         },
     )
     .await?
+    .reply
     else {
         return Err(unexpected());
     };
@@ -110,7 +113,7 @@ pub async fn update(
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
     let body = read_body(body).await?;
     let doc = match body.is_empty() {
@@ -120,17 +123,18 @@ pub async fn update(
     let spec = SubscriptionSpec::for_update(&doc, &app.limits, app.clock.now())?;
     let location = format!("/v2/queues/{queue}/subscriptions/{id}");
     let action = Action::SubscriptionUpdate(UpdateSubscription { queue, id, spec });
-    execute(&app, Request { ctx, action }).await?;
-    Ok(render::empty(StatusCode::NO_CONTENT, Some(&location)))
+    let answer = execute(&app, Request { ctx, action }).await?;
+    let seq = Seq(answer.seq);
+    Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location))))
 }
 
 pub async fn delete(
     State(app): State<AppState>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    execute(
+    let answer = execute(
         &app,
         Request {
             ctx,
@@ -138,7 +142,8 @@ pub async fn delete(
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let seq = Seq(answer.seq);
+    Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
 
 pub async fn confirm(
@@ -146,7 +151,7 @@ pub async fn confirm(
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
     let body = read_body(body).await?;
     let confirmed = decode::confirmation(&decode::parse_json(&body)?)?;
@@ -156,6 +161,7 @@ pub async fn confirm(
         id,
         confirmed,
     };
-    execute(&app, Request { ctx, action }).await?;
-    Ok(render::empty(StatusCode::NO_CONTENT, Some(&location)))
+    let answer = execute(&app, Request { ctx, action }).await?;
+    let seq = Seq(answer.seq);
+    Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location))))
 }

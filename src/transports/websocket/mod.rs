@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 use crate::actions::{execute, Context, Request};
 use crate::app::AppState;
-use crate::commands::{Command, CreateSubscription, Outcome, Scope};
+use crate::commands::{Command, Committed, CreateSubscription, Outcome, Scope};
 use crate::error::ApiError;
 use crate::events::{Envelope, Event};
 use crate::model::{ClientId, ProjectId, QueueName, SubscriptionId, SubscriptionSpec, Timestamp};
@@ -181,12 +181,17 @@ impl Session {
     async fn handle(&mut self, codec: Codec, payload: &[u8], max_frame: usize) -> Value {
         if payload.len() > max_frame {
             let error = format!("Frame too large: the limit is {max_frame} bytes.");
-            return protocol::response(protocol::null_echo(), 400, json!({ "error": error }));
+            return protocol::response(protocol::null_echo(), 400, json!({ "error": error }), None);
         }
         let doc = match codec.decode(payload) {
             Ok(doc) => doc,
             Err(error) => {
-                return protocol::response(protocol::null_echo(), 400, json!({ "error": error }))
+                return protocol::response(
+                    protocol::null_echo(),
+                    400,
+                    json!({ "error": error }),
+                    None,
+                )
             }
         };
         let envelope = match protocol::envelope(doc) {
@@ -196,16 +201,20 @@ impl Session {
                     protocol::null_echo(),
                     r.status,
                     json!({"error": r.error}),
+                    None,
                 )
             }
         };
         let echo = envelope.echo();
-        let (status, body) = match self.run(&envelope, codec).await {
+        let (status, body, seq) = match self.run(&envelope, codec).await {
             Ok(answer) => answer,
-            Err(Refusal::Rejected(r)) => (r.status, json!({ "error": r.error })),
-            Err(Refusal::Invalid(e)) => error::status_and_body(&e),
+            Err(Refusal::Rejected(r)) => (r.status, json!({ "error": r.error }), None),
+            Err(Refusal::Invalid(e)) => {
+                let (status, body) = error::status_and_body(&e);
+                (status, body, None)
+            }
         };
-        protocol::response(echo, status, body)
+        protocol::response(echo, status, body, seq)
     }
 
     /// Checks identity, decodes the action and runs it.
@@ -213,14 +222,14 @@ impl Session {
         &mut self,
         envelope: &protocol::Envelope,
         codec: Codec,
-    ) -> Result<(u16, Value), Refusal> {
+    ) -> Result<(u16, Value, Option<i64>), Refusal> {
         if !dispatch::ACTIONS.contains(&envelope.action.as_str()) {
             let error = format!("{} is not a valid action", envelope.action);
             return Err(Rejection::new(400, error).into());
         }
         if envelope.action == "authenticate" {
             // No auth strategy is configured: every connection is already authorised.
-            return Ok((200, json!({"message": "Authentified."})));
+            return Ok((200, json!({"message": "Authentified."}), None));
         }
         let ctx = self.context(envelope)?;
         let limits = self.app.limits.clone();
@@ -228,12 +237,19 @@ impl Session {
         let request =
             dispatch::decode_action(&envelope.action, &envelope.body, &ctx.project, &limits, now)?;
         match request {
-            dispatch::Request::Immediate(status, body) => Ok((status, body)),
+            dispatch::Request::Immediate(status, body) => Ok((status, body, None)),
             dispatch::Request::Api(action, how) => {
                 match execute(&self.app, Request { ctx, action }).await {
-                    Ok(reply) => Ok(dispatch::render(reply, &how, self.app.clock.now())),
-                    Err(e) => Ok(dispatch::render_error(&e, &how)
-                        .unwrap_or_else(|| error::status_and_body(&e))),
+                    Ok(answer) => {
+                        let (status, body) =
+                            dispatch::render(answer.reply, &how, self.app.clock.now());
+                        Ok((status, body, answer.seq))
+                    }
+                    Err(e) => {
+                        let (status, body) = dispatch::render_error(&e, &how)
+                            .unwrap_or_else(|| error::status_and_body(&e));
+                        Ok((status, body, None))
+                    }
                 }
             }
             dispatch::Request::Subscribe {
@@ -280,9 +296,13 @@ impl Session {
         ttl: Option<i64>,
         options: Option<serde_json::Map<String, Value>>,
         codec: Codec,
-    ) -> Result<(u16, Value), Refusal> {
+    ) -> Result<(u16, Value, Option<i64>), Refusal> {
         if self.pushes.contains_key(&queue) {
-            return Ok((409, json!(format!("Subscription {queue} not created."))));
+            return Ok((
+                409,
+                json!(format!("Subscription {queue} not created.")),
+                None,
+            ));
         }
         let spec = SubscriptionSpec {
             subscriber: Some(format!("websocket:{}", self.connection)),
@@ -301,7 +321,10 @@ impl Session {
         }
         let command = Command::CreateSubscription(cmd);
         match self.app.store.submit(scope, command).await {
-            Ok(Outcome::SubscriptionCreated(id)) => {
+            Ok(Committed {
+                outcome: Outcome::SubscriptionCreated(id),
+                seq,
+            }) => {
                 let ttl = ttl.unwrap_or(self.app.limits.default_subscription_ttl);
                 let expires = self.app.clock.now().plus_secs(ttl);
                 self.pushes.insert(queue.clone(), (id.clone(), expires));
@@ -310,6 +333,7 @@ impl Session {
                     201,
                     json!({"subscription_id": id.as_str(),
                            "message": format!("Subscription {queue} created.")}),
+                    Some(seq),
                 ))
             }
             Ok(_) => Err(ApiError::Unavailable("Unexpected outcome.".into()).into()),

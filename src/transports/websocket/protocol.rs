@@ -130,9 +130,13 @@ pub fn envelope(doc: Value) -> Result<Envelope, Rejection> {
     })
 }
 
-/// A response envelope.
-pub fn response(request: Value, status: u16, body: Value) -> Value {
-    json!({"request": request, "body": body, "headers": {"status": status}})
+/// A response envelope; `seq` is the log position a write produced (`X-Cairn-Sequence`).
+pub fn response(request: Value, status: u16, body: Value, seq: Option<i64>) -> Value {
+    let mut headers = json!({ "status": status });
+    if let Some(seq) = seq {
+        headers["X-Cairn-Sequence"] = seq.into();
+    }
+    json!({"request": request, "body": body, "headers": headers})
 }
 
 #[cfg(test)]

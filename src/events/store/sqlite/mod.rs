@@ -16,7 +16,7 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::StoreOptions;
-use crate::commands::{Command, Outcome, Scope};
+use crate::commands::{Command, Committed, Scope};
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
 use crate::model::{
@@ -101,7 +101,7 @@ impl SqliteStore {
         })
     }
 
-    pub async fn submit(&self, scope: Scope, command: Command) -> Result<Outcome, ApiError> {
+    pub async fn submit(&self, scope: Scope, command: Command) -> Result<Committed, ApiError> {
         let (reply, answer) = oneshot::channel();
         let job = writer::Job {
             scope,

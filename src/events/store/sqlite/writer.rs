@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sqlx::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::commands::{self, sweep::Expired, Command, Decision, Outcome, Scope};
+use crate::commands::{self, sweep::Expired, Command, Committed, Decision, Scope};
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
 use crate::events::Envelope;
@@ -24,7 +24,7 @@ const SWEEP_BATCH: i64 = 1000;
 pub struct Job {
     pub scope: Scope,
     pub command: Command,
-    pub reply: oneshot::Sender<Result<Outcome, ApiError>>,
+    pub reply: oneshot::Sender<Result<Committed, ApiError>>,
 }
 
 pub struct Writer {
@@ -74,7 +74,7 @@ impl Writer {
         }
     }
 
-    async fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Outcome, ApiError>> {
+    async fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Committed, ApiError>> {
         let first_seq = self.next_seq;
         match self.try_commit_batch(batch).await {
             Ok(results) => results,
@@ -92,7 +92,7 @@ impl Writer {
     async fn try_commit_batch(
         &mut self,
         batch: &[Job],
-    ) -> Result<Vec<Result<Outcome, ApiError>>, StoreError> {
+    ) -> Result<Vec<Result<Committed, ApiError>>, StoreError> {
         sqlx::query("BEGIN IMMEDIATE")
             .execute(&mut self.conn)
             .await?;
@@ -122,7 +122,10 @@ impl Writer {
                 self.next_seq += 1;
                 appended.push(env);
             }
-            results.push(Ok(decision.outcome));
+            results.push(Ok(Committed {
+                outcome: decision.outcome,
+                seq: self.next_seq - 1,
+            }));
         }
         if !appended.is_empty() {
             views::checkpoint(&mut self.conn, self.next_seq - 1).await?;
