@@ -27,6 +27,73 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
+    /// Rebuild the read models from the event log: in place, or up to a point into a new
+    /// data directory (time travel). Stop the server before an in-place replay.
+    Replay(ReplayArgs),
+    /// Replay the log into a scratch copy and compare it with the live read models; exits 1
+    /// on any divergence. Safe while the server runs.
+    Verify(VerifyArgs),
+}
+
+/// Which store an offline command works on.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Directory of the SQLite store.
+    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./cairn-data")]
+    pub data_dir: PathBuf,
+    /// Store URL (`sqlite://PATH`); default `sqlite://<data-dir>/cairn.db`.
+    #[arg(long, env = "CAIRN_STORE")]
+    pub store: Option<StoreUrl>,
+}
+
+impl StoreArgs {
+    pub fn store_url(&self) -> StoreUrl {
+        self.store
+            .clone()
+            .unwrap_or_else(|| StoreUrl::Sqlite(self.data_dir.join("cairn.db")))
+    }
+}
+
+/// Where a replay stops: a log position or an RFC 3339 instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayUntil {
+    Seq(i64),
+    Time(crate::model::Timestamp),
+}
+
+fn parse_until(text: &str) -> Result<ReplayUntil, String> {
+    if let Ok(seq) = text.parse::<i64>() {
+        return Ok(ReplayUntil::Seq(seq));
+    }
+    crate::model::Timestamp::parse_rfc3339(text)
+        .map(ReplayUntil::Time)
+        .ok_or_else(|| format!("{text:?} is neither a sequence number nor an RFC 3339 time"))
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub source: StoreArgs,
+    /// Stop after this log position, or after the last event at or before this RFC 3339
+    /// time (e.g. 2026-11-22T09:00:00Z). Requires --into.
+    #[arg(long, value_parser = parse_until, requires = "into")]
+    pub until: Option<ReplayUntil>,
+    /// Build a new data directory holding the log (up to --until) and its read models,
+    /// instead of rebuilding in place. `cairn serve --data-dir DIR` then serves that state.
+    #[arg(long)]
+    pub into: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub source: StoreArgs,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// SQLite durability level.
@@ -116,7 +183,9 @@ pub fn parse() -> Result<Cli, String> {
 /// flags (so flags win), except those whose environment variable is set (so env wins too).
 pub fn parse_from(args: Vec<OsString>) -> Result<Cli, String> {
     let cli = Cli::try_parse_from(&args).map_err(|e| e.render().to_string())?;
-    let Command::Serve(serve) = &cli.command;
+    let Command::Serve(serve) = &cli.command else {
+        return Ok(cli);
+    };
     let Some(path) = &serve.config else {
         return Ok(cli);
     };
@@ -210,7 +279,9 @@ mod tests {
             "9",
         ]))
         .unwrap();
-        let Command::Serve(s) = cli.command;
+        let Command::Serve(s) = cli.command else {
+            panic!("expected serve");
+        };
         assert_eq!(s.bind.port(), 9999);
         assert_eq!(s.max_batch, 9);
         assert_eq!(s.limits.max_message_ttl, 600);

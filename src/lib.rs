@@ -11,9 +11,11 @@
 //!   durable and immediately readable;
 //! - [`model`] holds the validated value types every layer shares, [`error`] the errors a
 //!   client can see;
-//! - [`app`] wires state, transports and the expiry sweeper; [`config`] parses settings.
+//! - [`app`] wires state, transports and the expiry sweeper; [`config`] parses settings;
+//!   [`admin`] holds the offline `replay` and `verify` commands.
 
 pub mod actions;
+pub mod admin;
 pub mod app;
 pub mod commands;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The `cairn` binary: parses the command line and hands over to the library.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use cairn::events::store::StoreOptions;
 use cairn::model::SystemClock;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = match config::parse() {
         Ok(cli) => cli,
         Err(message) => {
@@ -18,7 +19,11 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::Replay(args) => return cairn::admin::replay(&args).await,
+        Command::Verify(args) => return cairn::admin::verify(&args).await,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .init();
@@ -52,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     };
     server.serve(listener, websocket, shutdown_signal()).await?;
     tracing::info!("cairn stopped");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

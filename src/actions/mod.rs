@@ -13,8 +13,10 @@ use crate::commands::{
     PopMessages, PostMessages, RenewClaim, Scope, UpdateSubscription,
 };
 use crate::error::ApiError;
+use crate::events::{Envelope, EventFilter};
 use crate::model::{
     ClaimId, ClientId, Limits, MessageId, ProjectId, QueueMetadata, QueueName, SubscriptionId,
+    Timestamp,
 };
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
@@ -125,6 +127,45 @@ impl Action {
         }
     }
 
+    /// A page of the event feed: after the `marker` position, optionally one queue, some
+    /// event types (comma-separated) and a time range (RFC 3339).
+    #[allow(clippy::too_many_arguments)]
+    pub fn event_list(
+        project: &ProjectId,
+        marker: Option<&str>,
+        limit: Option<i64>,
+        queue: Option<&str>,
+        types: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+        limits: &Limits,
+    ) -> Result<Action, ApiError> {
+        let after = match marker {
+            None => 0,
+            Some(m) => m.trim().parse::<i64>().map_err(|_| {
+                ApiError::InvalidParameter("The marker must be a log position (integer).".into())
+            })?,
+        };
+        let instant = |name: &str, v: Option<&str>| {
+            v.map(|t| {
+                Timestamp::parse_rfc3339(t).ok_or_else(|| {
+                    ApiError::InvalidParameter(format!(
+                        "\"{name}\" must be an RFC 3339 time, e.g. 2026-01-01T09:00:00Z."
+                    ))
+                })
+            })
+            .transpose()
+        };
+        Ok(Action::EventList(EventFilter {
+            after,
+            limit: limits.event_page(limit)?,
+            queue: queue.map(|q| QueueName::new(q, project)).transpose()?,
+            kinds: types.map(|t| t.split(',').map(|k| k.trim().to_owned()).collect()),
+            since: instant("since", since)?,
+            until: instant("until", until)?,
+        }))
+    }
+
     /// Messages by ids (1..=`max_messages_per_page` of them).
     pub fn message_get_many(
         queue: QueueName,
@@ -213,6 +254,13 @@ pub enum Action {
         queue: QueueName,
         id: String,
     },
+    /// The project's event feed.
+    EventList(EventFilter),
+    /// Everything the log retains about one message.
+    MessageHistory {
+        queue: QueueName,
+        id: String,
+    },
 }
 
 /// Health of this node, as far as a tenant may see it.
@@ -258,6 +306,12 @@ pub enum Reply {
     Claimed(Option<(ClaimId, Vec<MessageView>)>),
     Claim(ClaimView),
     SubscriptionCreated(SubscriptionId),
+    Events(Vec<Envelope>),
+    /// A message's history, oldest first.
+    History {
+        id: MessageId,
+        events: Vec<Envelope>,
+    },
     Subscriptions(Vec<SubscriptionView>),
     Subscription(SubscriptionView),
     Done,
@@ -422,6 +476,22 @@ async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply,
                 submit(Command::ReleaseClaim { queue, claim_id }).await?;
             }
             Ok(Reply::Done)
+        }
+        Action::EventList(filter) => Ok(Reply::Events(store.list_events(project, &filter).await?)),
+        Action::MessageHistory { queue, id } => {
+            let message = MessageId::parse(&id);
+            let events = match &message {
+                Some(m) => store.message_history(project, m).await?,
+                None => Vec::new(),
+            };
+            match message.filter(|_| !events.is_empty()) {
+                Some(id) => Ok(Reply::History { id, events }),
+                None => Err(ApiError::NotFound(format!(
+                    "No history of message {id} in queue {queue} for project {}: it never \
+                     existed, or its events are past the log's retention.",
+                    project.as_str()
+                ))),
+            }
         }
         Action::SubscriptionCreate(cmd) => match submit(Command::CreateSubscription(cmd)).await? {
             Outcome::SubscriptionCreated(id) => Ok(Reply::SubscriptionCreated(id)),

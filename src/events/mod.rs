@@ -113,3 +113,18 @@ pub struct Envelope {
     pub request_id: Option<String>,
     pub event: Event,
 }
+
+/// Which events a feed request wants (always within one project).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventFilter {
+    /// Only events after this log position.
+    pub after: i64,
+    pub limit: i64,
+    pub queue: Option<QueueName>,
+    /// Only these event types (serde tags, e.g. `MessagesPosted`).
+    pub kinds: Option<Vec<String>>,
+    /// Only events recorded at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Only events recorded before this instant.
+    pub until: Option<Timestamp>,
+}

@@ -22,6 +22,21 @@ impl Timestamp {
         ((later.0 - self.0) / 1000).max(0)
     }
 
+    /// UTC with milliseconds: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub fn to_rfc3339_millis(self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    }
+
+    /// Parses an RFC 3339 instant (`2026-01-01T09:00:00Z`, offsets allowed).
+    pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| Timestamp(t.timestamp_millis()))
+    }
+
     /// UTC, formatted as Zaqar does: `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn to_rfc3339_secs(self) -> String {
         chrono::DateTime::from_timestamp_millis(self.0)

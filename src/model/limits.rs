@@ -39,6 +39,9 @@ pub struct Limits {
         default_value = "http,https,mailto,trust+http,trust+https"
     )]
     pub subscriber_types: Vec<String>,
+    /// Largest page of the event feed (`GET /v2/events`).
+    #[arg(long, env = "CAIRN_MAX_EVENTS_PER_PAGE", default_value_t = 100)]
+    pub max_events_per_page: i64,
     /// Largest page of a queue listing.
     #[arg(long, env = "CAIRN_MAX_QUEUES_PER_PAGE", default_value_t = 20)]
     pub max_queues_per_page: i64,
@@ -105,6 +108,7 @@ impl Default for Limits {
             default_claim_grace: 60,
             default_subscription_ttl: 3600,
             max_subscriptions_per_page: 20,
+            max_events_per_page: 100,
             subscriber_types: ["http", "https", "mailto", "trust+http", "trust+https"]
                 .map(String::from)
                 .to_vec(),
@@ -144,6 +148,18 @@ impl Limits {
     /// Page size of a subscription listing.
     pub fn subscription_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
         page(limit, self.max_subscriptions_per_page)
+    }
+
+    /// Page size of the event feed (default 20).
+    pub fn event_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
+        let max = self.max_events_per_page;
+        match limit {
+            None => Ok(20.min(max)),
+            Some(n) if in_range(n, 1, max) => Ok(n),
+            Some(_) => Err(ApiError::InvalidRequest(format!(
+                "Limit must be at least 1 and may not be greater than {max}."
+            ))),
+        }
     }
 
     /// Number of messages a claim may take.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use crate::events::{Envelope, Event};
 use crate::model::{MessageId, Timestamp};
 use crate::projections::{MessageView, QueueStats, SubscriptionView};
 
@@ -66,4 +67,75 @@ pub fn stats(
         messages["newest"] = end(newest);
     }
     json!({ "messages": messages })
+}
+
+/// One event of the feed: where and when it happened, who caused it, and what happened.
+pub fn event(env: &Envelope) -> Value {
+    let mut payload = serde_json::to_value(&env.event).unwrap_or(Value::Null);
+    if let Some(fields) = payload.as_object_mut() {
+        fields.remove("type");
+    }
+    json!({
+        "seq": env.seq,
+        "type": env.event.kind(),
+        "at": env.at.to_rfc3339_millis(),
+        "queue": env.queue.as_str(),
+        "client_id": env.client_id.as_ref().map(|c| c.as_str()),
+        "request_id": env.request_id,
+        "event": payload,
+    })
+}
+
+/// One step of a message's history: the event, narrowed to what concerns this message.
+pub fn history_entry(env: &Envelope, id: &MessageId) -> Value {
+    let mut entry = event(env);
+    let details = &mut entry["event"];
+    match &env.event {
+        Event::MessagesPosted(e) => {
+            if let Some(m) = e.messages.iter().find(|m| &m.id == id) {
+                *details = json!({
+                    "marker": m.marker,
+                    "ttl": m.ttl,
+                    "delay": env.at.secs_until(m.delay_until),
+                    "expires": m.expires_at.to_rfc3339_millis(),
+                });
+            }
+        }
+        Event::MessagesClaimed(e) => {
+            if let Some(m) = e.messages.iter().find(|m| &m.id == id) {
+                *details = json!({
+                    "claim_id": e.claim_id.as_str(),
+                    "ttl": e.ttl,
+                    "grace": e.grace,
+                    "claim_expires": e.expires_at.to_rfc3339_millis(),
+                    "claim_count": m.claim_count,
+                    "message_expires": m.expires_at.to_rfc3339_millis(),
+                });
+            }
+        }
+        Event::MessageDeadLettered(e) => {
+            *details = json!({
+                "from_queue": env.queue.as_str(),
+                "to_queue": e.to_queue.as_str(),
+                "ttl": e.ttl,
+                "expires": e.expires_at.to_rfc3339_millis(),
+            });
+        }
+        Event::ClaimRenewed(e) => {
+            let extended = e.extended.iter().find(|m| &m.id == id);
+            *details = json!({
+                "claim_id": e.claim_id.as_str(),
+                "ttl": e.ttl,
+                "grace": e.grace,
+                "claim_expires": e.expires_at.to_rfc3339_millis(),
+                "message_expires": extended.map(|m| m.expires_at.to_rfc3339_millis()),
+            });
+        }
+        Event::MessagesDeleted(e) => {
+            *details = json!({ "claim_id": e.claim_id.as_ref().map(|c| c.as_str()) });
+        }
+        Event::MessagesPopped(_) | Event::MessagesExpired(_) => *details = json!({}),
+        _ => {}
+    }
+    entry
 }

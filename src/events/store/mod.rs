@@ -227,6 +227,28 @@ impl Store {
         }
     }
 
+    /// A page of the project's event feed.
+    pub async fn list_events(
+        &self,
+        project: &ProjectId,
+        filter: &crate::events::EventFilter,
+    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.list_events(project, filter).await,
+        }
+    }
+
+    /// Every retained event that concerns the message, in order.
+    pub async fn message_history(
+        &self,
+        project: &ProjectId,
+        id: &MessageId,
+    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.message_history(project, id).await,
+        }
+    }
+
     /// Runs one expiry sweep now (the background sweeper calls this periodically).
     pub async fn sweep(&self) -> Result<(), ApiError> {
         let scope = Scope {

@@ -3,6 +3,7 @@
 //! and the queries that serve reads. One file per table.
 
 pub mod claims;
+pub mod history;
 pub mod messages;
 pub mod queues;
 pub mod subscriptions;
@@ -19,6 +20,7 @@ pub const CHECKPOINT: &str = "inline";
 
 /// Folds one event into the read models.
 pub async fn apply(conn: &mut SqliteConnection, env: &Envelope) -> Result<(), StoreError> {
+    history::record(conn, env).await?;
     let (p, q) = (&env.project, &env.queue);
     match &env.event {
         Event::QueueCreated(e) => queues::insert(conn, p, q, &e.metadata, env.at).await,

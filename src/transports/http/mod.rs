@@ -2,6 +2,7 @@
 //! `actions::Request`, run it, and render the reply; errors become Zaqar's JSON error
 //! bodies in `error.rs`, the only place that knows status codes.
 
+mod audit;
 mod caller;
 mod claims;
 mod error;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/ping", get(meta::ping).head(meta::ping_head))
         .route("/v2/health", get(meta::health))
         .route("/v2/ws", get(crate::transports::websocket::upgrade))
+        .route("/v2/events", get(audit::events))
         .route("/v2/queues", get(queues::list))
         .route(
             q,
@@ -63,6 +65,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{q}/messages/{{message_id}}"),
             get(messages::get).delete(messages::delete),
+        )
+        .route(
+            &format!("{q}/messages/{{message_id}}/history"),
+            get(audit::history),
         )
         .route(&format!("{q}/claims"), post(claims::create))
         .route(

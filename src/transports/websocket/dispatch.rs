@@ -330,6 +330,28 @@ pub fn decode_action(
             };
             api(a, render(Some(q), Some(id)))
         }
+        "event_list" => {
+            let a = Action::event_list(
+                project,
+                opt_str(body, "marker")?.as_deref(),
+                opt_int(body, "limit")?,
+                opt_str(body, "queue_name")?.as_deref(),
+                opt_str(body, "types")?.as_deref(),
+                opt_str(body, "since")?.as_deref(),
+                opt_str(body, "until")?.as_deref(),
+                limits,
+            )?;
+            api(a, render(None, None))
+        }
+        "message_history" => {
+            let q = queue()?;
+            let id = field(body, "message_id")?.to_owned();
+            let a = Action::MessageHistory {
+                queue: q.clone(),
+                id,
+            };
+            api(a, render(Some(q), None))
+        }
         other => Err(Rejection::new(400, format!("{other} is not a valid action")).into()),
     }
 }
@@ -340,7 +362,10 @@ fn home_document() -> Value {
 }
 
 /// Every action name the WebSocket API accepts.
-pub const ACTIONS: [&str; 34] = [
+pub const ACTIONS: [&str; 37] = [
+    "event_list",
+    "event_subscribe",
+    "message_history",
     "authenticate",
     "ping_node",
     "check_node_health",
@@ -456,6 +481,17 @@ pub fn render(reply: Reply, how: &Render, now: Timestamp) -> (u16, Value) {
             (200, json!({ "subscriptions": items }))
         }
         Reply::Subscription(s) => (200, views::subscription(&s, now)),
+        Reply::Events(events) => {
+            let items: Vec<Value> = events.iter().map(views::event).collect();
+            (200, json!({ "events": items }))
+        }
+        Reply::History { id, events } => {
+            let items: Vec<Value> = events
+                .iter()
+                .map(|e| views::history_entry(e, &id))
+                .collect();
+            (200, json!({"message_id": id.as_str(), "events": items}))
+        }
         Reply::Done => match how.action.as_str() {
             "queue_delete" => (204, json!(format!("Queue {queue} removed."))),
             "claim_update" => (204, json!(format!("Claim {id} updated."))),

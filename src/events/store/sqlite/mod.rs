@@ -1,7 +1,8 @@
 //! The SQLite backend: one database file in WAL mode, written by a single writer task
 //! (group commit, `synchronous=FULL` by default) and read through a separate pool.
 
-mod log;
+pub(crate) mod log;
+pub mod rebuild;
 mod writer;
 
 use std::path::Path;
@@ -22,7 +23,7 @@ use crate::events::bus::EventBus;
 use crate::model::{
     ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp,
 };
-use crate::projections::sqlite::{claims, messages, queues, subscriptions};
+use crate::projections::sqlite::{claims, history, messages, queues, subscriptions};
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
@@ -38,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "subscriptions",
         include_str!("../../../../migrations/sqlite/0002_subscriptions.sql"),
+    ),
+    (
+        3,
+        "history",
+        include_str!("../../../../migrations/sqlite/0003_history.sql"),
     ),
 ];
 
@@ -239,6 +245,28 @@ impl SqliteStore {
     ) -> Result<Option<SubscriptionView>, StoreError> {
         let mut conn = self.readers.acquire().await?;
         subscriptions::get(&mut conn, project, queue, id, now).await
+    }
+}
+
+impl SqliteStore {
+    /// A page of the project's event feed.
+    pub async fn list_events(
+        &self,
+        project: &ProjectId,
+        filter: &crate::events::EventFilter,
+    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+        log::list(&mut *self.readers.acquire().await?, project, filter).await
+    }
+
+    /// Every retained event that concerns the message, in order.
+    pub async fn message_history(
+        &self,
+        project: &ProjectId,
+        id: &MessageId,
+    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        let seqs = history::positions(&mut conn, id).await?;
+        log::at_positions(&mut conn, project, &seqs).await
     }
 }
 

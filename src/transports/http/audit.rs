@@ -1,0 +1,69 @@
+//! Audit routes: the project's event feed and one message's history.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::caller::Caller;
+use super::query::Query;
+use super::{queue_and_id, render};
+use crate::actions::{execute, Action, Reply, Request};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::transports::views;
+
+const FEED_PARAMS: [&str; 5] = ["limit", "queue", "type", "since", "until"];
+
+/// `GET /v2/events`: the project's events in log order, paged by sequence number.
+pub async fn events(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref());
+    let action = Action::event_list(
+        &ctx.project,
+        q.get("marker"),
+        q.int("limit")?,
+        q.get("queue"),
+        q.get("type"),
+        q.get("since"),
+        q.get("until"),
+        &app.limits,
+    )?;
+    let Reply::Events(events) = execute(&app, Request { ctx, action }).await?.reply else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let items: Vec<Value> = events.iter().map(views::event).collect();
+    let params: Vec<(String, String)> = FEED_PARAMS
+        .iter()
+        .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+        .collect();
+    let last = events.last().map(|e| e.seq.to_string()).unwrap_or_default();
+    let doc = json!({
+        "events": items,
+        "links": render::links(!events.is_empty(), "/v2/events", &params, &last),
+    });
+    Ok(render::json(StatusCode::OK, &doc))
+}
+
+/// `GET /v2/queues/{queue}/messages/{id}/history`: the message's whole lifecycle.
+pub async fn history(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (queue, id) = queue_and_id(path, &ctx)?;
+    let action = Action::MessageHistory { queue, id };
+    let Reply::History { id, events } = execute(&app, Request { ctx, action }).await?.reply else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let items: Vec<Value> = events
+        .iter()
+        .map(|e| views::history_entry(e, &id))
+        .collect();
+    let doc = json!({"message_id": id.as_str(), "events": items});
+    Ok(render::json(StatusCode::OK, &doc))
+}
