@@ -26,7 +26,7 @@ use crate::actions::{execute, Context, Request};
 use crate::app::AppState;
 use crate::commands::{Command, Committed, CreateSubscription, Outcome, Scope};
 use crate::error::ApiError;
-use crate::events::{Envelope, Event};
+use crate::events::{Envelope, Event, EventFilter};
 use crate::model::{ClientId, ProjectId, QueueName, SubscriptionId, SubscriptionSpec, Timestamp};
 use dispatch::Refusal;
 use protocol::{Codec, Rejection};
@@ -90,6 +90,16 @@ struct Session {
     /// The codec of the latest push subscription (push frames use it).
     push_codec: Codec,
     connection: String,
+    /// The live tail of the project's events, if one was asked for.
+    tail: Option<Tail>,
+}
+
+/// An `event_subscribe` tail: every event after `after` that passes the filter.
+struct Tail {
+    filter: EventFilter,
+    codec: Codec,
+    /// Whether events up to the log's head still have to be read from the log.
+    catching_up: bool,
 }
 
 async fn session(socket: WebSocket, app: AppState) {
@@ -119,6 +129,7 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
         out,
         push_codec: Codec::Json,
         connection,
+        tail: None,
     };
     let mut ping = tokio::time::interval(settings.ping_interval);
     ping.tick().await;
@@ -138,10 +149,16 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
                 if s.out.send(codec.encode(&answer)).await.is_err() {
                     break None;
                 }
+                if s.catch_up().await.is_err() {
+                    break None;
+                }
             }
             event = next_event(&mut s.feed) => {
                 if let Err(close) = s.push(event) {
                     break Some(close);
+                }
+                if s.catch_up().await.is_err() {
+                    break None;
                 }
             }
             _ = ping.tick() => {
@@ -165,6 +182,22 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
     s.end().await;
     drop(s);
     let _ = writer.await;
+}
+
+/// A tailed event as sent to the client.
+fn tail_frame(env: &Envelope) -> Value {
+    let mut frame = crate::transports::views::event(env);
+    frame["Message_Type"] = Value::from("Event");
+    frame
+}
+
+/// Whether a live event passes a tail's filter (the log query applies the same filter).
+fn matches_filter(filter: &EventFilter, env: &Envelope) -> bool {
+    filter.queue.as_ref().is_none_or(|q| *q == env.queue)
+        && filter
+            .kinds
+            .as_ref()
+            .is_none_or(|k| k.iter().any(|k| k == env.event.kind()))
 }
 
 async fn next_event(
@@ -232,6 +265,9 @@ impl Session {
             return Ok((200, json!({"message": "Authentified."}), None));
         }
         let ctx = self.context(envelope)?;
+        if envelope.action == "event_subscribe" {
+            return self.start_tail(&ctx, &envelope.body, codec);
+        }
         let limits = self.app.limits.clone();
         let now = self.app.clock.now();
         let request =
@@ -257,6 +293,83 @@ impl Session {
                 ttl,
                 options,
             } => self.subscribe(ctx, queue, ttl, options, codec).await,
+        }
+    }
+
+    /// Starts an event tail: the response goes out first, then the events after `marker`
+    /// from the log (catch-up), then live ones, without gaps or duplicates.
+    fn start_tail(
+        &mut self,
+        ctx: &Context,
+        body: &serde_json::Map<String, Value>,
+        codec: Codec,
+    ) -> Result<(u16, Value, Option<i64>), Refusal> {
+        let text = |name: &str| match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(Rejection::schema()),
+        };
+        let action = crate::actions::Action::event_list(
+            &ctx.project,
+            text("marker")?.as_deref(),
+            None,
+            text("queue_name")?.as_deref(),
+            text("types")?.as_deref(),
+            None,
+            None,
+            &self.app.limits,
+        )?;
+        let crate::actions::Action::EventList(filter) = action else {
+            return Err(ApiError::Unavailable("Unexpected action.".into()).into());
+        };
+        // Listen before reading the log, so nothing committed in between is missed.
+        if self.feed.is_none() {
+            self.feed = Some(self.app.store.subscribe());
+        }
+        let after = filter.after;
+        self.tail = Some(Tail {
+            filter,
+            codec,
+            catching_up: true,
+        });
+        Ok((
+            200,
+            json!({"message": "Subscribed to events.", "marker": after}),
+            None,
+        ))
+    }
+
+    /// Sends the tail's events from the log up to its head; afterwards live events follow.
+    async fn catch_up(&mut self) -> Result<(), ()> {
+        let Some((project, _)) = self.identity.clone() else {
+            return Ok(());
+        };
+        loop {
+            let Some(tail) = self.tail.as_mut().filter(|t| t.catching_up) else {
+                return Ok(());
+            };
+            let mut filter = tail.filter.clone();
+            filter.limit = 200;
+            let codec = tail.codec;
+            let page = match self.app.store.list_events(&project, &filter).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event tail could not read the log");
+                    return Err(());
+                }
+            };
+            let done = (page.len() as i64) < filter.limit;
+            for env in &page {
+                let frame = tail_frame(env);
+                self.out.send(codec.encode(&frame)).await.map_err(|_| ())?;
+            }
+            if let Some(tail) = self.tail.as_mut() {
+                if let Some(last) = page.last() {
+                    tail.filter.after = last.seq;
+                }
+                tail.catching_up = !done;
+            }
         }
     }
 
@@ -363,6 +476,19 @@ impl Session {
         };
         if env.project != *project {
             return Ok(());
+        }
+        if let Some(tail) = self.tail.as_mut() {
+            if !tail.catching_up && env.seq > tail.filter.after {
+                tail.filter.after = env.seq;
+                if matches_filter(&tail.filter, &env)
+                    && self
+                        .out
+                        .try_send(tail.codec.encode(&tail_frame(&env)))
+                        .is_err()
+                {
+                    return Err(Close(1008, "Send queue full: the client is not reading."));
+                }
+            }
         }
         let Some((subscription, expires)) = self.pushes.get(&env.queue).cloned() else {
             return Ok(());
