@@ -32,12 +32,16 @@ pub struct Settings {
     /// How often expired messages and claims are recorded and removed.
     pub sweep_interval: Duration,
     pub websocket: WsSettings,
+    /// How long events are kept in the log (`None`: forever). Older ones are pruned after
+    /// the read models are snapshotted.
+    pub event_retention: Option<Duration>,
 }
 
 /// An opened server, ready to serve on a listener.
 pub struct Server {
     state: AppState,
     sweep_interval: Duration,
+    event_retention: Option<Duration>,
 }
 
 impl Server {
@@ -59,6 +63,7 @@ impl Server {
                 websocket: Arc::new(settings.websocket.clone()),
             },
             sweep_interval: settings.sweep_interval,
+            event_retention: settings.event_retention,
         })
     }
 
@@ -86,8 +91,9 @@ impl Server {
     ) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let sweeper = tokio::spawn(sweep(
-            self.state.store.clone(),
+            self.state.clone(),
             self.sweep_interval,
+            self.event_retention,
             stopped.clone(),
         ));
         let ws_server = websocket.map(|listener| {
@@ -121,15 +127,33 @@ impl Server {
     }
 }
 
-/// Periodically records the expiry of messages and claims.
-async fn sweep(store: Store, every: Duration, mut stop: watch::Receiver<bool>) {
+/// Periodically records the expiry of messages and claims and, with a retention period,
+/// prunes the log (at most every quarter of that period, and at most once a minute).
+async fn sweep(
+    app: AppState,
+    every: Duration,
+    retention: Option<Duration>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let prune_every = retention.map(|r| (r / 4).max(Duration::from_secs(60)));
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = ticks.tick() => {
-                if let Err(e) = store.sweep().await {
+                if let Err(e) = app.store.sweep().await {
                     tracing::warn!(error = %e, "expiry sweep failed");
+                }
+                let (Some(retention), Some(period)) = (retention, prune_every) else { continue };
+                if last_prune.is_some_and(|t| t.elapsed() < period) {
+                    continue;
+                }
+                last_prune = Some(std::time::Instant::now());
+                let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+                let before = crate::model::Timestamp(app.clock.now().0.saturating_sub(keep_ms));
+                if let Err(e) = app.store.prune(before).await {
+                    tracing::warn!(error = %e, "pruning the log failed");
                 }
             }
             _ = stop.changed() => return,

@@ -61,6 +61,30 @@ pub enum ReplayUntil {
     Time(crate::model::Timestamp),
 }
 
+/// A duration such as `30d`, `12h`, `90m`, `45s` or plain seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30d, 12h, 90m or 45s"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration like 30d, 12h, 90m or 45s"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 fn parse_until(text: &str) -> Result<ReplayUntil, String> {
     if let Ok(seq) = text.parse::<i64>() {
         return Ok(ReplayUntil::Seq(seq));
@@ -127,6 +151,10 @@ pub struct ServeArgs {
     /// Most commands committed together in one transaction (group commit).
     #[arg(long, env = "CAIRN_MAX_BATCH", default_value_t = 256)]
     pub max_batch: usize,
+    /// Keep events in the log this long (e.g. `30d`, `12h`, `90m`, `3600s`); older ones are
+    /// pruned after a snapshot of the read models is saved. Default: keep everything.
+    #[arg(long, env = "CAIRN_EVENT_RETENTION", value_parser = parse_duration)]
+    pub event_retention: Option<std::time::Duration>,
     /// Seconds between sweeps that record message and claim expiry.
     #[arg(long, env = "CAIRN_SWEEP_INTERVAL", default_value_t = 5)]
     pub sweep_interval: u64,
@@ -287,6 +315,20 @@ mod tests {
         assert_eq!(s.limits.max_message_ttl, 600);
         assert!(s.limits.enable_checksum);
         assert_eq!(s.limits.subscriber_types, vec!["http", "https"]);
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            parse_duration("90m"),
+            Ok(std::time::Duration::from_secs(5400))
+        );
+        assert_eq!(
+            parse_duration("2d"),
+            Ok(std::time::Duration::from_secs(172_800))
+        );
+        assert_eq!(parse_duration("15"), Ok(std::time::Duration::from_secs(15)));
+        assert!(parse_duration("soon").is_err());
     }
 
     #[test]

@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         limits: args.limits.clone(),
         sweep_interval: Duration::from_secs(args.sweep_interval.max(1)),
         websocket: args.websocket(),
+        event_retention: args.event_retention,
     };
     let server = Server::open(&settings, Arc::new(SystemClock))
         .await

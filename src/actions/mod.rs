@@ -307,10 +307,11 @@ pub enum Reply {
     Claim(ClaimView),
     SubscriptionCreated(SubscriptionId),
     Events(Vec<Envelope>),
-    /// A message's history, oldest first.
+    /// A message's history, oldest first; events up to `horizon` were pruned (0: none).
     History {
         id: MessageId,
         events: Vec<Envelope>,
+        horizon: i64,
     },
     Subscriptions(Vec<SubscriptionView>),
     Subscription(SubscriptionView),
@@ -484,11 +485,22 @@ async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply,
                 Some(m) => store.message_history(project, m).await?,
                 None => Vec::new(),
             };
+            let horizon = store.horizon().await?;
             match message.filter(|_| !events.is_empty()) {
-                Some(id) => Ok(Reply::History { id, events }),
+                Some(id) => Ok(Reply::History {
+                    id,
+                    events,
+                    horizon,
+                }),
+                None if horizon > 0 => Err(ApiError::NotFound(format!(
+                    "No history of message {id} in queue {queue} for project {}: it never \
+                     existed, or all its events are older than the log's retention (events up \
+                     to seq {horizon} were pruned).",
+                    project.as_str()
+                ))),
                 None => Err(ApiError::NotFound(format!(
                     "No history of message {id} in queue {queue} for project {}: it never \
-                     existed, or its events are past the log's retention.",
+                     existed.",
                     project.as_str()
                 ))),
             }

@@ -71,6 +71,11 @@ pub enum Command {
     },
     /// Record the expiry of messages and claims whose time has passed.
     Sweep,
+    /// Drop the events recorded before `before`, after snapshotting the read models (log
+    /// maintenance: appends nothing).
+    Prune {
+        before: crate::model::Timestamp,
+    },
 }
 
 /// What a command reports back once its events are durable.

@@ -139,3 +139,16 @@ pub fn history_entry(env: &Envelope, id: &MessageId) -> Value {
     }
     entry
 }
+
+/// A message's history document; `complete` says whether its posting is still in the log.
+pub fn history(id: &MessageId, events: &[Envelope], horizon: i64) -> Value {
+    let items: Vec<Value> = events.iter().map(|e| history_entry(e, id)).collect();
+    let complete = events
+        .first()
+        .is_some_and(|e| matches!(e.event, Event::MessagesPosted(_)));
+    let mut doc = json!({"message_id": id.as_str(), "complete": complete, "events": items});
+    if horizon > 0 {
+        doc["log_horizon"] = horizon.into();
+    }
+    doc
+}

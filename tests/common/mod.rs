@@ -5,6 +5,9 @@
 //! Every test binary includes this module, and none uses all of it.
 #![allow(dead_code)]
 
+pub mod audit;
+pub mod ws;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +15,7 @@ use std::time::Duration;
 use cairn::app::{Server, Settings};
 use cairn::events::store::{Store, StoreOptions, StoreUrl};
 use cairn::model::{Limits, ManualClock, Timestamp};
+use cairn::transports::websocket::WsSettings;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -50,14 +54,32 @@ impl TestServer {
         TestServer::open(dir, clock, limits).await
     }
 
+    /// A server with custom limits and WebSocket settings, on a fresh database.
+    pub async fn with_settings(limits: Limits, websocket: WsSettings) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        let clock = ManualClock::starting_at(START);
+        TestServer::open_with(dir, clock, limits, websocket).await
+    }
+
     /// A server on the database of `dir` (e.g. reopening after a shutdown) with `clock`.
     pub async fn open(dir: Arc<TempDir>, clock: ManualClock, limits: Limits) -> TestServer {
+        TestServer::open_with(dir, clock, limits, WsSettings::default()).await
+    }
+
+    /// [`TestServer::open`] with custom WebSocket settings.
+    pub async fn open_with(
+        dir: Arc<TempDir>,
+        clock: ManualClock,
+        limits: Limits,
+        websocket: WsSettings,
+    ) -> TestServer {
         let settings = Settings {
             store: StoreUrl::Sqlite(dir.path().join("cairn.db")),
             store_options: StoreOptions::default(),
             limits,
             sweep_interval: Duration::from_secs(3600),
-            websocket: Default::default(),
+            websocket,
+            event_retention: None,
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await
@@ -86,6 +108,11 @@ impl TestServer {
     /// The temporary directory holding the database (to reopen it after a shutdown).
     pub fn dir(&self) -> Arc<TempDir> {
         self.dir.clone()
+    }
+
+    /// The WebSocket API of this server (served on the REST port).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v2/ws", self.addr)
     }
 
     /// A client with a fresh Client-ID in a fresh project.

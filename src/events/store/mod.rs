@@ -249,6 +249,25 @@ impl Store {
         }
     }
 
+    /// The last pruned log position (0 if the log is complete).
+    pub async fn horizon(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.horizon().await,
+        }
+    }
+
+    /// Prunes the events recorded before `before`, snapshotting the read models first.
+    pub async fn prune(&self, before: Timestamp) -> Result<(), ApiError> {
+        let scope = Scope {
+            project: ProjectId::new(Some("-")).expect("non-empty"),
+            client_id: None,
+            request_id: None,
+        };
+        self.submit(scope, Command::Prune { before })
+            .await
+            .map(|_| ())
+    }
+
     /// Runs one expiry sweep now (the background sweeper calls this periodically).
     pub async fn sweep(&self) -> Result<(), ApiError> {
         let scope = Scope {

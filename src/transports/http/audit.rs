@@ -57,13 +57,14 @@ pub async fn history(
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
     let action = Action::MessageHistory { queue, id };
-    let Reply::History { id, events } = execute(&app, Request { ctx, action }).await?.reply else {
+    let Reply::History {
+        id,
+        events,
+        horizon,
+    } = execute(&app, Request { ctx, action }).await?.reply
+    else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
-    let items: Vec<Value> = events
-        .iter()
-        .map(|e| views::history_entry(e, &id))
-        .collect();
-    let doc = json!({"message_id": id.as_str(), "events": items});
+    let doc = views::history(&id, &events, horizon);
     Ok(render::json(StatusCode::OK, &doc))
 }

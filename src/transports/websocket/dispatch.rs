@@ -292,10 +292,16 @@ pub fn decode_action(
             if body.get("subscriber").is_some_and(|s| !s.is_null()) {
                 let spec = SubscriptionSpec::for_create(&Value::Object(body.clone()), limits, now)?;
                 let cmd = CreateSubscription::new(q.clone(), spec);
-                return api(Action::SubscriptionCreate(cmd), render(Some(q), None));
+                // The generated id tells a new subscription from an existing one (a 409 here).
+                let how = render(Some(q), Some(cmd.id.to_string()));
+                return api(Action::SubscriptionCreate(cmd), how);
             }
-            let doc = json!({"subscriber": "http://connection", "ttl": body.get("ttl"),
-                             "options": body.get("options")});
+            let mut doc = json!({ "subscriber": "http://connection" });
+            for key in ["ttl", "options"] {
+                if let Some(value) = body.get(key).filter(|v| !v.is_null()) {
+                    doc[key] = value.clone();
+                }
+            }
             let spec = SubscriptionSpec::for_update(&doc, limits, now)?;
             Ok(Request::Subscribe {
                 queue: q,
@@ -471,6 +477,9 @@ pub fn render(reply: Reply, how: &Render, now: Timestamp) -> (u16, Value) {
             json!({"age": c.updated_at.secs_until(now), "ttl": c.ttl,
                    "messages": messages(&c.messages, now, true)}),
         ),
+        Reply::SubscriptionCreated(sid) if how.id.as_deref() != Some(sid.as_str()) => {
+            (409, json!(format!("Subscription {queue} not created.")))
+        }
         Reply::SubscriptionCreated(sid) => (
             201,
             json!({"subscription_id": sid.as_str(),
@@ -485,13 +494,11 @@ pub fn render(reply: Reply, how: &Render, now: Timestamp) -> (u16, Value) {
             let items: Vec<Value> = events.iter().map(views::event).collect();
             (200, json!({ "events": items }))
         }
-        Reply::History { id, events } => {
-            let items: Vec<Value> = events
-                .iter()
-                .map(|e| views::history_entry(e, &id))
-                .collect();
-            (200, json!({"message_id": id.as_str(), "events": items}))
-        }
+        Reply::History {
+            id,
+            events,
+            horizon,
+        } => (200, views::history(&id, &events, horizon)),
         Reply::Done => match how.action.as_str() {
             "queue_delete" => (204, json!(format!("Queue {queue} removed."))),
             "claim_update" => (204, json!(format!("Claim {id} updated."))),

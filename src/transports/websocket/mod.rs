@@ -181,7 +181,15 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
     }
     s.end().await;
     drop(s);
-    let _ = writer.await;
+    // A client that does not read could keep the writer blocked forever: give it a moment
+    // to flush (and deliver the close frame), then drop the connection.
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
 }
 
 /// A tailed event as sent to the client.
@@ -376,6 +384,10 @@ impl Session {
     /// The caller's identity, bound to the connection by its first request.
     fn context(&mut self, envelope: &protocol::Envelope) -> Result<Context, Refusal> {
         let limits = &self.app.limits;
+        // Both headers are required by every action's schema.
+        if envelope.header("Client-ID")?.is_none() || envelope.header("X-Project-ID")?.is_none() {
+            return Err(Rejection::schema().into());
+        }
         let client = ClientId::new(
             envelope.header("Client-ID")?,
             limits.client_id_uuid_safe,

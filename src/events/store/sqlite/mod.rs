@@ -3,6 +3,7 @@
 
 pub(crate) mod log;
 pub mod rebuild;
+pub mod retention;
 mod writer;
 
 use std::path::Path;
@@ -44,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "history",
         include_str!("../../../../migrations/sqlite/0003_history.sql"),
+    ),
+    (
+        4,
+        "retention",
+        include_str!("../../../../migrations/sqlite/0004_retention.sql"),
     ),
 ];
 
@@ -95,6 +101,7 @@ impl SqliteStore {
             max_batch: options.max_batch.max(1),
             next_seq,
             bus: bus.clone(),
+            path: path.to_path_buf(),
         };
         let (stop, stopped) = watch::channel(false);
         let handle = tokio::spawn(writer.run(receiver, stopped));
@@ -256,6 +263,11 @@ impl SqliteStore {
         filter: &crate::events::EventFilter,
     ) -> Result<Vec<crate::events::Envelope>, StoreError> {
         log::list(&mut *self.readers.acquire().await?, project, filter).await
+    }
+
+    /// The last pruned log position (0 if the log is complete).
+    pub async fn horizon(&self) -> Result<i64, StoreError> {
+        retention::meta(&mut *self.readers.acquire().await?, "horizon").await
     }
 
     /// Every retained event that concerns the message, in order.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row, SqliteConnection};
 
-use super::{log, migrator};
+use super::{log, migrator, retention};
 use crate::error::StoreError;
 use crate::model::Timestamp;
 use crate::projections::sqlite as views;
@@ -82,24 +82,46 @@ async fn resolve(conn: &mut SqliteConnection, until: Until) -> Result<i64, Store
     })
 }
 
-async fn count(conn: &mut SqliteConnection, last: i64) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE seq <= ?1")
+async fn count(conn: &mut SqliteConnection, after: i64, last: i64) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE seq > ?1 AND seq <= ?2")
+        .bind(after)
         .bind(last)
         .fetch_one(conn)
         .await?;
     Ok(n as u64)
 }
 
-/// Folds the events of `source` up to `last` into `target` (whose read models are empty);
-/// with `copy_log`, the events are appended to `target`'s log too.
+/// Copies the events in `(after, last]` of `source`'s log into `target`'s, without folding.
+async fn copy_log(
+    source: &mut SqliteConnection,
+    target: &mut SqliteConnection,
+    mut after: i64,
+    last: i64,
+) -> Result<(), StoreError> {
+    loop {
+        let chunk = log::range(source, after, Some(last), CHUNK).await?;
+        let Some(tail) = chunk.last() else {
+            return Ok(());
+        };
+        after = tail.seq;
+        sqlx::query("BEGIN").execute(&mut *target).await?;
+        for env in &chunk {
+            log::append(target, env).await?;
+        }
+        sqlx::query("COMMIT").execute(&mut *target).await?;
+    }
+}
+
+/// Folds the events of `source` in `(after, last]` into `target`, whose read models hold
+/// the state at `after`; with `copy_log`, the events are appended to `target`'s log too.
 async fn fold(
     source: &mut SqliteConnection,
     target: &mut SqliteConnection,
+    mut after: i64,
     last: i64,
     copy_log: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
-    let mut after = 0;
     let mut folded = 0;
     loop {
         let chunk = log::range(source, after, Some(last), CHUNK).await?;
@@ -134,7 +156,8 @@ pub async fn in_place(
     migrator().run_direct(&mut source).await?;
     let mut target = open(path, false).await?;
     let last = log::last_seq(&mut source).await?;
-    total(count(&mut source, last).await?);
+    let snapshot = retention::meta(&mut source, "snapshot").await?;
+    total(count(&mut source, snapshot, last).await?);
     sqlx::query("BEGIN IMMEDIATE").execute(&mut target).await?;
     for (table, _) in READ_MODELS {
         sqlx::query(&format!("DELETE FROM {table}"))
@@ -142,7 +165,8 @@ pub async fn in_place(
             .await?;
     }
     sqlx::query("COMMIT").execute(&mut target).await?;
-    let events = fold(&mut source, &mut target, last, false, progress).await?;
+    let from = retention::restore(&mut target, path, snapshot).await?;
+    let events = fold(&mut source, &mut target, from, last, false, progress).await?;
     Ok(Summary {
         events,
         last_seq: last,
@@ -174,8 +198,33 @@ pub async fn into(
     let mut target = open(into, true).await?;
     migrator().run_direct(&mut target).await?;
     let last = resolve(&mut source, until).await?;
-    total(count(&mut source, last).await?);
-    let events = fold(&mut source, &mut target, last, true, progress).await?;
+    let horizon = retention::meta(&mut source, "horizon").await?;
+    let snapshot = retention::meta(&mut source, "snapshot").await?;
+    if last < snapshot {
+        return Err(StoreError::Corrupt(format!(
+            "the log was pruned: the earliest state it can rebuild is at seq {snapshot}"
+        )));
+    }
+    total(count(&mut source, snapshot, last).await?);
+    if snapshot > 0 {
+        // The new store starts from the same snapshot, with the same retained log.
+        std::fs::create_dir_all(retention::snapshot_dir(into))
+            .and_then(|_| {
+                std::fs::copy(
+                    retention::snapshot_path(path, snapshot),
+                    retention::snapshot_path(into, snapshot),
+                )
+            })
+            .map_err(|e| StoreError::Corrupt(format!("cannot copy the snapshot: {e}")))?;
+        copy_log(&mut source, &mut target, horizon, snapshot).await?;
+        sqlx::query("INSERT INTO log_meta (key, value) VALUES ('horizon', ?1), ('snapshot', ?2)")
+            .bind(horizon)
+            .bind(snapshot)
+            .execute(&mut target)
+            .await?;
+    }
+    let from = retention::restore(&mut target, into, snapshot).await?;
+    let events = fold(&mut source, &mut target, from, last, true, progress).await?;
     Ok(Summary {
         events,
         last_seq: last,
@@ -212,8 +261,10 @@ pub async fn verify(
     .await?
     .flatten()
     .unwrap_or(0);
-    total(count(&mut live, last).await?);
-    let events = fold(&mut live, &mut target, last, false, progress).await?;
+    let snapshot = retention::meta(&mut live, "snapshot").await?;
+    total(count(&mut live, snapshot, last).await?);
+    let from = retention::restore(&mut target, path, snapshot).await?;
+    let events = fold(&mut live, &mut target, from, last, false, progress).await?;
     sqlx::Connection::close(target).await?;
     let mut divergences = Vec::new();
     for (table, key) in READ_MODELS {

@@ -15,7 +15,7 @@ use crate::events::Envelope;
 use crate::model::{Clock, Limits, QueueName, Timestamp};
 use crate::projections::sqlite::{self as views, claims, messages, queues, subscriptions};
 
-use super::log;
+use super::{log, retention};
 
 /// Most expired messages (and claims) one sweep records.
 const SWEEP_BATCH: i64 = 1000;
@@ -36,6 +36,8 @@ pub struct Writer {
     pub next_seq: i64,
     /// Where committed events are announced.
     pub bus: EventBus,
+    /// The database file (snapshots are written next to it).
+    pub path: std::path::PathBuf,
 }
 
 impl Writer {
@@ -67,7 +69,20 @@ impl Writer {
     }
 
     async fn serve(&mut self, batch: &mut Vec<Job>) {
-        let results = self.commit_batch(batch).await;
+        let mut results = self.commit_batch(batch).await;
+        // Log maintenance runs after the batch, outside any transaction.
+        for (job, result) in batch.iter().zip(results.iter_mut()) {
+            if let (Command::Prune { before }, Ok(_)) = (&job.command, &result) {
+                let head = self.next_seq - 1;
+                match retention::prune(&mut self.conn, &self.path, *before, head).await {
+                    Ok(Some(p)) => {
+                        tracing::info!(horizon = p.horizon, snapshot = p.snapshot, "pruned the log")
+                    }
+                    Ok(None) => {}
+                    Err(e) => *result = Err(e.into()),
+                }
+            }
+        }
         for (job, result) in batch.drain(..).zip(results) {
             // The requester may have gone away; the write stands regardless.
             let _ = job.reply.send(result);
@@ -269,6 +284,7 @@ impl Writer {
                     .is_some();
                 Ok(commands::subscription::delete(exists, p, queue, id))
             }
+            Command::Prune { .. } => Ok(Decision::nothing()),
             Command::Sweep => {
                 let expired = Expired {
                     claims: claims::expired(c, now, SWEEP_BATCH).await?,

@@ -1,0 +1,181 @@
+//! Log retention for SQLite: before events are pruned, the read models are saved as a
+//! snapshot (a separate SQLite file next to the store), so a replay that starts from the
+//! snapshot and folds the remaining events gives exactly the live state. `log_meta` records
+//! the pruning horizon and the snapshot's position.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::SqliteConnection;
+
+use super::rebuild::READ_MODELS;
+use crate::error::StoreError;
+use crate::model::Timestamp;
+
+/// Where a store keeps its snapshots.
+pub fn snapshot_dir(db: &Path) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".snapshots");
+    db.with_file_name(name)
+}
+
+/// The snapshot file of log position `seq`.
+pub fn snapshot_path(db: &Path, seq: i64) -> PathBuf {
+    snapshot_dir(db).join(format!("{seq:020}.db"))
+}
+
+/// A value of `log_meta` (0 when unset).
+pub async fn meta(conn: &mut SqliteConnection, key: &str) -> Result<i64, StoreError> {
+    let value: Option<i64> = sqlx::query_scalar("SELECT value FROM log_meta WHERE key = ?1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
+    Ok(value.unwrap_or(0))
+}
+
+async fn set_meta(conn: &mut SqliteConnection, key: &str, value: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO log_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Events up to this position are gone.
+    pub horizon: i64,
+    /// The snapshot that replaces them.
+    pub snapshot: i64,
+}
+
+/// Prunes the events recorded before `before`, after saving the read models (which reflect
+/// the log up to `head`) as a snapshot. Runs outside any transaction (it attaches a file).
+pub async fn prune(
+    conn: &mut SqliteConnection,
+    db: &Path,
+    before: Timestamp,
+    head: i64,
+) -> Result<Option<Pruned>, StoreError> {
+    let target: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE recorded_at < ?1")
+            .bind(before.0)
+            .fetch_one(&mut *conn)
+            .await?;
+    let Some(horizon) = target.filter(|h| *h > 0) else {
+        return Ok(None);
+    };
+    if horizon <= meta(conn, "horizon").await? {
+        return Ok(None);
+    }
+    let path = snapshot_path(db, head);
+    std::fs::create_dir_all(snapshot_dir(db))
+        .map_err(|e| StoreError::Corrupt(format!("cannot create the snapshot directory: {e}")))?;
+    if !path.exists() {
+        write_snapshot(conn, &path, horizon).await?;
+    }
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM events WHERE seq <= ?1")
+        .bind(horizon)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM message_events WHERE seq <= ?1")
+        .bind(horizon)
+        .execute(&mut *conn)
+        .await?;
+    set_meta(conn, "horizon", horizon).await?;
+    set_meta(conn, "snapshot", head).await?;
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    // Older snapshots describe states the log can no longer be replayed from.
+    if let Ok(entries) = std::fs::read_dir(snapshot_dir(db)) {
+        for entry in entries.flatten() {
+            if entry.path() != path {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(Some(Pruned {
+        horizon,
+        snapshot: head,
+    }))
+}
+
+/// Copies every read-model table into a new SQLite file (the history index only after
+/// `horizon`, like the pruned store itself).
+async fn write_snapshot(
+    conn: &mut SqliteConnection,
+    path: &Path,
+    horizon: i64,
+) -> Result<(), StoreError> {
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    sqlx::query("ATTACH DATABASE ?1 AS snap")
+        .bind(partial.to_string_lossy().to_string())
+        .execute(&mut *conn)
+        .await?;
+    let copied = async {
+        sqlx::query("BEGIN").execute(&mut *conn).await?;
+        for (table, _) in READ_MODELS {
+            let rows = match table {
+                "message_events" => format!("SELECT * FROM main.{table} WHERE seq > {horizon}"),
+                _ => format!("SELECT * FROM main.{table}"),
+            };
+            sqlx::query(&format!("CREATE TABLE snap.{table} AS {rows}"))
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+        Ok::<(), StoreError>(())
+    }
+    .await;
+    if copied.is_err() {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    }
+    sqlx::query("DETACH DATABASE snap")
+        .execute(&mut *conn)
+        .await?;
+    copied?;
+    std::fs::rename(&partial, path)
+        .map_err(|e| StoreError::Corrupt(format!("cannot move the snapshot in place: {e}")))?;
+    Ok(())
+}
+
+/// Loads a snapshot's read models into `conn`'s (empty) read-model tables; returns the
+/// snapshot's position, or 0 if the store has never been pruned.
+pub async fn restore(
+    conn: &mut SqliteConnection,
+    source_db: &Path,
+    snapshot: i64,
+) -> Result<i64, StoreError> {
+    if snapshot == 0 {
+        return Ok(0);
+    }
+    let path = snapshot_path(source_db, snapshot);
+    if !path.exists() {
+        return Err(StoreError::Corrupt(format!(
+            "the log was pruned, but its snapshot {} is missing",
+            path.display()
+        )));
+    }
+    sqlx::query("ATTACH DATABASE ?1 AS snap")
+        .bind(path.to_string_lossy().to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("BEGIN").execute(&mut *conn).await?;
+    for (table, _) in READ_MODELS {
+        sqlx::query(&format!(
+            "INSERT INTO main.{table} SELECT * FROM snap.{table}"
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    sqlx::query("DETACH DATABASE snap")
+        .execute(&mut *conn)
+        .await?;
+    Ok(snapshot)
+}
