@@ -5,10 +5,17 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
 
+use cairn::app::{AppState, Server, Settings};
+use cairn::events::store::{StoreOptions, StoreUrl};
+use cairn::model::{Limits, ManualClock};
 use serde_json::{json, Map, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-use super::{last_segment, Client, Resp, TestServer};
+use super::{last_segment, new_uuid, Client, Resp, TestServer};
 
 /// The response header carrying the log position of a write.
 pub const SEQ_HEADER: &str = "x-cairn-sequence";
@@ -274,6 +281,87 @@ pub fn assert_same_snapshot(before: &Value, after: &Value, what: &str) {
         }
     }
     panic!("{what}: snapshots differ\nbefore: {before}\nafter:  {after}");
+}
+
+/// A REST server on a store *without* the expiry sweeper (which `TestServer` runs once at
+/// start-up): it serves a store exactly as it is, e.g. a replay up to some point, at the
+/// instant of the given clock, and writes nothing unless asked to.
+pub struct Inspector {
+    pub base: String,
+    pub clock: ManualClock,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Inspector {
+    /// Serves the SQLite database at `db`.
+    pub async fn open(db: &Path, clock: ManualClock) -> Inspector {
+        let settings = Settings {
+            store: StoreUrl::Sqlite(db.to_path_buf()),
+            store_options: StoreOptions::default(),
+            limits: Limits::default(),
+            sweep_interval: Duration::from_secs(3600),
+            websocket: Default::default(),
+            event_retention: None,
+        };
+        let server = Server::open(&settings, Arc::new(clock.clone()))
+            .await
+            .expect("the store opens");
+        let state = server.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = cairn::transports::http::router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the inspector serves");
+        });
+        Inspector {
+            base: format!("http://{addr}"),
+            clock,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A client of `project` (any Client-ID).
+    pub fn client(&self, project: &str) -> Client {
+        Client::new(&self.base, &new_uuid(), project)
+    }
+
+    pub async fn last_seq(&self) -> i64 {
+        self.state.store.last_seq().await.expect("log head")
+    }
+
+    /// Stops serving and closes the store.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("the inspector stops within 20 s")
+                .expect("the inspector does not panic");
+        }
+        self.state.store.close().await;
+    }
+}
+
+impl Drop for Inspector {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
 }
 
 /// Runs the `cairn` binary with these arguments (no inherited `CAIRN_*` store settings).
