@@ -306,7 +306,11 @@ pub enum Reply {
     Claimed(Option<(ClaimId, Vec<MessageView>)>),
     Claim(ClaimView),
     SubscriptionCreated(SubscriptionId),
-    Events(Vec<Envelope>),
+    /// A page of the feed; events up to `horizon` were pruned (0: none).
+    Events {
+        events: Vec<Envelope>,
+        horizon: i64,
+    },
     /// A message's history, oldest first; events up to `horizon` were pruned (0: none).
     History {
         id: MessageId,
@@ -473,12 +477,19 @@ async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply,
             Ok(Reply::Done)
         }
         Action::ClaimDelete { queue, id } => {
-            if let Some(claim_id) = ClaimId::parse(&id) {
-                submit(Command::ReleaseClaim { queue, claim_id }).await?;
+            match ClaimId::parse(&id) {
+                Some(claim_id) => {
+                    submit(Command::ReleaseClaim { queue, claim_id }).await?;
+                }
+                // Nothing to release; the answer still carries the log position.
+                None => written.store(store.last_seq().await?, Ordering::Relaxed),
             }
             Ok(Reply::Done)
         }
-        Action::EventList(filter) => Ok(Reply::Events(store.list_events(project, &filter).await?)),
+        Action::EventList(filter) => Ok(Reply::Events {
+            events: store.list_events(project, &filter).await?,
+            horizon: store.horizon().await?,
+        }),
         Action::MessageHistory { queue, id } => {
             let message = MessageId::parse(&id);
             let events = match &message {
@@ -547,8 +558,11 @@ async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply,
             Ok(Reply::Done)
         }
         Action::SubscriptionDelete { queue, id } => {
-            if let Some(id) = SubscriptionId::parse(&id) {
-                submit(Command::DeleteSubscription { queue, id }).await?;
+            match SubscriptionId::parse(&id) {
+                Some(id) => {
+                    submit(Command::DeleteSubscription { queue, id }).await?;
+                }
+                None => written.store(store.last_seq().await?, Ordering::Relaxed),
             }
             Ok(Reply::Done)
         }

@@ -33,7 +33,8 @@ pub async fn events(
         q.get("until"),
         &app.limits,
     )?;
-    let Reply::Events(events) = execute(&app, Request { ctx, action }).await?.reply else {
+    let Reply::Events { events, horizon } = execute(&app, Request { ctx, action }).await?.reply
+    else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
     let items: Vec<Value> = events.iter().map(views::event).collect();
@@ -42,10 +43,14 @@ pub async fn events(
         .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
         .collect();
     let last = events.last().map(|e| e.seq.to_string()).unwrap_or_default();
-    let doc = json!({
+    let mut doc = json!({
         "events": items,
         "links": render::links(!events.is_empty(), "/v2/events", &params, &last),
     });
+    if horizon > 0 {
+        // Events up to this position were pruned: a feed cannot start before it.
+        doc["log_horizon"] = horizon.into();
+    }
     Ok(render::json(StatusCode::OK, &doc))
 }
 

@@ -490,9 +490,13 @@ pub fn render(reply: Reply, how: &Render, now: Timestamp) -> (u16, Value) {
             (200, json!({ "subscriptions": items }))
         }
         Reply::Subscription(s) => (200, views::subscription(&s, now)),
-        Reply::Events(events) => {
+        Reply::Events { events, horizon } => {
             let items: Vec<Value> = events.iter().map(views::event).collect();
-            (200, json!({ "events": items }))
+            let mut doc = json!({ "events": items });
+            if horizon > 0 {
+                doc["log_horizon"] = horizon.into();
+            }
+            (200, doc)
         }
         Reply::History {
             id,

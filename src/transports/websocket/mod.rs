@@ -192,6 +192,9 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
     }
 }
 
+/// How long a catch-up waits for room in a connection's send queue.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(10);
+
 /// A tailed event as sent to the client.
 fn tail_frame(env: &Envelope) -> Value {
     let mut frame = crate::transports::views::event(env);
@@ -369,8 +372,12 @@ impl Session {
             };
             let done = (page.len() as i64) < filter.limit;
             for env in &page {
-                let frame = tail_frame(env);
-                self.out.send(codec.encode(&frame)).await.map_err(|_| ())?;
+                let frame = codec.encode(&tail_frame(env));
+                // A client that stops reading during catch-up is dropped, not waited for.
+                if let Err(e) = self.out.send_timeout(frame, CATCH_UP_PATIENCE).await {
+                    tracing::info!(error = %e, "event tail client too slow; closing");
+                    return Err(());
+                }
             }
             if let Some(tail) = self.tail.as_mut() {
                 if let Some(last) = page.last() {

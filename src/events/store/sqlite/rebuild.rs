@@ -71,7 +71,7 @@ async fn open(path: &Path, create: bool) -> Result<SqliteConnection, StoreError>
 async fn resolve(conn: &mut SqliteConnection, until: Until) -> Result<i64, StoreError> {
     Ok(match until {
         Until::End => log::last_seq(conn).await?,
-        Until::Seq(seq) => seq,
+        Until::Seq(seq) => seq.min(log::last_seq(conn).await?),
         Until::Time(t) => sqlx::query_scalar::<_, Option<i64>>(
             "SELECT MAX(seq) FROM events WHERE recorded_at <= ?1",
         )

@@ -75,9 +75,9 @@ pub async fn prune(
     let path = snapshot_path(db, head);
     std::fs::create_dir_all(snapshot_dir(db))
         .map_err(|e| StoreError::Corrupt(format!("cannot create the snapshot directory: {e}")))?;
-    if !path.exists() {
-        write_snapshot(conn, &path, horizon).await?;
-    }
+    // Always a fresh snapshot: an older file for the same position may still hold history
+    // rows that this prune removes.
+    write_snapshot(conn, &path, horizon).await?;
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     sqlx::query("DELETE FROM events WHERE seq <= ?1")
         .bind(horizon)
