@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::error::StoreError;
 use crate::events::store::{Store, StoreOptions, StoreUrl};
+use crate::metrics::Metrics;
 use crate::model::{Clock, Limits};
 use crate::transports::websocket::{self, WsSettings};
 
@@ -21,6 +22,7 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub clock: Arc<dyn Clock>,
     pub websocket: Arc<WsSettings>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Everything needed to open a server.
@@ -48,19 +50,23 @@ impl Server {
     /// Opens the store (running migrations) with the given clock.
     pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Server, StoreError> {
         let limits = Arc::new(settings.limits.clone());
+        let metrics = Arc::new(Metrics::default());
         let store = Store::open(
             &settings.store,
             &settings.store_options,
             limits.clone(),
             clock.clone(),
+            metrics.clone(),
         )
         .await?;
+        metrics.set_log_position(store.last_seq().await?);
         Ok(Server {
             state: AppState {
                 store,
                 limits,
                 clock,
                 websocket: Arc::new(settings.websocket.clone()),
+                metrics,
             },
             sweep_interval: settings.sweep_interval,
             event_retention: settings.event_retention,

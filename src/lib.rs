@@ -12,7 +12,8 @@
 //! - [`model`] holds the validated value types every layer shares, [`error`] the errors a
 //!   client can see;
 //! - [`app`] wires state, transports and the expiry sweeper; [`config`] parses settings;
-//!   [`admin`] holds the offline `replay` and `verify` commands.
+//!   [`admin`] holds the offline `replay` and `verify` commands; [`metrics`] what `/metrics`
+//!   exposes.
 
 pub mod actions;
 pub mod admin;
@@ -21,6 +22,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod model;
 pub mod projections;
 pub mod transports;

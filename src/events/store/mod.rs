@@ -72,10 +72,11 @@ impl Store {
         options: &StoreOptions,
         limits: Arc<Limits>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Store, StoreError> {
         match url {
             StoreUrl::Sqlite(path) => Ok(Store::Sqlite(
-                sqlite::SqliteStore::open(path, options, limits, clock).await?,
+                sqlite::SqliteStore::open(path, options, limits, clock, metrics).await?,
             )),
         }
     }
@@ -122,6 +123,13 @@ impl Store {
     ) -> Result<Option<QueueMetadata>, StoreError> {
         match self {
             Store::Sqlite(s) => s.queue_metadata(project, queue).await,
+        }
+    }
+
+    /// (free, claimed) counts of unexpired messages in the whole store.
+    pub async fn total_volume(&self, now: Timestamp) -> Result<(i64, i64), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.total_volume(now).await,
         }
     }
 

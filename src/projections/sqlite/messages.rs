@@ -374,3 +374,20 @@ pub async fn project_volume(
     let claimed: i64 = row.try_get(1)?;
     Ok((total - claimed, claimed))
 }
+
+/// (free, claimed) counts of unexpired messages in the whole store.
+pub async fn total_volume(
+    conn: &mut SqliteConnection,
+    now: Timestamp,
+) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?1), 0)
+         FROM messages WHERE expires_at > ?1",
+    )
+    .bind(now.0)
+    .fetch_one(conn)
+    .await?;
+    let total: i64 = row.try_get(0)?;
+    let claimed: i64 = row.try_get(1)?;
+    Ok((total - claimed, claimed))
+}

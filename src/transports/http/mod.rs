@@ -15,7 +15,7 @@ mod subscriptions;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request};
+use axum::extract::{Path, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -92,7 +92,11 @@ pub fn router(state: AppState) -> Router {
             put(subscriptions::confirm),
         )
         .fallback(not_found)
-        .layer(middleware::from_fn(request_context))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .with_state(state)
 }
 
@@ -102,10 +106,30 @@ async fn not_found() -> Response {
     (axum::http::StatusCode::NOT_FOUND, body).into_response()
 }
 
-/// Gives each request an id (`x-openstack-request-id`) and a tracing span, and answers
-/// `OPTIONS` on known routes with 200 and their `Allow` header, as Zaqar's framework does.
-async fn request_context(mut req: Request, next: Next) -> Response {
-    let is_options = req.method() == axum::http::Method::OPTIONS;
+/// `GET /metrics`: Prometheus exposition (no Zaqar headers needed, as scrapers send none).
+async fn metrics(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let (free, claimed) = app.store.total_volume(app.clock.now()).await?;
+    let text = app.metrics.render(free, claimed);
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// Gives each request an id (`x-openstack-request-id`), a tracing span and a line in the
+/// metrics, and answers `OPTIONS` on known routes with 200 and their `Allow` header, as
+/// Zaqar's framework does.
+async fn request_context(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let is_options = method == axum::http::Method::OPTIONS;
     let id = format!("req-{}", uuid::Uuid::new_v4());
     req.extensions_mut().insert(RequestId(id.clone()));
     let span =
@@ -125,6 +149,12 @@ async fn request_context(mut req: Request, next: Next) -> Response {
             .headers_mut()
             .insert("x-openstack-request-id", value);
     }
+    app.metrics.http_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

@@ -110,6 +110,8 @@ async fn session(socket: WebSocket, app: AppState) {
 
 async fn run_session(socket: WebSocket, app: AppState, connection: String) {
     let settings = app.websocket.clone();
+    let metrics = app.metrics.clone();
+    metrics.ws_connection(1);
     let (mut sink, mut stream) = socket.split();
     let (out, mut outgoing) = mpsc::channel::<Message>(settings.send_queue.max(1));
     let writer = tokio::spawn(async move {
@@ -190,6 +192,7 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
     {
         abort.abort();
     }
+    metrics.ws_connection(-1);
 }
 
 /// How long a catch-up waits for room in a connection's send queue.
@@ -250,6 +253,7 @@ impl Session {
             }
         };
         let echo = envelope.echo();
+        let started = Instant::now();
         let (status, body, seq) = match self.run(&envelope, codec).await {
             Ok(answer) => answer,
             Err(Refusal::Rejected(r)) => (r.status, json!({ "error": r.error }), None),
@@ -258,6 +262,13 @@ impl Session {
                 (status, body, None)
             }
         };
+        let action = match dispatch::ACTIONS.contains(&envelope.action.as_str()) {
+            true => envelope.action.as_str(),
+            false => "unknown",
+        };
+        self.app
+            .metrics
+            .ws_request(action, status, started.elapsed());
         protocol::response(echo, status, body, seq)
     }
 

@@ -69,6 +69,7 @@ impl SqliteStore {
         options: &StoreOptions,
         limits: Arc<Limits>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -102,6 +103,7 @@ impl SqliteStore {
             next_seq,
             bus: bus.clone(),
             path: path.to_path_buf(),
+            metrics,
         };
         let (stop, stopped) = watch::channel(false);
         let handle = tokio::spawn(writer.run(receiver, stopped));
@@ -159,6 +161,10 @@ impl SqliteStore {
         Ok(queues::state(&mut conn, project, queue)
             .await?
             .map(|s| s.metadata))
+    }
+
+    pub async fn total_volume(&self, now: Timestamp) -> Result<(i64, i64), StoreError> {
+        messages::total_volume(&mut *self.readers.acquire().await?, now).await
     }
 
     pub async fn project_volume(

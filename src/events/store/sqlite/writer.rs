@@ -38,6 +38,7 @@ pub struct Writer {
     pub bus: EventBus,
     /// The database file (snapshots are written next to it).
     pub path: std::path::PathBuf,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Writer {
@@ -146,6 +147,7 @@ impl Writer {
             views::checkpoint(&mut self.conn, self.next_seq - 1).await?;
         }
         sqlx::query("COMMIT").execute(&mut self.conn).await?;
+        self.metrics.committed(batch.len(), &appended);
         self.bus.publish(appended);
         Ok(results)
     }

@@ -1,0 +1,263 @@
+//! Operational metrics in Prometheus' text format (`GET /metrics`): requests by route or
+//! action and status with latency histograms, committed events by type (so messages posted,
+//! claimed, deleted, expired, dead-lettered), the log position, group-commit batch sizes,
+//! WebSocket connections, and message counts read from the store at scrape time.
+//! A small registry of atomics and mutex-guarded maps; nothing here does I/O.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::events::Envelope;
+
+/// Latency buckets (seconds).
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+/// Group-commit batch-size buckets (commands per transaction).
+const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// A histogram with fixed buckets.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    count: AtomicU64,
+    /// Sum of observations, in millionths.
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, value: f64) {
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            if value <= *bound {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            let n = count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {n}");
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {total}");
+    }
+}
+
+/// Everything Cairn counts.
+#[derive(Debug)]
+pub struct Metrics {
+    http_requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    http_latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    ws_requests: Mutex<BTreeMap<(String, u16), u64>>,
+    ws_latency: Mutex<BTreeMap<String, Histogram>>,
+    ws_connections: AtomicI64,
+    events: Mutex<BTreeMap<&'static str, u64>>,
+    log_position: AtomicI64,
+    batch_sizes: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            http_requests: Mutex::default(),
+            http_latency: Mutex::default(),
+            ws_requests: Mutex::default(),
+            ws_latency: Mutex::default(),
+            ws_connections: AtomicI64::new(0),
+            events: Mutex::default(),
+            log_position: AtomicI64::new(0),
+            batch_sizes: Histogram::new(&BATCH_BUCKETS),
+        }
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// One REST request: method, route template (e.g. `/v2/queues/{queue}`) and status.
+    pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let key = (method.to_owned(), route.to_owned());
+        if let Ok(mut m) = self.http_requests.lock() {
+            *m.entry((key.0.clone(), key.1.clone(), status)).or_default() += 1;
+        }
+        if let Ok(mut m) = self.http_latency.lock() {
+            m.entry(key)
+                .or_insert_with(|| Histogram::new(&LATENCY_BUCKETS))
+                .observe(took.as_secs_f64());
+        }
+    }
+
+    /// One WebSocket request.
+    pub fn ws_request(&self, action: &str, status: u16, took: Duration) {
+        if let Ok(mut m) = self.ws_requests.lock() {
+            *m.entry((action.to_owned(), status)).or_default() += 1;
+        }
+        if let Ok(mut m) = self.ws_latency.lock() {
+            m.entry(action.to_owned())
+                .or_insert_with(|| Histogram::new(&LATENCY_BUCKETS))
+                .observe(took.as_secs_f64());
+        }
+    }
+
+    /// A WebSocket connection opened (`+1`) or closed (`-1`).
+    pub fn ws_connection(&self, delta: i64) {
+        self.ws_connections.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// One committed group-commit transaction and the events it appended.
+    pub fn committed(&self, commands: usize, events: &[Envelope]) {
+        self.batch_sizes.observe(commands as f64);
+        if let Some(last) = events.last() {
+            self.log_position.fetch_max(last.seq, Ordering::Relaxed);
+        }
+        if let Ok(mut m) = self.events.lock() {
+            for env in events {
+                *m.entry(env.event.kind()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Sets the log position (at start-up).
+    pub fn set_log_position(&self, seq: i64) {
+        self.log_position.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// The exposition text; `free` and `claimed` are the store's current message counts.
+    pub fn render(&self, free: i64, claimed: i64) -> String {
+        let mut out = String::with_capacity(8192);
+        out.push_str(
+            "# HELP cairn_http_requests_total REST requests by method, route and status.\n",
+        );
+        out.push_str("# TYPE cairn_http_requests_total counter\n");
+        if let Ok(m) = self.http_requests.lock() {
+            for ((method, route, status), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "cairn_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
+        }
+        out.push_str("# HELP cairn_http_request_duration_seconds REST request latency.\n");
+        out.push_str("# TYPE cairn_http_request_duration_seconds histogram\n");
+        if let Ok(m) = self.http_latency.lock() {
+            for ((method, route), h) in m.iter() {
+                let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+                h.render(&mut out, "cairn_http_request_duration_seconds", &labels);
+            }
+        }
+        out.push_str("# HELP cairn_ws_requests_total WebSocket requests by action and status.\n");
+        out.push_str("# TYPE cairn_ws_requests_total counter\n");
+        if let Ok(m) = self.ws_requests.lock() {
+            for ((action, status), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "cairn_ws_requests_total{{action=\"{}\",status=\"{status}\"}} {n}",
+                    escape(action)
+                );
+            }
+        }
+        out.push_str("# HELP cairn_ws_request_duration_seconds WebSocket request latency.\n");
+        out.push_str("# TYPE cairn_ws_request_duration_seconds histogram\n");
+        if let Ok(m) = self.ws_latency.lock() {
+            for (action, h) in m.iter() {
+                let labels = format!("action=\"{}\"", escape(action));
+                h.render(&mut out, "cairn_ws_request_duration_seconds", &labels);
+            }
+        }
+        out.push_str("# HELP cairn_ws_connections Open WebSocket connections.\n");
+        out.push_str("# TYPE cairn_ws_connections gauge\n");
+        let _ = writeln!(
+            out,
+            "cairn_ws_connections {}",
+            self.ws_connections.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP cairn_events_total Events committed to the log, by type.\n");
+        out.push_str("# TYPE cairn_events_total counter\n");
+        if let Ok(m) = self.events.lock() {
+            for (kind, n) in m.iter() {
+                let _ = writeln!(out, "cairn_events_total{{type=\"{kind}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP cairn_log_position Sequence number of the last committed event.\n");
+        out.push_str("# TYPE cairn_log_position gauge\n");
+        let _ = writeln!(
+            out,
+            "cairn_log_position {}",
+            self.log_position.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP cairn_group_commit_batch_size Commands per committed transaction.\n");
+        out.push_str("# TYPE cairn_group_commit_batch_size histogram\n");
+        self.batch_sizes
+            .render(&mut out, "cairn_group_commit_batch_size", "");
+        out.push_str("# HELP cairn_messages Unexpired messages in all queues, by state.\n");
+        out.push_str("# TYPE cairn_messages gauge\n");
+        let _ = writeln!(out, "cairn_messages{{state=\"free\"}} {free}");
+        let _ = writeln!(out, "cairn_messages{{state=\"claimed\"}} {claimed}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative() {
+        let h = Histogram::new(&BATCH_BUCKETS);
+        h.observe(1.0);
+        h.observe(3.0);
+        h.observe(300.0);
+        let mut out = String::new();
+        h.render(&mut out, "x", "");
+        assert!(out.contains("x_bucket{le=\"1\"} 1"), "{out}");
+        assert!(out.contains("x_bucket{le=\"4\"} 2"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3"), "{out}");
+        assert!(out.contains("x_count 3"), "{out}");
+    }
+
+    #[test]
+    fn requests_are_counted_by_labels() {
+        let m = Metrics::default();
+        m.http_request("GET", "/v2/queues", 200, Duration::from_millis(2));
+        m.http_request("GET", "/v2/queues", 200, Duration::from_millis(3));
+        m.ws_request("queue_list", 200, Duration::from_millis(1));
+        let text = m.render(5, 2);
+        assert!(text.contains(
+            "cairn_http_requests_total{method=\"GET\",route=\"/v2/queues\",status=\"200\"} 2"
+        ));
+        assert!(text.contains("cairn_ws_requests_total{action=\"queue_list\",status=\"200\"} 1"));
+        assert!(text.contains("cairn_messages{state=\"claimed\"} 2"));
+    }
+}
