@@ -3,7 +3,7 @@
 //! deletion, expiry, purge). Events about a claim or a whole queue are indexed against the
 //! messages they touched at the time, so a message's history survives its deletion.
 
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, SqliteConnection};
 
 use crate::error::StoreError;
 use crate::events::{Envelope, Event};
@@ -55,12 +55,13 @@ async fn insert(
     ids: &[&MessageId],
     seq: i64,
 ) -> Result<(), StoreError> {
-    for id in ids {
-        sqlx::query("INSERT OR IGNORE INTO message_events (message_id, seq) VALUES (?1, ?2)")
-            .bind(id.as_str())
-            .bind(seq)
-            .execute(&mut *conn)
-            .await?;
+    for chunk in ids.chunks(super::messages::ROWS_PER_STATEMENT) {
+        let mut insert =
+            QueryBuilder::new("INSERT OR IGNORE INTO message_events (message_id, seq) ");
+        insert.push_values(chunk, |mut row, id| {
+            row.push_bind(id.as_str()).push_bind(seq);
+        });
+        insert.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

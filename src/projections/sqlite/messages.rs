@@ -3,13 +3,16 @@
 
 use serde_json::value::RawValue;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, SqliteConnection};
 
 use crate::commands::message::HeldBy;
 use crate::error::StoreError;
 use crate::events::{ClaimRenewed, MessageDeadLettered, MessagesClaimed, PostedMessage};
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
 use crate::projections::{MessageFilter, MessageView, QueueStats};
+
+/// Rows per multi-row statement (well under SQLite's limit of bound parameters).
+pub const ROWS_PER_STATEMENT: usize = 200;
 
 const COLUMNS: &str = "id, marker, body, ttl, created_at, expires_at, delay_until, client_id, \
                        checksum, claim_id, claim_expires, claim_count";
@@ -42,35 +45,43 @@ pub async fn insert(
     at: Timestamp,
     messages: &[PostedMessage],
 ) -> Result<(), StoreError> {
-    for m in messages {
-        sqlx::query(
-            "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at,
-                                   expires_at, delay_until, client_id, checksum)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(m.marker)
-        .bind(m.id.as_str())
-        .bind(serde_json::to_string(&m.body)?)
-        .bind(m.ttl)
-        .bind(at.0)
-        .bind(m.expires_at.0)
-        .bind(m.delay_until.0)
-        .bind(client_id)
-        .bind(m.checksum.as_deref())
-        .execute(&mut *conn)
-        .await?;
+    // One multi-row statement per chunk: each statement is a round trip to SQLite's thread.
+    for chunk in messages.chunks(ROWS_PER_STATEMENT) {
+        let bodies = chunk
+            .iter()
+            .map(|m| serde_json::to_string(&m.body))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, \
+             expires_at, delay_until, client_id, checksum) ",
+        );
+        insert.push_values(chunk.iter().zip(bodies), |mut row, (m, body)| {
+            row.push_bind(project.as_str())
+                .push_bind(queue.as_str())
+                .push_bind(m.marker)
+                .push_bind(m.id.as_str())
+                .push_bind(body)
+                .push_bind(m.ttl)
+                .push_bind(at.0)
+                .push_bind(m.expires_at.0)
+                .push_bind(m.delay_until.0)
+                .push_bind(client_id)
+                .push_bind(m.checksum.as_deref());
+        });
+        insert.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 pub async fn delete_ids(conn: &mut SqliteConnection, ids: &[MessageId]) -> Result<(), StoreError> {
-    for id in ids {
-        sqlx::query("DELETE FROM messages WHERE id = ?1")
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut delete = QueryBuilder::new("DELETE FROM messages WHERE id IN (");
+        let mut list = delete.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        delete.push(")");
+        delete.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
