@@ -172,12 +172,5 @@ pub async fn expired(
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<(ProjectId, QueueName, ClaimId)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT project, queue, id FROM claims WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
-    )
-    .bind(now.0)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    super::scoped_ids(&rows, ClaimId::from_stored)
+    super::expired_ids(conn, "claims", now, limit, ClaimId::from_stored).await
 }

@@ -295,13 +295,7 @@ pub async fn any(
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<bool, StoreError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM messages WHERE project = ?1 AND queue = ?2 LIMIT 1")
-            .bind(project.as_str())
-            .bind(queue.as_str())
-            .fetch_optional(conn)
-            .await?;
-    Ok(found.is_some())
+    super::queue_has_rows(conn, "messages", project, queue).await
 }
 
 /// Messages whose expiry has passed, oldest expiry first.
@@ -310,15 +304,7 @@ pub async fn expired(
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<(ProjectId, QueueName, MessageId)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT project, queue, id FROM messages WHERE expires_at <= ?1
-         ORDER BY expires_at LIMIT ?2",
-    )
-    .bind(now.0)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    super::scoped_ids(&rows, MessageId::from_stored)
+    super::expired_ids(conn, "messages", now, limit, MessageId::from_stored).await
 }
 
 /// Message counts and the oldest/newest message of a queue.

@@ -108,3 +108,39 @@ pub fn scoped_ids<T>(
         })
         .collect()
 }
+
+/// Whether `table` (a read-model table name, never input) holds any row of the queue.
+pub async fn queue_has_rows(
+    conn: &mut SqliteConnection,
+    table: &str,
+    project: &ProjectId,
+    queue: &QueueName,
+) -> Result<bool, StoreError> {
+    let sql = format!("SELECT 1 FROM {table} WHERE project = ?1 AND queue = ?2 LIMIT 1");
+    let found: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Rows of `table` (a read-model table name, never input) whose `expires_at` has passed,
+/// oldest expiry first, as `(project, queue, id)`.
+pub async fn expired_ids<T>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    now: crate::model::Timestamp,
+    limit: i64,
+    id: impl Fn(String) -> T,
+) -> Result<Vec<(ProjectId, QueueName, T)>, StoreError> {
+    let sql = format!(
+        "SELECT project, queue, id FROM {table} WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now.0)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    scoped_ids(&rows, id)
+}

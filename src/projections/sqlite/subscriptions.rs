@@ -184,13 +184,7 @@ pub async fn any(
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<bool, StoreError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM subscriptions WHERE project = ?1 AND queue = ?2 LIMIT 1")
-            .bind(project.as_str())
-            .bind(queue.as_str())
-            .fetch_optional(conn)
-            .await?;
-    Ok(found.is_some())
+    super::queue_has_rows(conn, "subscriptions", project, queue).await
 }
 
 /// Subscriptions whose expiry has passed.
@@ -199,13 +193,12 @@ pub async fn expired(
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<(ProjectId, QueueName, SubscriptionId)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT project, queue, id FROM subscriptions WHERE expires_at <= ?1
-         ORDER BY expires_at LIMIT ?2",
+    super::expired_ids(
+        conn,
+        "subscriptions",
+        now,
+        limit,
+        SubscriptionId::from_stored,
     )
-    .bind(now.0)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    super::scoped_ids(&rows, SubscriptionId::from_stored)
+    .await
 }
