@@ -8,6 +8,8 @@
 mod dispatch;
 mod error;
 mod protocol;
+mod render;
+mod tail;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,10 +28,11 @@ use crate::actions::{execute, Context, Request};
 use crate::app::AppState;
 use crate::commands::{Command, Committed, CreateSubscription, Outcome, Scope};
 use crate::error::ApiError;
-use crate::events::{Envelope, Event, EventFilter};
+use crate::events::{Envelope, Event};
 use crate::model::{ClientId, ProjectId, QueueName, SubscriptionId, SubscriptionSpec, Timestamp};
 use dispatch::Refusal;
 use protocol::{Codec, Rejection};
+use tail::{matches_filter, tail_frame, Tail};
 
 /// Limits and timers of WebSocket connections.
 #[derive(Debug, Clone)]
@@ -92,14 +95,6 @@ struct Session {
     connection: String,
     /// The live tail of the project's events, if one was asked for.
     tail: Option<Tail>,
-}
-
-/// An `event_subscribe` tail: every event after `after` that passes the filter.
-struct Tail {
-    filter: EventFilter,
-    codec: Codec,
-    /// Whether events up to the log's head still have to be read from the log.
-    catching_up: bool,
 }
 
 async fn session(socket: WebSocket, app: AppState) {
@@ -195,25 +190,6 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
     metrics.ws_connection(-1);
 }
 
-/// How long a catch-up waits for room in a connection's send queue.
-const CATCH_UP_PATIENCE: Duration = Duration::from_secs(10);
-
-/// A tailed event as sent to the client.
-fn tail_frame(env: &Envelope) -> Value {
-    let mut frame = crate::transports::views::event(env);
-    frame["Message_Type"] = Value::from("Event");
-    frame
-}
-
-/// Whether a live event passes a tail's filter (the log query applies the same filter).
-fn matches_filter(filter: &EventFilter, env: &Envelope) -> bool {
-    filter.queue.as_ref().is_none_or(|q| *q == env.queue)
-        && filter
-            .kinds
-            .as_ref()
-            .is_none_or(|k| k.iter().any(|k| k == env.event.kind()))
-}
-
 async fn next_event(
     feed: &mut Option<broadcast::Receiver<Arc<Envelope>>>,
 ) -> Result<Arc<Envelope>, broadcast::error::RecvError> {
@@ -300,11 +276,11 @@ impl Session {
                 match execute(&self.app, Request { ctx, action }).await {
                     Ok(answer) => {
                         let (status, body) =
-                            dispatch::render(answer.reply, &how, self.app.clock.now());
+                            render::render(answer.reply, &how, self.app.clock.now());
                         Ok((status, body, answer.seq))
                     }
                     Err(e) => {
-                        let (status, body) = dispatch::render_error(&e, &how)
+                        let (status, body) = render::render_error(&e, &how)
                             .unwrap_or_else(|| error::status_and_body(&e));
                         Ok((status, body, None))
                     }
@@ -315,87 +291,6 @@ impl Session {
                 ttl,
                 options,
             } => self.subscribe(ctx, queue, ttl, options, codec).await,
-        }
-    }
-
-    /// Starts an event tail: the response goes out first, then the events after `marker`
-    /// from the log (catch-up), then live ones, without gaps or duplicates.
-    fn start_tail(
-        &mut self,
-        ctx: &Context,
-        body: &serde_json::Map<String, Value>,
-        codec: Codec,
-    ) -> Result<(u16, Value, Option<i64>), Refusal> {
-        let text = |name: &str| match body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(Rejection::schema()),
-        };
-        let action = crate::actions::Action::event_list(
-            &ctx.project,
-            text("marker")?.as_deref(),
-            None,
-            text("queue_name")?.as_deref(),
-            text("types")?.as_deref(),
-            None,
-            None,
-            &self.app.limits,
-        )?;
-        let crate::actions::Action::EventList(filter) = action else {
-            return Err(ApiError::Unavailable("Unexpected action.".into()).into());
-        };
-        // Listen before reading the log, so nothing committed in between is missed.
-        if self.feed.is_none() {
-            self.feed = Some(self.app.store.subscribe());
-        }
-        let after = filter.after;
-        self.tail = Some(Tail {
-            filter,
-            codec,
-            catching_up: true,
-        });
-        Ok((
-            200,
-            json!({"message": "Subscribed to events.", "marker": after}),
-            None,
-        ))
-    }
-
-    /// Sends the tail's events from the log up to its head; afterwards live events follow.
-    async fn catch_up(&mut self) -> Result<(), ()> {
-        let Some((project, _)) = self.identity.clone() else {
-            return Ok(());
-        };
-        loop {
-            let Some(tail) = self.tail.as_mut().filter(|t| t.catching_up) else {
-                return Ok(());
-            };
-            let mut filter = tail.filter.clone();
-            filter.limit = 200;
-            let codec = tail.codec;
-            let page = match self.app.store.list_events(&project, &filter).await {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!(error = %e, "event tail could not read the log");
-                    return Err(());
-                }
-            };
-            let done = (page.len() as i64) < filter.limit;
-            for env in &page {
-                let frame = codec.encode(&tail_frame(env));
-                // A client that stops reading during catch-up is dropped, not waited for.
-                if let Err(e) = self.out.send_timeout(frame, CATCH_UP_PATIENCE).await {
-                    tracing::info!(error = %e, "event tail client too slow; closing");
-                    return Err(());
-                }
-            }
-            if let Some(tail) = self.tail.as_mut() {
-                if let Some(last) = page.last() {
-                    tail.filter.after = last.seq;
-                }
-                tail.catching_up = !done;
-            }
         }
     }
 

@@ -1,0 +1,125 @@
+//! The event tail of a connection (`event_subscribe`): the response goes out first, then
+//! the matching events after the given position from the log (catch-up), then live ones
+//! from the committed-event feed — no gap and no duplicate, because the feed is joined
+//! before the log is read and every event at or below the last one sent is skipped.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::dispatch::Refusal;
+use super::protocol::{Codec, Rejection};
+use super::Session;
+use crate::actions::Context;
+use crate::error::ApiError;
+use crate::events::{Envelope, EventFilter};
+
+/// An `event_subscribe` tail: every event after `after` that passes the filter.
+pub(super) struct Tail {
+    pub(super) filter: EventFilter,
+    pub(super) codec: Codec,
+    /// Whether events up to the log's head still have to be read from the log.
+    pub(super) catching_up: bool,
+}
+
+/// How long a catch-up waits for room in a connection's send queue.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A tailed event as sent to the client.
+pub(super) fn tail_frame(env: &Envelope) -> Value {
+    let mut frame = crate::transports::views::event(env);
+    frame["Message_Type"] = Value::from("Event");
+    frame
+}
+
+/// Whether a live event passes a tail's filter (the log query applies the same filter).
+pub(super) fn matches_filter(filter: &EventFilter, env: &Envelope) -> bool {
+    filter.queue.as_ref().is_none_or(|q| *q == env.queue)
+        && filter
+            .kinds
+            .as_ref()
+            .is_none_or(|k| k.iter().any(|k| k == env.event.kind()))
+}
+
+impl Session {
+    /// Starts an event tail: the response goes out first, then the events after `marker`
+    /// from the log (catch-up), then live ones, without gaps or duplicates.
+    pub(super) fn start_tail(
+        &mut self,
+        ctx: &Context,
+        body: &serde_json::Map<String, Value>,
+        codec: Codec,
+    ) -> Result<(u16, Value, Option<i64>), Refusal> {
+        let text = |name: &str| match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(Rejection::schema()),
+        };
+        let action = crate::actions::Action::event_list(
+            &ctx.project,
+            text("marker")?.as_deref(),
+            None,
+            text("queue_name")?.as_deref(),
+            text("types")?.as_deref(),
+            None,
+            None,
+            &self.app.limits,
+        )?;
+        let crate::actions::Action::EventList(filter) = action else {
+            return Err(ApiError::Unavailable("Unexpected action.".into()).into());
+        };
+        // Listen before reading the log, so nothing committed in between is missed.
+        if self.feed.is_none() {
+            self.feed = Some(self.app.store.subscribe());
+        }
+        let after = filter.after;
+        self.tail = Some(Tail {
+            filter,
+            codec,
+            catching_up: true,
+        });
+        Ok((
+            200,
+            json!({"message": "Subscribed to events.", "marker": after}),
+            None,
+        ))
+    }
+
+    /// Sends the tail's events from the log up to its head; afterwards live events follow.
+    pub(super) async fn catch_up(&mut self) -> Result<(), ()> {
+        let Some((project, _)) = self.identity.clone() else {
+            return Ok(());
+        };
+        loop {
+            let Some(tail) = self.tail.as_mut().filter(|t| t.catching_up) else {
+                return Ok(());
+            };
+            let mut filter = tail.filter.clone();
+            filter.limit = 200;
+            let codec = tail.codec;
+            let page = match self.app.store.list_events(&project, &filter).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event tail could not read the log");
+                    return Err(());
+                }
+            };
+            let done = (page.len() as i64) < filter.limit;
+            for env in &page {
+                let frame = codec.encode(&tail_frame(env));
+                // A client that stops reading during catch-up is dropped, not waited for.
+                if let Err(e) = self.out.send_timeout(frame, CATCH_UP_PATIENCE).await {
+                    tracing::info!(error = %e, "event tail client too slow; closing");
+                    return Err(());
+                }
+            }
+            if let Some(tail) = self.tail.as_mut() {
+                if let Some(last) = page.last() {
+                    tail.filter.after = last.seq;
+                }
+                tail.catching_up = !done;
+            }
+        }
+    }
+}
