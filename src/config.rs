@@ -33,6 +33,10 @@ pub enum Command {
     /// Replay the log into a scratch copy and compare it with the live read models; exits 1
     /// on any divergence. Safe while the server runs.
     Verify(VerifyArgs),
+    /// Load-test a running server, like zaqar-bench: producers, consumers and observers over
+    /// REST or WebSocket for a fixed time; prints throughput, latency percentiles and a
+    /// self-check of what was received (exits 1 on a violation).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Which store an offline command works on.

@@ -14,10 +14,12 @@
 //! - [`app`] wires state, transports and the expiry sweeper; [`config`] parses settings;
 //!   [`admin`] holds the offline `replay` and `verify` commands; [`metrics`] what `/metrics`
 //!   exposes.
+//! - [`bench`] is `cairn bench`, a zaqar-bench-style load generator with a self-check.
 
 pub mod actions;
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod error;

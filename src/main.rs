@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Serve(args) => args,
         Command::Replay(args) => return cairn::admin::replay(&args).await,
         Command::Verify(args) => return cairn::admin::verify(&args).await,
+        Command::Bench(args) => return cairn::bench::command(&args).await,
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))

@@ -1,0 +1,429 @@
+//! The run itself: queues are created, optionally prefilled, every worker opens its
+//! connection, then the clock starts and each worker loops until the deadline. A worker
+//! never starts a request after the deadline (a consumer still deletes what its last claim
+//! returned), and every request is bounded by [`REQUEST_TIMEOUT`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures_util::future::try_join_all;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::check::{self, Ledger, Received};
+use super::http::HttpConn;
+use super::report::{self, Op, OpStats, Report, Role};
+use super::ws::WsConn;
+use super::{Codec, Options, Transport};
+
+/// Longest wait for one request (or one connection attempt).
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause after a request whose outcome is unknown (connection refused, timeout), so a dead
+/// server is not hammered until the deadline.
+const BACKOFF: Duration = Duration::from_millis(50);
+/// Connections used to prefill the queues.
+const PREFILL_CONNECTIONS: usize = 4;
+
+/// Why a request failed.
+#[derive(Debug)]
+pub(crate) enum OpError {
+    /// The server answered with an unexpected status: nothing happened.
+    Refused(u16, String),
+    /// No usable answer (connection, timeout, unreadable body): it may have happened.
+    Lost(String),
+}
+
+impl OpError {
+    pub fn encode(e: impl std::fmt::Display) -> OpError {
+        OpError::Refused(0, format!("cannot encode the request: {e}"))
+    }
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpError::Refused(status, text) => write!(f, "status {status}: {text}"),
+            OpError::Lost(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+impl std::error::Error for OpError {}
+
+/// The body of every message: whose run it is, its sequence number, and padding.
+#[derive(Debug, Serialize)]
+pub(crate) struct Body<'a> {
+    run: &'a str,
+    n: u64,
+    pad: &'a str,
+}
+
+/// A message document of a post.
+#[derive(Debug, Serialize)]
+pub(crate) struct NewMessage<'a> {
+    ttl: u64,
+    body: Body<'a>,
+}
+
+/// What a claim returned.
+pub(crate) struct Claimed {
+    pub claim_id: String,
+    pub messages: Vec<Value>,
+}
+
+/// Where and as whom workers connect.
+struct Target {
+    transport: Transport,
+    codec: Codec,
+    url: String,
+    ws_url: String,
+    project: String,
+}
+
+/// One worker's connection.
+pub(crate) enum Conn {
+    Http(HttpConn),
+    Ws(Box<WsConn>),
+}
+
+impl Conn {
+    /// Opens a connection with a fresh Client-ID (an HTTP one is opened by a ping).
+    async fn open(target: &Target) -> anyhow::Result<Conn> {
+        let client_id = Uuid::new_v4().to_string();
+        Ok(match target.transport {
+            Transport::Http => {
+                let mut conn = HttpConn::new(&target.url, &client_id, &target.project)?;
+                conn.ping()
+                    .await
+                    .with_context(|| format!("cannot reach {}", target.url))?;
+                Conn::Http(conn)
+            }
+            Transport::Ws => Conn::Ws(Box::new(
+                WsConn::open(&target.ws_url, target.codec, &client_id, &target.project).await?,
+            )),
+        })
+    }
+
+    async fn create_queue(&mut self, queue: &str) -> Result<(), OpError> {
+        match self {
+            Conn::Http(c) => c.create_queue(queue).await,
+            Conn::Ws(c) => c.create_queue(queue).await,
+        }
+    }
+
+    async fn post(
+        &mut self,
+        queue: &str,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<String>, OpError> {
+        match self {
+            Conn::Http(c) => c.post(queue, messages).await,
+            Conn::Ws(c) => c.post(queue, messages).await,
+        }
+    }
+
+    async fn claim(
+        &mut self,
+        queue: &str,
+        limit: usize,
+        ttl: u64,
+        grace: u64,
+    ) -> Result<Option<Claimed>, OpError> {
+        match self {
+            Conn::Http(c) => c.claim(queue, limit, ttl, grace).await,
+            Conn::Ws(c) => c.claim(queue, limit, ttl, grace).await,
+        }
+    }
+
+    async fn delete(&mut self, queue: &str, ids: &[String], claim: &str) -> Result<(), OpError> {
+        match self {
+            Conn::Http(c) => c.delete(queue, ids, claim).await,
+            Conn::Ws(c) => c.delete(queue, ids, claim).await,
+        }
+    }
+
+    async fn list(&mut self, queue: &str) -> Result<Vec<Value>, OpError> {
+        match self {
+            Conn::Http(c) => c.list(queue).await,
+            Conn::Ws(c) => c.list(queue).await,
+        }
+    }
+}
+
+/// What every worker shares.
+struct Ctx {
+    run: String,
+    pad: String,
+    next_n: AtomicU64,
+    batch: usize,
+    claim_limit: usize,
+    message_ttl: u64,
+    claim_ttl: u64,
+    claim_grace: u64,
+}
+
+impl Ctx {
+    /// The next `batch` messages, numbered from a run-wide counter.
+    fn messages(&self) -> Vec<NewMessage<'_>> {
+        let first = self.next_n.fetch_add(self.batch as u64, Ordering::Relaxed);
+        (first..first + self.batch as u64)
+            .map(|n| NewMessage {
+                ttl: self.message_ttl,
+                body: Body {
+                    run: &self.run,
+                    n,
+                    pad: &self.pad,
+                },
+            })
+            .collect()
+    }
+}
+
+/// What one worker measured and saw.
+#[derive(Default)]
+struct Outcome {
+    stats: OpStats,
+    ledger: Ledger,
+}
+
+impl Outcome {
+    /// Records a post's answer.
+    fn posted(
+        &mut self,
+        took: Duration,
+        sent: &[NewMessage<'_>],
+        answer: Result<Vec<String>, OpError>,
+    ) {
+        match answer {
+            Ok(ids) if ids.len() == sent.len() => {
+                self.stats.of(Op::Post).ok(took, ids.len());
+                let ns = sent.iter().map(|m| m.body.n);
+                self.ledger.produced.extend(ids.into_iter().zip(ns));
+            }
+            Ok(_) | Err(OpError::Lost(_)) => {
+                self.stats.of(Op::Post).error();
+                let ns = sent.iter().map(|m| m.body.n);
+                self.ledger.unacknowledged.extend(ns);
+            }
+            Err(OpError::Refused(..)) => self.stats.of(Op::Post).error(),
+        }
+    }
+}
+
+async fn pause_if_lost<T>(answer: &Result<T, OpError>) {
+    if let Err(OpError::Lost(_)) = answer {
+        tokio::time::sleep(BACKOFF).await;
+    }
+}
+
+async fn producer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instant) -> Outcome {
+    let mut out = Outcome::default();
+    while Instant::now() < deadline {
+        let messages = ctx.messages();
+        let started = Instant::now();
+        let answer = conn.post(&queue, &messages).await;
+        let took = started.elapsed();
+        pause_if_lost(&answer).await;
+        out.posted(took, &messages, answer);
+    }
+    out
+}
+
+async fn consumer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instant) -> Outcome {
+    let mut out = Outcome::default();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let answer = conn
+            .claim(&queue, ctx.claim_limit, ctx.claim_ttl, ctx.claim_grace)
+            .await;
+        let took = started.elapsed();
+        pause_if_lost(&answer).await;
+        let claimed = match answer {
+            Ok(None) => {
+                out.stats.of(Op::Claim).ok(took, 0);
+                continue;
+            }
+            Ok(Some(claimed)) => claimed,
+            Err(_) => {
+                out.stats.of(Op::Claim).error();
+                continue;
+            }
+        };
+        out.stats.of(Op::Claim).ok(took, claimed.messages.len());
+        let mut ids = Vec::with_capacity(claimed.messages.len());
+        for m in &claimed.messages {
+            let received = Received::from_message(m, &ctx.run);
+            ids.push(received.id.clone());
+            out.ledger.received.push(received);
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        let answer = conn.delete(&queue, &ids, &claimed.claim_id).await;
+        let took = started.elapsed();
+        pause_if_lost(&answer).await;
+        match answer {
+            Ok(()) => out.stats.of(Op::Delete).ok(took, ids.len()),
+            Err(_) => out.stats.of(Op::Delete).error(),
+        }
+    }
+    out
+}
+
+async fn observer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instant) -> Outcome {
+    let mut out = Outcome::default();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let answer = conn.list(&queue).await;
+        let took = started.elapsed();
+        pause_if_lost(&answer).await;
+        match answer {
+            Ok(messages) => {
+                out.stats.of(Op::List).ok(took, messages.len());
+                let seen = messages.iter().map(|m| Received::from_message(m, &ctx.run));
+                out.ledger.observed.extend(seen);
+            }
+            Err(_) => out.stats.of(Op::List).error(),
+        }
+    }
+    out
+}
+
+/// Posts `per_queue` messages to every queue over a few connections; any failure fails
+/// the run (the state the load starts from would be unknown).
+async fn prefill(
+    target: &Target,
+    ctx: &Arc<Ctx>,
+    queues: &[String],
+    per_queue: usize,
+) -> anyhow::Result<Ledger> {
+    // (queue, messages in this post), dealt round-robin to the connections.
+    let mut posts = Vec::new();
+    for queue in queues {
+        let mut left = per_queue;
+        while left > 0 {
+            let n = left.min(ctx.batch);
+            posts.push((queue.clone(), n));
+            left -= n;
+        }
+    }
+    let connections = PREFILL_CONNECTIONS.min(posts.len()).max(1);
+    let mut tasks = Vec::new();
+    for k in 0..connections {
+        let mine: Vec<(String, usize)> =
+            posts.iter().skip(k).step_by(connections).cloned().collect();
+        let mut conn = Conn::open(target).await?;
+        let ctx = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ledger = Ledger::default();
+            for (queue, n) in mine {
+                let mut messages = ctx.messages();
+                messages.truncate(n);
+                let ids = conn
+                    .post(&queue, &messages)
+                    .await
+                    .with_context(|| format!("prefilling {queue}"))?;
+                anyhow::ensure!(
+                    ids.len() == n,
+                    "prefilling {queue}: {} ids for {n} messages",
+                    ids.len()
+                );
+                ledger
+                    .produced
+                    .extend(ids.into_iter().zip(messages.iter().map(|m| m.body.n)));
+            }
+            Ok::<_, anyhow::Error>(ledger)
+        }));
+    }
+    let mut ledger = Ledger::default();
+    for task in tasks {
+        ledger.append(task.await??);
+    }
+    Ok(ledger)
+}
+
+pub(crate) async fn run(options: Options) -> anyhow::Result<Report> {
+    let run = Uuid::new_v4().to_string();
+    let project = options
+        .project
+        .clone()
+        .unwrap_or_else(|| format!("bench-{}", Uuid::new_v4()));
+    let target = Target {
+        transport: options.transport,
+        codec: options.codec,
+        url: options.url.clone(),
+        ws_url: options.ws_url.clone(),
+        project: project.clone(),
+    };
+    let queues: Vec<String> = (0..options.queues).map(|i| format!("bench-{i}")).collect();
+    let mut setup = Conn::open(&target).await?;
+    for queue in &queues {
+        setup
+            .create_queue(queue)
+            .await
+            .with_context(|| format!("creating queue {queue}"))?;
+    }
+    drop(setup);
+
+    let pad_for = |run: &str| {
+        let empty = serde_json::to_string(&Body { run, n: 0, pad: "" }).map_or(0, |s| s.len());
+        "x".repeat(options.message_size.saturating_sub(empty))
+    };
+    let secs = options.duration.ceil() as u64;
+    let ctx = Arc::new(Ctx {
+        pad: pad_for(&run),
+        run: run.clone(),
+        next_n: AtomicU64::new(0),
+        batch: options.batch,
+        claim_limit: options.claim_limit,
+        // Messages outlive the run; claims too, so no message can legitimately be
+        // handed out twice while the run lasts.
+        message_ttl: (secs + 300).max(3600),
+        claim_ttl: secs + 60,
+        claim_grace: 60,
+    });
+
+    let mut ledger = Ledger::default();
+    if options.prefill > 0 {
+        ledger.append(prefill(&target, &ctx, &queues, options.prefill).await?);
+    }
+    let prefilled = ledger.produced.len() as u64;
+
+    let mut roles = Vec::new();
+    for role in Role::ALL {
+        let workers = match role {
+            Role::Producer => options.producers,
+            Role::Consumer => options.consumers,
+            Role::Observer => options.observers,
+        };
+        roles.extend((0..workers).map(|i| (role, queues[i % queues.len()].clone())));
+    }
+    let conns = try_join_all(roles.iter().map(|_| Conn::open(&target))).await?;
+
+    let started = Instant::now();
+    let deadline = started + options.duration();
+    let mut tasks = Vec::with_capacity(conns.len());
+    for ((role, queue), conn) in roles.into_iter().zip(conns) {
+        let ctx = ctx.clone();
+        tasks.push(match role {
+            Role::Producer => tokio::spawn(producer(conn, ctx, queue, deadline)),
+            Role::Consumer => tokio::spawn(consumer(conn, ctx, queue, deadline)),
+            Role::Observer => tokio::spawn(observer(conn, ctx, queue, deadline)),
+        });
+    }
+    let mut stats = OpStats::default();
+    for task in tasks {
+        let outcome = task.await.context("a worker failed")?;
+        stats.merge(&outcome.stats);
+        ledger.append(outcome.ledger);
+    }
+    let elapsed = started.elapsed();
+    let check = check::check(&ledger);
+    Ok(report::build(
+        options, run, project, prefilled, elapsed, &stats, check,
+    ))
+}
