@@ -50,13 +50,11 @@ pub async fn create(
         .iter()
         .map(|m| render::message(&queue, m, now, app.limits.enable_checksum))
         .collect();
-    let mut response = render::json(StatusCode::CREATED, &json!({"messages": items}));
-    if let Ok(location) = render::claim_href(&queue, &claim_id).parse() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, location);
-    }
-    Ok((seq, response))
+    let location = render::claim_href(&queue, &claim_id);
+    Ok((
+        seq,
+        render::created(&json!({ "messages": items }), &location),
+    ))
 }
 
 pub async fn get(

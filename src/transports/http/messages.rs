@@ -44,13 +44,10 @@ pub async fn post(
         .collect();
     let joined: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
     let location = format!("/v2/queues/{queue}/messages?ids={}", joined.join(","));
-    let mut response = render::json(StatusCode::CREATED, &json!({"resources": hrefs}));
-    if let Ok(value) = location.parse() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, value);
-    }
-    Ok((seq, response))
+    Ok((
+        seq,
+        render::created(&json!({ "resources": hrefs }), &location),
+    ))
 }
 
 /// `GET …/messages`: by ids when `ids` is given, else a listing page.

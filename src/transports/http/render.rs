@@ -29,6 +29,15 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
     }
 }
 
+/// A 201 with a JSON body and a `Location` header.
+pub fn created(body: &impl Serialize, location: &str) -> Response {
+    let mut response = json(StatusCode::CREATED, body);
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 /// An empty response with a status and optional `Location`.
 pub fn empty(status: StatusCode, location: Option<&str>) -> Response {
     let mut response = status.into_response();

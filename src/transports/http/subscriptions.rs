@@ -41,16 +41,8 @@ pub async fn create(
     let Reply::SubscriptionCreated(id) = answer.reply else {
         return Err(unexpected());
     };
-    let mut response = render::json(
-        StatusCode::CREATED,
-        &json!({"subscription_id": id.as_str()}),
-    );
-    if let Ok(value) = location.parse() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, value);
-    }
-    Ok((seq, response))
+    let body = json!({ "subscription_id": id.as_str() });
+    Ok((seq, render::created(&body, &location)))
 }
 
 pub async fn list(
