@@ -63,12 +63,7 @@ pub async fn delete_queue(
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM claims WHERE project = ?1 AND queue = ?2")
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::delete_queue_rows(conn, "claims", project, queue).await
 }
 
 /// Whether a claim row exists for this queue (live or not yet swept).

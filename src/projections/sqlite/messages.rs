@@ -91,12 +91,7 @@ pub async fn delete_queue(
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM messages WHERE project = ?1 AND queue = ?2")
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::delete_queue_rows(conn, "messages", project, queue).await
 }
 
 pub async fn move_to(

@@ -144,3 +144,19 @@ pub async fn expired_ids<T>(
         .await?;
     scoped_ids(&rows, id)
 }
+
+/// Deletes every row of the queue from `table` (a read-model table name, never input).
+pub async fn delete_queue_rows(
+    conn: &mut SqliteConnection,
+    table: &str,
+    project: &ProjectId,
+    queue: &QueueName,
+) -> Result<(), StoreError> {
+    let sql = format!("DELETE FROM {table} WHERE project = ?1 AND queue = ?2");
+    sqlx::query(&sql)
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

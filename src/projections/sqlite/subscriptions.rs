@@ -98,12 +98,7 @@ pub async fn delete_queue(
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM subscriptions WHERE project = ?1 AND queue = ?2")
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::delete_queue_rows(conn, "subscriptions", project, queue).await
 }
 
 /// A page of live subscriptions in creation order (ids are time-ordered).
