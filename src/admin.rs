@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{ReplayArgs, ReplayUntil, VerifyArgs};
 use crate::events::store::sqlite::rebuild::{self, Until};
-use crate::events::store::StoreUrl;
+use crate::events::store::{postgres, StoreUrl};
 
 fn bar(quiet: bool) -> ProgressBar {
     if quiet {
@@ -23,22 +23,27 @@ fn bar(quiet: bool) -> ProgressBar {
     bar
 }
 
-fn sqlite_path(url: &StoreUrl) -> &std::path::Path {
-    match url {
-        StoreUrl::Sqlite(path) => path,
-    }
-}
-
 /// `cairn replay`.
 pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let source = args.source.store_url();
-    let path = sqlite_path(&source);
-    anyhow::ensure!(path.exists(), "no store at {}", path.display());
     let bar = bar(args.quiet);
     let mut total = |n| bar.set_length(n);
     let mut progress = |n| bar.inc(n);
+    let path = match args.source.store_url() {
+        StoreUrl::Sqlite(path) => path,
+        StoreUrl::Postgres(url) => {
+            anyhow::ensure!(
+                args.into.is_none() && args.until.is_none(),
+                "on PostgreSQL, replay rebuilds in place only (no --into or --until yet)"
+            );
+            let summary = postgres::rebuild::in_place(&url, &mut total, &mut progress).await?;
+            bar.finish_and_clear();
+            print_replayed(&summary, "the PostgreSQL read models");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    anyhow::ensure!(path.exists(), "no store at {}", path.display());
     let summary = match &args.into {
-        None => rebuild::in_place(path, &mut total, &mut progress).await?,
+        None => rebuild::in_place(&path, &mut total, &mut progress).await?,
         Some(dir) => {
             let until = match args.until {
                 None => Until::End,
@@ -46,7 +51,7 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 Some(ReplayUntil::Time(t)) => Until::Time(t),
             };
             rebuild::into(
-                path,
+                &path,
                 &dir.join("cairn.db"),
                 until,
                 &mut total,
@@ -60,27 +65,35 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .into
         .as_ref()
         .map_or(path.to_path_buf(), |d| d.join("cairn.db"));
+    print_replayed(&summary, &target.display().to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_replayed(summary: &rebuild::Summary, target: &str) {
     println!(
-        "replayed {} events (up to seq {}) into {} in {:.2} s: {:.0} events/s",
+        "replayed {} events (up to seq {}) into {target} in {:.2} s: {:.0} events/s",
         summary.events,
         summary.last_seq,
-        target.display(),
         summary.seconds,
         summary.events_per_second()
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `cairn verify`.
 pub async fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let source = args.source.store_url();
-    let path = sqlite_path(&source);
-    anyhow::ensure!(path.exists(), "no store at {}", path.display());
-    let scratch = std::env::temp_dir();
     let bar = bar(args.quiet);
     let mut total = |n| bar.set_length(n);
     let mut progress = |n| bar.inc(n);
-    let (summary, divergences) = rebuild::verify(path, &scratch, &mut total, &mut progress).await?;
+    let (summary, divergences) = match args.source.store_url() {
+        StoreUrl::Sqlite(path) => {
+            anyhow::ensure!(path.exists(), "no store at {}", path.display());
+            let scratch = std::env::temp_dir();
+            rebuild::verify(&path, &scratch, &mut total, &mut progress).await?
+        }
+        StoreUrl::Postgres(url) => {
+            postgres::rebuild::verify(&url, &mut total, &mut progress).await?
+        }
+    };
     bar.finish_and_clear();
     for d in &divergences {
         println!(

@@ -49,6 +49,11 @@ pub struct Server {
 impl Server {
     /// Opens the store (running migrations) with the given clock.
     pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Server, StoreError> {
+        if settings.event_retention.is_some() && matches!(settings.store, StoreUrl::Postgres(_)) {
+            return Err(StoreError::Unsupported(
+                "--event-retention is not supported on PostgreSQL yet".into(),
+            ));
+        }
         let limits = Arc::new(settings.limits.clone());
         let metrics = Arc::new(Metrics::default());
         let store = Store::open(

@@ -45,7 +45,8 @@ pub struct StoreArgs {
     /// Directory of the SQLite store.
     #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./cairn-data")]
     pub data_dir: PathBuf,
-    /// Store URL (`sqlite://PATH`); default `sqlite://<data-dir>/cairn.db`.
+    /// Store URL: `sqlite://PATH` (default `sqlite://<data-dir>/cairn.db`) or
+    /// `postgres://USER@HOST[:PORT]/DB` for several nodes on one database.
     #[arg(long, env = "CAIRN_STORE")]
     pub store: Option<StoreUrl>,
 }
@@ -152,6 +153,13 @@ pub struct ServeArgs {
     /// SQLite durability: `full` (default) or `normal`.
     #[arg(long, env = "CAIRN_SYNCHRONOUS", value_enum, default_value = "full")]
     pub synchronous: Synchronous,
+    /// Connections in the read pool (PostgreSQL: per node, besides the writer's and the
+    /// listener's own).
+    #[arg(long, env = "CAIRN_POOL_SIZE", default_value_t = 4)]
+    pub pool_size: u32,
+    /// PostgreSQL: longest a statement may run before the server cancels it (e.g. `30s`).
+    #[arg(long, env = "CAIRN_STATEMENT_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub statement_timeout: std::time::Duration,
     /// Most commands committed together in one transaction (group commit).
     #[arg(long, env = "CAIRN_MAX_BATCH", default_value_t = 256)]
     pub max_batch: usize,

@@ -74,6 +74,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is shutting down")]
     Closed,
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 impl From<StoreError> for ApiError {

@@ -33,7 +33,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         store_options: StoreOptions {
             max_batch: args.max_batch,
             sync_full: args.synchronous == Synchronous::Full,
-            ..StoreOptions::default()
+            readers: args.pool_size.max(1),
+            statement_timeout: args.statement_timeout,
         },
         limits: args.limits.clone(),
         sweep_interval: Duration::from_secs(args.sweep_interval.max(1)),

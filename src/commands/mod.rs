@@ -5,6 +5,7 @@
 //! reading and generated ids are inputs, so they are tested as given/when/then.
 
 pub mod claim;
+pub mod load;
 pub mod message;
 pub mod queue;
 pub mod subscription;

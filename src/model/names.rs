@@ -23,6 +23,9 @@ impl ProjectId {
         match raw {
             None => Err(ApiError::ProjectMissing),
             Some("") => Err(ApiError::ProjectEmpty),
+            Some(s) if s.contains('\0') => Err(ApiError::InvalidRequest(
+                "The project id may not contain the NUL character.".into(),
+            )),
             Some(s) => Ok(ProjectId(s.to_owned())),
         }
     }
@@ -104,6 +107,9 @@ impl ClientId {
             ClientIdPolicy::Strict => uuid::Uuid::try_parse(raw)
                 .map(|_| ClientId(raw.to_owned()))
                 .map_err(|_| ApiError::BadClientId),
+            ClientIdPolicy::Off if raw.contains('\0') => Err(ApiError::MissingHeader(
+                "Client ID may not contain the NUL character.".into(),
+            )),
             ClientIdPolicy::Off if (min_len..=max_len).contains(&raw.chars().count()) => {
                 Ok(ClientId(raw.to_owned()))
             }

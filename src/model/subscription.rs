@@ -55,6 +55,11 @@ impl SubscriptionSpec {
                         limits.subscriber_types
                     )));
                 }
+                if s.chars().any(char::is_control) {
+                    return Err(ApiError::InvalidRequest(
+                        "The subscriber may not contain control characters.".into(),
+                    ));
+                }
                 Some(s.clone())
             }
             Some(_) => {

@@ -1,11 +1,12 @@
 //! Read models folded from the event log: queues, messages, claims and the stats derived
 //! from them. This module holds the view types that commands and transports use; each
-//! backend (`projections::sqlite`) owns its tables, the fold that applies events to them
+//! backend (`projections::sqlite`, `projections::postgres`) owns its tables, the fold that applies events to them
 //! inside the append transaction, and the queries that serve reads.
 //!
 //! Views are time-aware: readers pass `now`, and expired messages or claims are never
 //! returned even before the sweeper records their expiry.
 
+pub mod postgres;
 pub mod sqlite;
 
 use serde_json::value::RawValue;

@@ -1,6 +1,9 @@
 //! Shared harness for the integration tests: a real Cairn server running in-process on an
-//! ephemeral port, backed by SQLite in a temporary directory and driven by a manual clock,
-//! plus a small HTTP client that speaks Zaqar's headers.
+//! ephemeral port, driven by a manual clock, plus a small HTTP client that speaks Zaqar's
+//! headers. The backend is SQLite in a temporary directory, or, with
+//! `CAIRN_TEST_BACKEND=postgres`, a fresh schema of the PostgreSQL database at
+//! `CAIRN_TEST_POSTGRES_URL` (default: the machine's server, database `test`) — one suite,
+//! two backends.
 //!
 //! Every test binary includes this module, and none uses all of it.
 #![allow(dead_code)]
@@ -74,7 +77,7 @@ impl TestServer {
         websocket: WsSettings,
     ) -> TestServer {
         let settings = Settings {
-            store: StoreUrl::Sqlite(dir.path().join("cairn.db")),
+            store: store_url(&dir).await,
             store_options: StoreOptions::default(),
             limits,
             sweep_interval: Duration::from_secs(3600),
@@ -151,6 +154,49 @@ impl Drop for TestServer {
             task.abort();
         }
     }
+}
+
+/// The PostgreSQL server the tests use.
+pub fn postgres_url() -> String {
+    std::env::var("CAIRN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Whether this run tests the PostgreSQL backend.
+pub fn on_postgres() -> bool {
+    std::env::var("CAIRN_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The store of a test server whose files live in `dir`: SQLite in `dir`, or a PostgreSQL
+/// schema named after `dir` (so reopening `dir` reopens the same database).
+pub async fn store_url(dir: &TempDir) -> StoreUrl {
+    if !on_postgres() {
+        return StoreUrl::Sqlite(dir.path().join("cairn.db"));
+    }
+    let name = dir.path().file_name().unwrap().to_string_lossy();
+    let schema: String = format!("cairn_{name}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    StoreUrl::Postgres(fresh_schema(&schema).await)
+}
+
+/// Creates `schema` (if new) in the test database; returns a URL that works inside it.
+pub async fn fresh_schema(schema: &str) -> String {
+    use sqlx::Connection as _;
+    let url = postgres_url();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {url} ({e}). Start it (e.g. `service postgresql \
+             start`) or point CAIRN_TEST_POSTGRES_URL at a server with trust authentication."
+        )
+    });
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(&mut conn)
+        .await
+        .expect("create the test schema");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options[search_path]={schema}")
 }
 
 pub fn new_uuid() -> String {

@@ -1,8 +1,9 @@
 //! The store: one event log plus the inline read models, behind a closed enum of backends
-//! chosen by URL (`sqlite://PATH`; PostgreSQL will join as a second variant). Handlers see
-//! only [`Store`]: `submit` runs a command through the backend's single writer (group
-//! commit), and the query methods read the projections through a separate reader pool.
+//! chosen by URL (`sqlite://PATH` for one machine, `postgres://…` for many nodes on one
+//! database). Handlers see only [`Store`]: `submit` runs a command through the backend's
+//! writer (group commit), and the query methods read the projections through a reader pool.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -15,11 +16,20 @@ use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
 
+/// A command waiting for a backend's writer, with the channel to answer on.
+pub struct Job {
+    pub scope: Scope,
+    pub command: Command,
+    pub reply: tokio::sync::oneshot::Sender<Result<Committed, ApiError>>,
+}
+
 /// Where the store lives, parsed from a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     /// An SQLite database file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database, as a `postgres://` URL.
+    Postgres(String),
 }
 
 impl std::str::FromStr for StoreUrl {
@@ -28,11 +38,11 @@ impl std::str::FromStr for StoreUrl {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once("://") {
             Some(("sqlite", path)) if !path.is_empty() => Ok(StoreUrl::Sqlite(path.into())),
-            Some(("postgres" | "postgresql", _)) => {
-                Err("the PostgreSQL backend is not available yet; use sqlite://PATH".into())
+            Some(("postgres" | "postgresql", rest)) if !rest.is_empty() => {
+                Ok(StoreUrl::Postgres(s.to_owned()))
             }
             _ => Err(format!(
-                "unsupported store URL {s:?}; expected sqlite://PATH"
+                "unsupported store URL {s:?}; expected sqlite://PATH or postgres://USER@HOST/DB"
             )),
         }
     }
@@ -47,6 +57,8 @@ pub struct StoreOptions {
     pub readers: u32,
     /// SQLite `synchronous=FULL` (true) or `NORMAL`.
     pub sync_full: bool,
+    /// PostgreSQL: the longest a statement may run before the server cancels it.
+    pub statement_timeout: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -55,6 +67,7 @@ impl Default for StoreOptions {
             max_batch: 256,
             readers: 4,
             sync_full: true,
+            statement_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -63,6 +76,7 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -78,6 +92,9 @@ impl Store {
             StoreUrl::Sqlite(path) => Ok(Store::Sqlite(
                 sqlite::SqliteStore::open(path, options, limits, clock, metrics).await?,
             )),
+            StoreUrl::Postgres(url) => Ok(Store::Postgres(
+                postgres::PgStore::open(url, options, limits, clock, metrics).await?,
+            )),
         }
     }
 
@@ -85,6 +102,7 @@ impl Store {
     pub async fn submit(&self, scope: Scope, command: Command) -> Result<Committed, ApiError> {
         match self {
             Store::Sqlite(s) => s.submit(scope, command).await,
+            Store::Postgres(s) => s.submit(scope, command).await,
         }
     }
 
@@ -92,6 +110,7 @@ impl Store {
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::events::Envelope>> {
         match self {
             Store::Sqlite(s) => s.subscribe(),
+            Store::Postgres(s) => s.subscribe(),
         }
     }
 
@@ -99,6 +118,7 @@ impl Store {
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
         match self {
             Store::Sqlite(s) => s.last_seq().await,
+            Store::Postgres(s) => s.last_seq().await,
         }
     }
 
@@ -106,6 +126,7 @@ impl Store {
     pub async fn ping(&self) -> bool {
         match self {
             Store::Sqlite(s) => s.ping().await,
+            Store::Postgres(s) => s.ping().await,
         }
     }
 
@@ -113,6 +134,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
         }
     }
 
@@ -123,6 +145,7 @@ impl Store {
     ) -> Result<Option<QueueMetadata>, StoreError> {
         match self {
             Store::Sqlite(s) => s.queue_metadata(project, queue).await,
+            Store::Postgres(s) => s.queue_metadata(project, queue).await,
         }
     }
 
@@ -130,6 +153,7 @@ impl Store {
     pub async fn total_volume(&self, now: Timestamp) -> Result<(i64, i64), StoreError> {
         match self {
             Store::Sqlite(s) => s.total_volume(now).await,
+            Store::Postgres(s) => s.total_volume(now).await,
         }
     }
 
@@ -141,6 +165,7 @@ impl Store {
     ) -> Result<(i64, i64), StoreError> {
         match self {
             Store::Sqlite(s) => s.project_volume(project, now).await,
+            Store::Postgres(s) => s.project_volume(project, now).await,
         }
     }
 
@@ -151,12 +176,14 @@ impl Store {
     ) -> Result<Vec<QueueView>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list_queues(project, filter).await,
+            Store::Postgres(s) => s.list_queues(project, filter).await,
         }
     }
 
     pub async fn count_queues(&self, project: &ProjectId) -> Result<i64, StoreError> {
         match self {
             Store::Sqlite(s) => s.count_queues(project).await,
+            Store::Postgres(s) => s.count_queues(project).await,
         }
     }
 
@@ -168,6 +195,7 @@ impl Store {
     ) -> Result<QueueStats, StoreError> {
         match self {
             Store::Sqlite(s) => s.queue_stats(project, queue, now).await,
+            Store::Postgres(s) => s.queue_stats(project, queue, now).await,
         }
     }
 
@@ -180,6 +208,7 @@ impl Store {
     ) -> Result<Vec<MessageView>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list_messages(project, queue, filter, now).await,
+            Store::Postgres(s) => s.list_messages(project, queue, filter, now).await,
         }
     }
 
@@ -192,6 +221,7 @@ impl Store {
     ) -> Result<Vec<MessageView>, StoreError> {
         match self {
             Store::Sqlite(s) => s.get_messages(project, queue, ids, now).await,
+            Store::Postgres(s) => s.get_messages(project, queue, ids, now).await,
         }
     }
 
@@ -204,6 +234,7 @@ impl Store {
     ) -> Result<Option<ClaimView>, StoreError> {
         match self {
             Store::Sqlite(s) => s.get_claim(project, queue, claim_id, now).await,
+            Store::Postgres(s) => s.get_claim(project, queue, claim_id, now).await,
         }
     }
 
@@ -220,6 +251,10 @@ impl Store {
                 s.list_subscriptions(project, queue, marker, limit, now)
                     .await
             }
+            Store::Postgres(s) => {
+                s.list_subscriptions(project, queue, marker, limit, now)
+                    .await
+            }
         }
     }
 
@@ -232,6 +267,7 @@ impl Store {
     ) -> Result<Option<SubscriptionView>, StoreError> {
         match self {
             Store::Sqlite(s) => s.get_subscription(project, queue, id, now).await,
+            Store::Postgres(s) => s.get_subscription(project, queue, id, now).await,
         }
     }
 
@@ -243,6 +279,7 @@ impl Store {
     ) -> Result<Vec<crate::events::Envelope>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list_events(project, filter).await,
+            Store::Postgres(s) => s.list_events(project, filter).await,
         }
     }
 
@@ -254,6 +291,7 @@ impl Store {
     ) -> Result<Vec<crate::events::Envelope>, StoreError> {
         match self {
             Store::Sqlite(s) => s.message_history(project, id).await,
+            Store::Postgres(s) => s.message_history(project, id).await,
         }
     }
 
@@ -261,6 +299,7 @@ impl Store {
     pub async fn horizon(&self) -> Result<i64, StoreError> {
         match self {
             Store::Sqlite(s) => s.horizon().await,
+            Store::Postgres(s) => s.horizon().await,
         }
     }
 

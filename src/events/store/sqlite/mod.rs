@@ -56,7 +56,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// A handle to an open SQLite store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    sender: mpsc::Sender<writer::Job>,
+    sender: mpsc::Sender<super::Job>,
     stop: Arc<watch::Sender<bool>>,
     readers: SqlitePool,
     bus: EventBus,
@@ -118,7 +118,7 @@ impl SqliteStore {
 
     pub async fn submit(&self, scope: Scope, command: Command) -> Result<Committed, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let job = writer::Job {
+        let job = super::Job {
             scope,
             command,
             reply,

@@ -6,26 +6,17 @@
 use std::sync::Arc;
 
 use sqlx::SqliteConnection;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
-use crate::commands::{self, sweep::Expired, Command, Committed, Decision, Scope};
+use crate::commands::{load, Command, Committed};
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
 use crate::events::Envelope;
-use crate::model::{Clock, Limits, QueueName, Timestamp};
-use crate::projections::sqlite::{self as views, claims, messages, queues, subscriptions};
+use crate::model::{Clock, Limits};
+use crate::projections::sqlite as views;
 
 use super::{log, retention};
-
-/// Most expired messages (and claims) one sweep records.
-const SWEEP_BATCH: i64 = 1000;
-
-/// A command waiting for the writer, with the channel to answer on.
-pub struct Job {
-    pub scope: Scope,
-    pub command: Command,
-    pub reply: oneshot::Sender<Result<Committed, ApiError>>,
-}
+use crate::events::store::Job;
 
 pub struct Writer {
     pub conn: SqliteConnection,
@@ -116,7 +107,9 @@ impl Writer {
         let mut appended = Vec::new();
         for job in batch {
             let now = self.clock.now();
-            let decision = match self.decide(&job.scope, &job.command, now).await? {
+            let decided =
+                load::decide(&mut self.conn, &self.limits, &job.scope, &job.command, now).await?;
+            let decision = match decided {
                 Ok(d) => d,
                 Err(e) => {
                     results.push(Err(e));
@@ -150,151 +143,5 @@ impl Writer {
         self.metrics.committed(batch.len(), &appended);
         self.bus.publish(appended);
         Ok(results)
-    }
-
-    /// Loads what the command needs from the read models and lets its subject decide.
-    async fn decide(
-        &mut self,
-        scope: &Scope,
-        command: &Command,
-        now: Timestamp,
-    ) -> Result<Result<Decision, ApiError>, StoreError> {
-        let c = &mut self.conn;
-        let p = &scope.project;
-        let limits = &*self.limits;
-        Ok(match command {
-            Command::CreateQueue { queue, metadata } => {
-                let exists = queues::state(c, p, queue).await?.is_some();
-                Ok(commands::queue::create(exists, p, queue, metadata))
-            }
-            Command::UpdateQueue { queue, ops } => {
-                let state = queues::state(c, p, queue).await?;
-                let current = state.as_ref().map(|s| &s.metadata);
-                commands::queue::update(current, p, queue, ops, limits)
-            }
-            Command::DeleteQueue { queue } => {
-                let exists = queues::state(c, p, queue).await?.is_some();
-                Ok(commands::queue::delete(exists, p, queue))
-            }
-            Command::PurgeQueue {
-                queue,
-                messages: purge_messages,
-                subscriptions: purge_subscriptions,
-            } => {
-                let purge = commands::queue::Purge {
-                    has_messages: messages::any(c, p, queue).await?,
-                    has_subscriptions: subscriptions::any(c, p, queue).await?,
-                    messages: *purge_messages,
-                    subscriptions: *purge_subscriptions,
-                };
-                Ok(commands::queue::purge(purge, p, queue))
-            }
-            Command::PostMessages(cmd) => {
-                let state = queues::state(c, p, &cmd.queue).await?;
-                commands::message::post(state.as_ref(), p, cmd, now, limits)
-            }
-            Command::DeleteMessage(cmd) => {
-                let ids: Vec<_> = cmd.id.iter().cloned().collect();
-                let held = messages::held_by(c, p, &cmd.queue, &ids, now).await?;
-                let given_claim_live = match &cmd.claim_id {
-                    Some(claim) => claims::live_state(c, p, &cmd.queue, claim, now)
-                        .await?
-                        .is_some(),
-                    None => false,
-                };
-                let target = held.first().map(|(_, h)| h);
-                commands::message::delete_one(target, given_claim_live, p, cmd)
-            }
-            Command::DeleteMessages(cmd) => {
-                let held = messages::held_by(c, p, &cmd.queue, &cmd.ids, now).await?;
-                commands::message::delete_many(&held, p, cmd)
-            }
-            Command::PopMessages(cmd) => {
-                let available = messages::available(c, p, &cmd.queue, cmd.count, now).await?;
-                Ok(commands::message::pop(available, p, cmd))
-            }
-            Command::ClaimMessages(cmd) => {
-                let state = queues::state(c, p, &cmd.queue).await?;
-                let mut candidates = Vec::new();
-                let mut dead_letter_queue = None;
-                let mut dlq_state = None;
-                if let Some(state) = &state {
-                    candidates = messages::available(c, p, &cmd.queue, cmd.limit, now).await?;
-                    let dl = state.metadata.dead_letter();
-                    if let Some(name) = dl.and_then(|d| QueueName::new(&d.queue, p).ok()) {
-                        dlq_state = queues::state(c, p, &name).await?;
-                        dead_letter_queue = Some(name);
-                    }
-                }
-                let input = commands::claim::ClaimInput {
-                    queue: state.as_ref(),
-                    candidates,
-                    dead_letter_queue: dead_letter_queue.map(|n| (n, dlq_state.as_ref())),
-                };
-                Ok(commands::claim::claim(input, p, cmd, now))
-            }
-            Command::RenewClaim(cmd) => {
-                let state = match &cmd.claim_id {
-                    Some(id) => claims::live_state(c, p, &cmd.queue, id, now).await?,
-                    None => None,
-                };
-                commands::claim::renew(state.as_ref(), p, cmd, now)
-            }
-            Command::ReleaseClaim { queue, claim_id } => {
-                let exists = claims::exists(c, p, queue, claim_id).await?;
-                Ok(commands::claim::release(exists, p, queue, claim_id))
-            }
-            Command::CreateSubscription(cmd) => {
-                let subscriber = cmd.spec.subscriber.as_deref().unwrap_or("");
-                let input = commands::subscription::CreateInput {
-                    queue_exists: queues::state(c, p, &cmd.queue).await?.is_some(),
-                    same_subscriber: subscriptions::by_subscriber(
-                        c, p, &cmd.queue, subscriber, None, now,
-                    )
-                    .await?,
-                };
-                commands::subscription::create(input, p, cmd, now, limits)
-            }
-            Command::UpdateSubscription(cmd) => {
-                let current = subscriptions::get(c, p, &cmd.queue, &cmd.id, now).await?;
-                let duplicate = match (&current, &cmd.spec.subscriber) {
-                    (Some(cur), Some(subscriber)) => subscriptions::by_subscriber(
-                        c,
-                        p,
-                        &cmd.queue,
-                        subscriber,
-                        Some(&cur.id),
-                        now,
-                    )
-                    .await?
-                    .is_some(),
-                    _ => false,
-                };
-                commands::subscription::update(current.as_ref(), duplicate, p, cmd, now)
-            }
-            Command::ConfirmSubscription {
-                queue,
-                id,
-                confirmed,
-            } => {
-                let current = subscriptions::get(c, p, queue, id, now).await?;
-                commands::subscription::confirm(current.as_ref(), p, queue, id, *confirmed)
-            }
-            Command::DeleteSubscription { queue, id } => {
-                let exists = subscriptions::get(c, p, queue, id.as_str(), now)
-                    .await?
-                    .is_some();
-                Ok(commands::subscription::delete(exists, p, queue, id))
-            }
-            Command::Prune { .. } => Ok(Decision::nothing()),
-            Command::Sweep => {
-                let expired = Expired {
-                    claims: claims::expired(c, now, SWEEP_BATCH).await?,
-                    messages: messages::expired(c, now, SWEEP_BATCH).await?,
-                    subscriptions: subscriptions::expired(c, now, SWEEP_BATCH).await?,
-                };
-                Ok(commands::sweep::sweep(expired))
-            }
-        })
     }
 }

@@ -1,0 +1,208 @@
+//! Loading what a command needs and deciding it: the one place that knows which read-model
+//! state each command's decide function takes. Every backend's writer calls [`decide`]
+//! inside its append transaction, reading through its own [`ReadModel`].
+
+use crate::commands::{self, sweep::Expired, Command, Decision, Scope};
+use crate::error::{ApiError, StoreError};
+use crate::model::{ClaimId, Limits, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::projections::{ClaimState, MessageView, QueueState, SubscriptionView};
+
+/// Most expired messages (and claims, and subscriptions) one sweep records.
+pub const SWEEP_BATCH: i64 = 1000;
+
+/// The read-model queries a decision needs, as seen from inside the writer's transaction.
+#[allow(async_fn_in_trait)] // implemented and called only inside this crate
+pub trait ReadModel {
+    /// The queue as a write needs it, or `None` if it does not exist.
+    async fn queue_state(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<Option<QueueState>, StoreError>;
+    /// Whether the queue holds any message rows at all.
+    async fn has_messages(&mut self, project: &ProjectId, queue: &QueueName)
+        -> Result<bool, StoreError>;
+    /// Whether the queue has any subscription rows.
+    async fn has_subscriptions(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<bool, StoreError>;
+    /// The claim state of the given unexpired messages.
+    async fn held_by(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        ids: &[MessageId],
+        now: Timestamp,
+    ) -> Result<Vec<(MessageId, commands::message::HeldBy)>, StoreError>;
+    /// The oldest messages a claim or pop may take.
+    async fn available(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<MessageView>, StoreError>;
+    /// A live claim with its messages' expiry instants.
+    async fn live_claim(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &ClaimId,
+        now: Timestamp,
+    ) -> Result<Option<ClaimState>, StoreError>;
+    /// Whether a claim row exists for this queue (live or not yet swept).
+    async fn claim_exists(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &ClaimId,
+    ) -> Result<bool, StoreError>;
+    /// A live subscription by id.
+    async fn subscription(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError>;
+    /// A live subscription of the queue with this subscriber, other than `except`.
+    async fn subscription_of(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        subscriber: &str,
+        except: Option<&SubscriptionId>,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError>;
+    /// What has expired by `now` and is not yet recorded, oldest first, `limit` of each.
+    async fn expired(&mut self, now: Timestamp, limit: i64) -> Result<Expired, StoreError>;
+}
+
+/// Loads what the command needs from the read models and lets its subject decide. The outer
+/// error is a storage failure; the inner one the command's rejection.
+pub async fn decide<R: ReadModel>(
+    c: &mut R,
+    limits: &Limits,
+    scope: &Scope,
+    command: &Command,
+    now: Timestamp,
+) -> Result<Result<Decision, ApiError>, StoreError> {
+    let p = &scope.project;
+    Ok(match command {
+        Command::CreateQueue { queue, metadata } => {
+            let exists = c.queue_state(p, queue).await?.is_some();
+            Ok(commands::queue::create(exists, p, queue, metadata))
+        }
+        Command::UpdateQueue { queue, ops } => {
+            let state = c.queue_state(p, queue).await?;
+            let current = state.as_ref().map(|s| &s.metadata);
+            commands::queue::update(current, p, queue, ops, limits)
+        }
+        Command::DeleteQueue { queue } => {
+            let exists = c.queue_state(p, queue).await?.is_some();
+            Ok(commands::queue::delete(exists, p, queue))
+        }
+        Command::PurgeQueue {
+            queue,
+            messages,
+            subscriptions,
+        } => {
+            let purge = commands::queue::Purge {
+                has_messages: c.has_messages(p, queue).await?,
+                has_subscriptions: c.has_subscriptions(p, queue).await?,
+                messages: *messages,
+                subscriptions: *subscriptions,
+            };
+            Ok(commands::queue::purge(purge, p, queue))
+        }
+        Command::PostMessages(cmd) => {
+            let state = c.queue_state(p, &cmd.queue).await?;
+            commands::message::post(state.as_ref(), p, cmd, now, limits)
+        }
+        Command::DeleteMessage(cmd) => {
+            let ids: Vec<_> = cmd.id.iter().cloned().collect();
+            let held = c.held_by(p, &cmd.queue, &ids, now).await?;
+            let given_claim_live = match &cmd.claim_id {
+                Some(claim) => c.live_claim(p, &cmd.queue, claim, now).await?.is_some(),
+                None => false,
+            };
+            let target = held.first().map(|(_, h)| h);
+            commands::message::delete_one(target, given_claim_live, p, cmd)
+        }
+        Command::DeleteMessages(cmd) => {
+            let held = c.held_by(p, &cmd.queue, &cmd.ids, now).await?;
+            commands::message::delete_many(&held, p, cmd)
+        }
+        Command::PopMessages(cmd) => {
+            let available = c.available(p, &cmd.queue, cmd.count, now).await?;
+            Ok(commands::message::pop(available, p, cmd))
+        }
+        Command::ClaimMessages(cmd) => {
+            let state = c.queue_state(p, &cmd.queue).await?;
+            let mut candidates = Vec::new();
+            let mut dead_letter_queue = None;
+            if let Some(state) = &state {
+                candidates = c.available(p, &cmd.queue, cmd.limit, now).await?;
+                let dl = state.metadata.dead_letter();
+                if let Some(name) = dl.and_then(|d| QueueName::new(&d.queue, p).ok()) {
+                    let dlq_state = c.queue_state(p, &name).await?;
+                    dead_letter_queue = Some((name, dlq_state));
+                }
+            }
+            let input = commands::claim::ClaimInput {
+                queue: state.as_ref(),
+                candidates,
+                dead_letter_queue: dead_letter_queue.as_ref().map(|(n, s)| (n.clone(), s.as_ref())),
+            };
+            Ok(commands::claim::claim(input, p, cmd, now))
+        }
+        Command::RenewClaim(cmd) => {
+            let state = match &cmd.claim_id {
+                Some(id) => c.live_claim(p, &cmd.queue, id, now).await?,
+                None => None,
+            };
+            commands::claim::renew(state.as_ref(), p, cmd, now)
+        }
+        Command::ReleaseClaim { queue, claim_id } => {
+            let exists = c.claim_exists(p, queue, claim_id).await?;
+            Ok(commands::claim::release(exists, p, queue, claim_id))
+        }
+        Command::CreateSubscription(cmd) => {
+            let subscriber = cmd.spec.subscriber.as_deref().unwrap_or("");
+            let input = commands::subscription::CreateInput {
+                queue_exists: c.queue_state(p, &cmd.queue).await?.is_some(),
+                same_subscriber: c
+                    .subscription_of(p, &cmd.queue, subscriber, None, now)
+                    .await?,
+            };
+            commands::subscription::create(input, p, cmd, now, limits)
+        }
+        Command::UpdateSubscription(cmd) => {
+            let current = c.subscription(p, &cmd.queue, &cmd.id, now).await?;
+            let duplicate = match (&current, &cmd.spec.subscriber) {
+                (Some(cur), Some(subscriber)) => c
+                    .subscription_of(p, &cmd.queue, subscriber, Some(&cur.id), now)
+                    .await?
+                    .is_some(),
+                _ => false,
+            };
+            commands::subscription::update(current.as_ref(), duplicate, p, cmd, now)
+        }
+        Command::ConfirmSubscription {
+            queue,
+            id,
+            confirmed,
+        } => {
+            let current = c.subscription(p, queue, id, now).await?;
+            commands::subscription::confirm(current.as_ref(), p, queue, id, *confirmed)
+        }
+        Command::DeleteSubscription { queue, id } => {
+            let exists = c.subscription(p, queue, id.as_str(), now).await?.is_some();
+            Ok(commands::subscription::delete(exists, p, queue, id))
+        }
+        Command::Prune { .. } => Ok(Decision::nothing()),
+        Command::Sweep => Ok(commands::sweep::sweep(c.expired(now, SWEEP_BATCH).await?)),
+    })
+}

@@ -1,0 +1,260 @@
+//! The PostgreSQL read models (the same tables as `projections::sqlite`, in PostgreSQL's
+//! dialect): the fold that applies each appended event to the tables (run by
+//! the writer inside the append transaction, so reads right after a `201` see the change),
+//! and the queries that serve reads. One file per table.
+
+pub mod claims;
+pub mod history;
+pub mod messages;
+pub mod queues;
+pub mod subscriptions;
+
+use sqlx::postgres::PgRow;
+use sqlx::{Row, PgConnection};
+
+use crate::commands::message::HeldBy;
+use crate::commands::sweep::Expired;
+use crate::error::StoreError;
+use crate::events::{Envelope, Event};
+use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::projections::{ClaimState, MessageView, SubscriptionView};
+
+/// Name under which the inline projections record the log position they reflect.
+pub const CHECKPOINT: &str = "inline";
+
+/// Folds one event into the read models.
+pub async fn apply(conn: &mut PgConnection, env: &Envelope) -> Result<(), StoreError> {
+    history::record(conn, env).await?;
+    let (p, q) = (&env.project, &env.queue);
+    match &env.event {
+        Event::QueueCreated(e) => queues::insert(conn, p, q, &e.metadata, env.at).await,
+        Event::QueueMetadataUpdated(e) => queues::set_metadata(conn, p, q, &e.metadata).await,
+        Event::QueueDeleted(_) => {
+            messages::delete_queue(conn, p, q).await?;
+            claims::delete_queue(conn, p, q).await?;
+            subscriptions::delete_queue(conn, p, q).await?;
+            queues::delete(conn, p, q).await
+        }
+        Event::QueuePurged(_) => {
+            messages::delete_queue(conn, p, q).await?;
+            claims::delete_queue(conn, p, q).await
+        }
+        Event::MessagesPosted(e) => {
+            let client = env.client_id.as_ref().map_or("", |c| c.as_str());
+            messages::insert(conn, p, q, client, env.at, &e.messages).await?;
+            match e.messages.last() {
+                Some(last) => queues::advance_marker(conn, p, q, last.marker + 1).await,
+                None => Ok(()),
+            }
+        }
+        Event::MessagesDeleted(e) => messages::delete_ids(conn, &e.ids).await,
+        Event::MessagesPopped(e) => messages::delete_ids(conn, &e.ids).await,
+        Event::MessagesExpired(e) => messages::delete_ids(conn, &e.ids).await,
+        Event::MessageDeadLettered(e) => {
+            messages::move_to(conn, e).await?;
+            queues::advance_marker(conn, p, &e.to_queue, e.marker + 1).await
+        }
+        Event::MessagesClaimed(e) => {
+            claims::insert(conn, p, q, e, env.at).await?;
+            messages::claim(conn, e).await
+        }
+        Event::ClaimRenewed(e) => {
+            claims::renew(conn, e, env.at).await?;
+            messages::renew_claim(conn, e).await
+        }
+        Event::ClaimReleased(e) => {
+            messages::unclaim(conn, &e.claim_id).await?;
+            claims::delete(conn, &e.claim_id).await
+        }
+        Event::ClaimExpired(e) => {
+            messages::unclaim(conn, &e.claim_id).await?;
+            claims::delete(conn, &e.claim_id).await
+        }
+        Event::SubscriptionCreated(e) => subscriptions::insert(conn, p, q, e, env.at).await,
+        Event::SubscriptionUpdated(e) => subscriptions::update(conn, e).await,
+        Event::SubscriptionConfirmed(e) => subscriptions::confirm(conn, &e.id, e.confirmed).await,
+        Event::SubscriptionDeleted(e) => {
+            subscriptions::delete_ids(conn, std::slice::from_ref(&e.id)).await
+        }
+        Event::SubscriptionsPurged(_) => subscriptions::delete_queue(conn, p, q).await,
+        Event::SubscriptionsExpired(e) => subscriptions::delete_ids(conn, &e.ids).await,
+    }
+}
+
+/// Records that the read models reflect the log up to `seq`.
+pub async fn checkpoint(conn: &mut PgConnection, seq: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (name, seq) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(CHECKPOINT)
+    .bind(seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Decodes rows of `(project, queue, id)`, as the expiry queries return them.
+pub fn scoped_ids<T>(
+    rows: &[PgRow],
+    id: impl Fn(String) -> T,
+) -> Result<Vec<(ProjectId, QueueName, T)>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            let project: String = r.try_get(0)?;
+            let project =
+                ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?;
+            Ok((
+                project,
+                QueueName::from_stored(r.try_get(1)?),
+                id(r.try_get(2)?),
+            ))
+        })
+        .collect()
+}
+
+/// Whether `table` (a read-model table name, never input) holds any row of the queue.
+pub async fn queue_has_rows(
+    conn: &mut PgConnection,
+    table: &str,
+    project: &ProjectId,
+    queue: &QueueName,
+) -> Result<bool, StoreError> {
+    let sql = format!("SELECT 1::BIGINT FROM {table} WHERE project = $1 AND queue = $2 LIMIT 1");
+    let found: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Rows of `table` (a read-model table name, never input) whose `expires_at` has passed,
+/// oldest expiry first, as `(project, queue, id)`.
+pub async fn expired_ids<T>(
+    conn: &mut PgConnection,
+    table: &str,
+    now: crate::model::Timestamp,
+    limit: i64,
+    id: impl Fn(String) -> T,
+) -> Result<Vec<(ProjectId, QueueName, T)>, StoreError> {
+    let sql = format!(
+        "SELECT project, queue, id FROM {table} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now.0)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    scoped_ids(&rows, id)
+}
+
+/// Deletes every row of the queue from `table` (a read-model table name, never input).
+pub async fn delete_queue_rows(
+    conn: &mut PgConnection,
+    table: &str,
+    project: &ProjectId,
+    queue: &QueueName,
+) -> Result<(), StoreError> {
+    let sql = format!("DELETE FROM {table} WHERE project = $1 AND queue = $2");
+    sqlx::query(&sql)
+        .bind(project.as_str())
+        .bind(queue.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl crate::commands::load::ReadModel for PgConnection {
+    async fn queue_state(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<Option<crate::projections::QueueState>, StoreError> {
+        queues::state(self, project, queue).await
+    }
+
+    async fn has_messages(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<bool, StoreError> {
+        messages::any(self, project, queue).await
+    }
+
+    async fn has_subscriptions(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<bool, StoreError> {
+        subscriptions::any(self, project, queue).await
+    }
+
+    async fn held_by(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        ids: &[MessageId],
+        now: Timestamp,
+    ) -> Result<Vec<(MessageId, HeldBy)>, StoreError> {
+        messages::held_by(self, project, queue, ids, now).await
+    }
+
+    async fn available(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        messages::available(self, project, queue, limit, now).await
+    }
+
+    async fn live_claim(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &ClaimId,
+        now: Timestamp,
+    ) -> Result<Option<ClaimState>, StoreError> {
+        claims::live_state(self, project, queue, id, now).await
+    }
+
+    async fn claim_exists(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &ClaimId,
+    ) -> Result<bool, StoreError> {
+        claims::exists(self, project, queue, id).await
+    }
+
+    async fn subscription(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError> {
+        subscriptions::get(self, project, queue, id, now).await
+    }
+
+    async fn subscription_of(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        subscriber: &str,
+        except: Option<&SubscriptionId>,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError> {
+        subscriptions::by_subscriber(self, project, queue, subscriber, except, now).await
+    }
+
+    async fn expired(&mut self, now: Timestamp, limit: i64) -> Result<Expired, StoreError> {
+        Ok(Expired {
+            claims: claims::expired(self, now, limit).await?,
+            messages: messages::expired(self, now, limit).await?,
+            subscriptions: subscriptions::expired(self, now, limit).await?,
+        })
+    }
+}
