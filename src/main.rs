@@ -43,11 +43,11 @@ async fn main() -> anyhow::Result<ExitCode> {
     };
     let server = Server::open(&settings, Arc::new(SystemClock))
         .await
-        .with_context(|| format!("opening the store {:?}", settings.store))?;
+        .with_context(|| format!("opening the store {}", settings.store))?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
-    tracing::info!(address = %listener.local_addr()?, store = ?settings.store, "cairn is serving");
+    tracing::info!(address = %listener.local_addr()?, store = %settings.store, "cairn is serving");
     let websocket = match args.no_websocket {
         true => None,
         false => {

@@ -3,14 +3,13 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn::model::Limits;
+use common::process::Cairn;
 use common::{metadata_with, Client, TestServer};
 use serde_json::{json, Value};
 
@@ -78,83 +77,6 @@ async fn a_clean_restart_keeps_queues_messages_and_claims() {
 
 // ---- crash of the real binary --------------------------------------------------------------
 
-/// The `cairn` binary, killed when dropped so a failing test leaves no process behind.
-struct Cairn {
-    child: Child,
-    base: String,
-}
-
-impl Cairn {
-    /// Starts `cairn serve` on a free port with its store in `data_dir` and waits (at most
-    /// 20 s) until it answers ping.
-    async fn start(data_dir: &Path) -> Cairn {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("serve")
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--websocket-bind")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--log")
-            .arg("warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the cairn binary starts");
-        let mut cairn = Cairn {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        cairn.wait_for_ping().await;
-        cairn
-    }
-
-    async fn wait_for_ping(&mut self) {
-        let probe = Client::new(&self.base, &common::new_uuid(), "probe");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("child status") {
-                panic!("cairn exited before answering ping: {status}");
-            }
-            let ping = probe.request(reqwest::Method::GET, "/v2/ping");
-            if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(2), ping.send()).await {
-                if r.status().as_u16() == 204 {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "cairn did not answer ping within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL (on unix, `Child::kill` sends SIGKILL), then reap the process.
-    fn kill(mut self) {
-        self.child.kill().expect("kill cairn");
-        self.child.wait().expect("reap cairn");
-    }
-}
-
-impl Drop for Cairn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("an ephemeral port")
-        .port()
-}
-
 const WRITERS: usize = 8;
 /// Acknowledged posts after which the server is killed, writers still in full flight.
 const KILL_AFTER: usize = 200;
@@ -201,7 +123,7 @@ async fn writer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_messages_survive_a_sigkill_during_concurrent_posts() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let cairn = Cairn::start(dir.path()).await;
+    let cairn = Cairn::start(&[OsStr::new("--data-dir"), dir.path().as_os_str()]).await;
     let project = format!("project-{}", common::new_uuid());
     let acked_posts = Arc::new(AtomicUsize::new(0));
 
@@ -227,7 +149,7 @@ async fn acknowledged_messages_survive_a_sigkill_during_concurrent_posts() {
     }
     assert!(acked_posts.load(Ordering::SeqCst) >= KILL_AFTER);
 
-    let cairn = Cairn::start(dir.path()).await;
+    let cairn = Cairn::start(&[OsStr::new("--data-dir"), dir.path().as_os_str()]).await;
     let c = Client::new(&cairn.base, &common::new_uuid(), &project);
     for chunk in acked.chunks(20) {
         let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();

@@ -20,8 +20,11 @@ pub trait ReadModel {
         queue: &QueueName,
     ) -> Result<Option<QueueState>, StoreError>;
     /// Whether the queue holds any message rows at all.
-    async fn has_messages(&mut self, project: &ProjectId, queue: &QueueName)
-        -> Result<bool, StoreError>;
+    async fn has_messages(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<bool, StoreError>;
     /// Whether the queue has any subscription rows.
     async fn has_subscriptions(
         &mut self,
@@ -154,7 +157,9 @@ pub async fn decide<R: ReadModel>(
             let input = commands::claim::ClaimInput {
                 queue: state.as_ref(),
                 candidates,
-                dead_letter_queue: dead_letter_queue.as_ref().map(|(n, s)| (n.clone(), s.as_ref())),
+                dead_letter_queue: dead_letter_queue
+                    .as_ref()
+                    .map(|(n, s)| (n.clone(), s.as_ref())),
             };
             Ok(commands::claim::claim(input, p, cmd, now))
         }

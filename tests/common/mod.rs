@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod process;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -76,8 +77,20 @@ impl TestServer {
         limits: Limits,
         websocket: WsSettings,
     ) -> TestServer {
+        let store = store_url(&dir).await;
+        TestServer::on_store(dir, store, clock, limits, websocket).await
+    }
+
+    /// A server on a given store (e.g. a second node on the database of another server).
+    pub async fn on_store(
+        dir: Arc<TempDir>,
+        store: StoreUrl,
+        clock: ManualClock,
+        limits: Limits,
+        websocket: WsSettings,
+    ) -> TestServer {
         let settings = Settings {
-            store: store_url(&dir).await,
+            store,
             store_options: StoreOptions::default(),
             limits,
             sweep_interval: Duration::from_secs(3600),
@@ -176,7 +189,13 @@ pub async fn store_url(dir: &TempDir) -> StoreUrl {
     let name = dir.path().file_name().unwrap().to_string_lossy();
     let schema: String = format!("cairn_{name}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     StoreUrl::Postgres(fresh_schema(&schema).await)
 }

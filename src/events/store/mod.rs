@@ -48,6 +48,25 @@ impl std::str::FromStr for StoreUrl {
     }
 }
 
+/// Shown in logs and errors without any password.
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            StoreUrl::Postgres(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                match rest.split_once('@') {
+                    Some((user, host)) if user.contains(':') => {
+                        let user = user.split(':').next().unwrap_or_default();
+                        write!(f, "{scheme}://{user}:***@{host}")
+                    }
+                    _ => f.write_str(url),
+                }
+            }
+        }
+    }
+}
+
 /// Tuning shared by all backends.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -323,5 +342,33 @@ impl Store {
             request_id: None,
         };
         self.submit(scope, Command::Sweep).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(
+            "sqlite://data/cairn.db".parse(),
+            Ok(StoreUrl::Sqlite("data/cairn.db".into()))
+        );
+        let pg = "postgres://cairn@db:5432/cairn";
+        assert_eq!(pg.parse(), Ok(StoreUrl::Postgres(pg.into())));
+        assert!("postgres://".parse::<StoreUrl>().is_err());
+        assert!("mysql://x/y".parse::<StoreUrl>().is_err());
+    }
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        let url = StoreUrl::Postgres("postgresql://cairn:s3cret@db/cairn?sslmode=require".into());
+        assert_eq!(
+            url.to_string(),
+            "postgresql://cairn:***@db/cairn?sslmode=require"
+        );
+        let url = StoreUrl::Postgres("postgres://cairn@db/cairn".into());
+        assert_eq!(url.to_string(), "postgres://cairn@db/cairn");
     }
 }

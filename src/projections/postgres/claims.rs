@@ -1,7 +1,7 @@
 //! The `claims` table: fold and queries. A claim is live while `expires_at` is in the future
 //! and it still holds at least one unexpired message.
 
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use super::messages;
 use crate::error::StoreError;
@@ -73,13 +73,14 @@ pub async fn exists(
     queue: &QueueName,
     id: &ClaimId,
 ) -> Result<bool, StoreError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1::BIGINT FROM claims WHERE id = $1 AND project = $2 AND queue = $3")
-            .bind(id.as_str())
-            .bind(project.as_str())
-            .bind(queue.as_str())
-            .fetch_optional(conn)
-            .await?;
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1::BIGINT FROM claims WHERE id = $1 AND project = $2 AND queue = $3",
+    )
+    .bind(id.as_str())
+    .bind(project.as_str())
+    .bind(queue.as_str())
+    .fetch_optional(conn)
+    .await?;
     Ok(found.is_some())
 }
 

@@ -3,7 +3,7 @@
 //! deletion, expiry, purge). Events about a claim or a whole queue are indexed against the
 //! messages they touched at the time, so a message's history survives its deletion.
 
-use sqlx::{QueryBuilder, PgConnection};
+use sqlx::{PgConnection, QueryBuilder};
 
 use crate::error::StoreError;
 use crate::events::{Envelope, Event};
@@ -51,14 +51,9 @@ pub async fn record(conn: &mut PgConnection, env: &Envelope) -> Result<(), Store
     }
 }
 
-async fn insert(
-    conn: &mut PgConnection,
-    ids: &[&MessageId],
-    seq: i64,
-) -> Result<(), StoreError> {
+async fn insert(conn: &mut PgConnection, ids: &[&MessageId], seq: i64) -> Result<(), StoreError> {
     for chunk in ids.chunks(super::messages::ROWS_PER_STATEMENT) {
-        let mut insert =
-            QueryBuilder::new("INSERT INTO message_events (message_id, seq) ");
+        let mut insert = QueryBuilder::new("INSERT INTO message_events (message_id, seq) ");
         insert.push_values(chunk, |mut row, id| {
             row.push_bind(id.as_str()).push_bind(seq);
         });
@@ -82,10 +77,7 @@ async fn held_by(conn: &mut PgConnection, claim: &ClaimId, seq: i64) -> Result<(
 }
 
 /// The log positions of a message's events, in order.
-pub async fn positions(
-    conn: &mut PgConnection,
-    id: &MessageId,
-) -> Result<Vec<i64>, StoreError> {
+pub async fn positions(conn: &mut PgConnection, id: &MessageId) -> Result<Vec<i64>, StoreError> {
     let seqs =
         sqlx::query_scalar("SELECT seq FROM message_events WHERE message_id = $1 ORDER BY seq")
             .bind(id.as_str())

@@ -94,10 +94,7 @@ pub async fn delete_queue(
     super::delete_queue_rows(conn, "messages", project, queue).await
 }
 
-pub async fn move_to(
-    conn: &mut PgConnection,
-    e: &MessageDeadLettered,
-) -> Result<(), StoreError> {
+pub async fn move_to(conn: &mut PgConnection, e: &MessageDeadLettered) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE messages SET queue = $2, marker = $3, ttl = $4, expires_at = $5,
                 claim_id = NULL, claim_expires = NULL, claim_count = 0

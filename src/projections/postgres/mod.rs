@@ -10,7 +10,7 @@ pub mod queues;
 pub mod subscriptions;
 
 use sqlx::postgres::PgRow;
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use crate::commands::message::HeldBy;
 use crate::commands::sweep::Expired;

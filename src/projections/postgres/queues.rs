@@ -1,7 +1,7 @@
 //! The `queues` table: fold and queries.
 
 use serde_json::{Map, Value};
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use crate::error::StoreError;
 use crate::model::{ProjectId, QueueMetadata, QueueName, Timestamp};

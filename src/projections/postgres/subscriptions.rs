@@ -1,7 +1,7 @@
 //! The `subscriptions` table: fold and queries. A subscription is live until `expires_at`.
 
 use sqlx::postgres::PgRow;
-use sqlx::{Row, PgConnection};
+use sqlx::{PgConnection, Row};
 
 use crate::error::StoreError;
 use crate::events::{SubscriptionCreated, SubscriptionUpdated};
@@ -49,10 +49,7 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn update(
-    conn: &mut PgConnection,
-    e: &SubscriptionUpdated,
-) -> Result<(), StoreError> {
+pub async fn update(conn: &mut PgConnection, e: &SubscriptionUpdated) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE subscriptions SET subscriber = $2, ttl = $3, options = $4, expires_at = $5
          WHERE id = $1",
@@ -80,10 +77,7 @@ pub async fn confirm(
     Ok(())
 }
 
-pub async fn delete_ids(
-    conn: &mut PgConnection,
-    ids: &[SubscriptionId],
-) -> Result<(), StoreError> {
+pub async fn delete_ids(conn: &mut PgConnection, ids: &[SubscriptionId]) -> Result<(), StoreError> {
     for id in ids {
         sqlx::query("DELETE FROM subscriptions WHERE id = $1")
             .bind(id.as_str())

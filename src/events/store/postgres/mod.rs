@@ -5,8 +5,8 @@
 //! so nodes may start together.
 
 pub(crate) mod log;
-mod relay;
 pub mod rebuild;
+mod relay;
 mod writer;
 
 use std::str::FromStr;

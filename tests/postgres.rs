@@ -1,0 +1,493 @@
+//! The PostgreSQL backend as a multi-node service: several Cairn nodes on one database
+//! behave as one. These tests always use PostgreSQL (`CAIRN_TEST_POSTGRES_URL`, default the
+//! machine's server) and fail, saying how to start it, when it cannot be reached. The rest
+//! of the suite runs on PostgreSQL too with `CAIRN_TEST_BACKEND=postgres`.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn::events::store::StoreUrl;
+use cairn::model::{Limits, ManualClock};
+use cairn::transports::websocket::WsSettings;
+use common::process::Cairn;
+use common::ws::{Codec, WsClient};
+use common::{Client, TestServer, START};
+use serde_json::{json, Value};
+
+/// A fresh schema for one test; its URL.
+async fn fresh_database() -> String {
+    common::fresh_schema(&format!("cairn_nodes_{}", uuid::Uuid::new_v4().simple())).await
+}
+
+/// An in-process node on the database at `url`, with its own clock.
+async fn node(url: &str) -> TestServer {
+    let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+    let store = StoreUrl::Postgres(url.to_owned());
+    let clock = ManualClock::starting_at(START);
+    TestServer::on_store(dir, store, clock, Limits::default(), WsSettings::default()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_queues_messages_claims_and_the_log() {
+    let url = fresh_database().await;
+    let (a, b) = (node(&url).await, node(&url).await);
+    let on_a = a.client();
+    let on_b = Client::new(&b.base, &common::new_uuid(), &on_a.project);
+
+    on_a.create_queue("shared", &json!({"owner": "ops"})).await;
+    let posted = on_b.post_n("shared", 6).await;
+    // A write acknowledged by one node is visible through the other at once.
+    let mut listed = on_a.list_ids("shared", "echo=true").await;
+    listed.sort();
+    let mut want = posted.clone();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // Claims through either node split the messages.
+    let (claim_a, got_a) = on_a
+        .claim("shared", &json!({"ttl": 300}), Some(4))
+        .await
+        .unwrap();
+    let (claim_b, got_b) = on_b
+        .claim("shared", &json!({"ttl": 300}), Some(4))
+        .await
+        .unwrap();
+    assert_ne!(claim_a, claim_b);
+    let ids = |ms: &[Value]| -> HashSet<String> {
+        ms.iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(got_a.len(), 4);
+    assert_eq!(got_b.len(), 2);
+    assert!(ids(&got_a).is_disjoint(&ids(&got_b)));
+    // The claim made on A is served by B.
+    on_b.get(&format!("/v2/queues/shared/claims/{claim_a}"))
+        .await
+        .expect(200);
+
+    // The audit trail reads the same from both nodes.
+    let feed_a = on_a.get("/v2/events?limit=100").await;
+    let feed_b = on_b.get("/v2/events?limit=100").await;
+    feed_a.expect(200);
+    assert_eq!(feed_a.body["events"], feed_b.body["events"]);
+    let seqs: Vec<i64> = feed_a.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "gap-free"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscribers_are_woken_by_writes_on_another_node() {
+    let url = fresh_database().await;
+    let (a, b) = (node(&url).await, node(&url).await);
+    let mut subscriber = WsClient::open(&a, Codec::Json).await;
+    subscriber
+        .send("queue_create", json!({"queue_name": "news"}))
+        .await
+        .expect(201);
+    subscriber
+        .send("subscription_create", json!({"queue_name": "news"}))
+        .await
+        .expect(201);
+
+    let producer = Client::new(&b.base, &common::new_uuid(), &subscriber.project);
+    producer.post_one("news", json!({"from": "node b"})).await;
+
+    let push = subscriber.recv_push().await;
+    assert_eq!(push["body"], json!({"from": "node b"}), "{push}");
+    assert_eq!(push["queue_name"], "news");
+    subscriber.expect_no_push(Duration::from_millis(300)).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+// ---- three processes under load -----------------------------------------------------------
+
+const PRODUCERS: usize = 6;
+const POSTS_PER_PRODUCER: usize = 40;
+const BATCH: usize = 5;
+const CONSUMERS: usize = 6;
+
+/// What the consumers saw: every (message id, claim id) they were handed.
+type Deliveries = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Posts batches round-robin over the nodes, moving on to the next node when one fails;
+/// returns the ids acknowledged with 201.
+async fn produce(nodes: Vec<String>, project: String, p: usize) -> Vec<String> {
+    let client_id = common::new_uuid();
+    let mut acked = Vec::new();
+    for i in 0..POSTS_PER_PRODUCER {
+        let messages: Vec<Value> = (0..BATCH)
+            .map(|k| json!({"body": {"p": p, "i": i, "k": k}, "ttl": 3600}))
+            .collect();
+        // Each post tries every node once at most.
+        for attempt in 0..nodes.len() {
+            let c = Client::new(
+                &nodes[(p + i + attempt) % nodes.len()],
+                &client_id,
+                &project,
+            );
+            let sent = c
+                .request(reqwest::Method::POST, "/v2/queues/work/messages")
+                .json(&json!({ "messages": messages }))
+                .send()
+                .await;
+            let Ok(response) = sent else { continue };
+            if response.status().as_u16() != 201 {
+                continue;
+            }
+            let Ok(body) = response.json::<Value>().await else {
+                continue;
+            };
+            for href in body["resources"].as_array().expect("resources") {
+                acked.push(common::last_segment(href.as_str().unwrap()).to_owned());
+            }
+            break;
+        }
+    }
+    acked
+}
+
+/// Claims and deletes through the nodes in turn until `done` is set and the queue looks
+/// empty, or the deadline passes.
+async fn consume(
+    nodes: Vec<String>,
+    project: String,
+    c: usize,
+    done: Arc<AtomicBool>,
+    deliveries: Deliveries,
+) {
+    let client_id = common::new_uuid();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut turn = c;
+    while Instant::now() < deadline {
+        turn += 1;
+        let client = Client::new(&nodes[turn % nodes.len()], &client_id, &project);
+        let sent = client
+            .request(reqwest::Method::POST, "/v2/queues/work/claims?limit=10")
+            .json(&json!({"ttl": 300, "grace": 60}))
+            .send()
+            .await;
+        let Ok(response) = sent else { continue };
+        match response.status().as_u16() {
+            201 => {}
+            204 if done.load(Ordering::SeqCst) => return,
+            _ => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        }
+        let Ok(body) = response.json::<Value>().await else {
+            continue;
+        };
+        let claim_id = body["messages"][0]["href"]
+            .as_str()
+            .and_then(|h| h.split("claim_id=").nth(1))
+            .expect("a claimed message names its claim")
+            .to_owned();
+        let ids: Vec<String> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        deliveries
+            .lock()
+            .unwrap()
+            .extend(ids.iter().map(|id| (id.clone(), claim_id.clone())));
+        // Delete by ids; a failing node is retried on the next one (deleting is idempotent).
+        for attempt in 0..nodes.len() {
+            let client = Client::new(&nodes[(turn + attempt) % nodes.len()], &client_id, &project);
+            let path = format!("/v2/queues/work/messages?ids={}", ids.join(","));
+            if let Ok(r) = client.request(reqwest::Method::DELETE, &path).send().await {
+                if r.status().as_u16() == 204 {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the producers and consumers over `nodes`, calling `during` once a third of the
+/// posts are acknowledged; returns the acknowledged ids and the deliveries.
+async fn run_load<F: FnOnce()>(
+    nodes: Vec<String>,
+    project: &str,
+    during: F,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let deliveries: Deliveries = Arc::default();
+    let done = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| tokio::spawn(produce(nodes.clone(), project.to_owned(), p)))
+        .collect();
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|c| {
+            let (nodes, project) = (nodes.clone(), project.to_owned());
+            tokio::spawn(consume(nodes, project, c, done.clone(), deliveries.clone()))
+        })
+        .collect();
+    // Wait until a third of the messages are delivered, then act.
+    let third = PRODUCERS * POSTS_PER_PRODUCER * BATCH / 3;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while deliveries.lock().unwrap().len() < third && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    during();
+    let mut acked = Vec::new();
+    for p in producers {
+        acked.extend(p.await.expect("producer task"));
+    }
+    done.store(true, Ordering::SeqCst);
+    for c in consumers {
+        c.await.expect("consumer task");
+    }
+    let deliveries = deliveries.lock().unwrap().clone();
+    (acked, deliveries)
+}
+
+/// No message was handed out twice (each claim lives 300 s, far longer than the test, so a
+/// second delivery would mean two live claims on one message); returns the acknowledged
+/// messages that were never delivered.
+fn undelivered(acked: &[String], deliveries: &[(String, String)]) -> Vec<String> {
+    let mut claims_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, claim) in deliveries {
+        claims_of.entry(id).or_default().push(claim);
+    }
+    let twice: Vec<_> = claims_of.iter().filter(|(_, c)| c.len() > 1).collect();
+    assert!(twice.is_empty(), "messages in two live claims: {twice:?}");
+    acked
+        .iter()
+        .filter(|id| !claims_of.contains_key(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The whole event feed of the project, paged as a client would.
+async fn whole_feed(c: &Client, query: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut marker = 0;
+    loop {
+        let r = c
+            .get(&format!("/v2/events?limit=100&marker={marker}&{query}"))
+            .await;
+        r.expect(200);
+        let page = r.body["events"].as_array().unwrap().clone();
+        let Some(last) = page.last() else {
+            return events;
+        };
+        marker = last["seq"].as_i64().unwrap();
+        events.extend(page);
+    }
+}
+
+/// `cairn verify` on the database: the log replays to the live read models.
+fn verify(url: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["verify", "--quiet", "--store", url])
+        .output()
+        .expect("cairn verify runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "verify failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("read models match the log"), "{stdout}");
+}
+
+async fn start_nodes(url: &str, n: usize) -> Vec<Cairn> {
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        nodes.push(Cairn::start(&["--store", url, "--sweep-interval", "1"]).await);
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_under_concurrent_load_deliver_everything_once() {
+    let url = fresh_database().await;
+    let nodes = start_nodes(&url, 3).await;
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let project = format!("project-{}", common::new_uuid());
+    Client::new(&bases[0], &common::new_uuid(), &project)
+        .create_queue("work", &json!({}))
+        .await;
+
+    let (acked, deliveries) = run_load(bases.clone(), &project, || {}).await;
+
+    assert_eq!(
+        acked.len(),
+        PRODUCERS * POSTS_PER_PRODUCER * BATCH,
+        "every post succeeds"
+    );
+    let missing = undelivered(&acked, &deliveries);
+    assert!(
+        missing.is_empty(),
+        "acknowledged but never delivered: {missing:?}"
+    );
+    assert_eq!(deliveries.len(), acked.len());
+    // Every node reads the same log, in the same order.
+    let mut feeds = Vec::new();
+    for base in &bases {
+        let c = Client::new(base, &common::new_uuid(), &project);
+        feeds.push(whole_feed(&c, "queue=work").await);
+    }
+    let posts = feeds[0]
+        .iter()
+        .filter(|e| e["type"] == "MessagesPosted")
+        .count();
+    assert_eq!(posts, PRODUCERS * POSTS_PER_PRODUCER);
+    assert!(
+        feeds.iter().all(|f| *f == feeds[0]),
+        "the nodes disagree on the log"
+    );
+    verify(&url);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_a_node_under_load_loses_nothing_acknowledged() {
+    let url = fresh_database().await;
+    let mut nodes = start_nodes(&url, 3).await;
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let project = format!("project-{}", common::new_uuid());
+    Client::new(&bases[0], &common::new_uuid(), &project)
+        .create_queue("work", &json!({}))
+        .await;
+    let victim = nodes.remove(2);
+    let killed = Arc::new(AtomicUsize::new(0));
+    let flag = killed.clone();
+
+    let (acked, deliveries) = run_load(bases.clone(), &project, move || {
+        victim.kill();
+        flag.store(1, Ordering::SeqCst);
+    })
+    .await;
+
+    assert_eq!(killed.load(Ordering::SeqCst), 1);
+    // The survivors served the rest: every post was acknowledged by some node.
+    assert_eq!(acked.len(), PRODUCERS * POSTS_PER_PRODUCER * BATCH);
+    // A claim granted just as its node died reached no consumer: its messages wait, still
+    // stored and claimed, for the claim to expire. Everything else was delivered.
+    let missing = undelivered(&acked, &deliveries);
+    let survivor = Client::new(&bases[0], &common::new_uuid(), &project);
+    for chunk in missing.chunks(20) {
+        let r = survivor
+            .get(&format!("/v2/queues/work/messages?ids={}", chunk.join(",")))
+            .await;
+        r.expect(200);
+        assert_eq!(
+            r.messages().len(),
+            chunk.len(),
+            "acknowledged messages lost: {r:?}"
+        );
+    }
+    let stats = survivor.stats("work").await;
+    assert_eq!(stats["total"], missing.len(), "{stats}");
+    assert_eq!(stats["free"], 0, "the queue drained: {stats}");
+    verify(&url);
+}
+
+// ---- database outage ----------------------------------------------------------------------
+
+/// A TCP proxy in front of PostgreSQL that can be cut (every connection dropped, new ones
+/// refused) and restored on the same port.
+struct Proxy {
+    port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxy {
+    async fn start(port: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut links = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                links.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Proxy {
+            port,
+            task: Some(task),
+        }
+    }
+
+    /// Drops every connection and stops listening (the JoinSet aborts its links on drop).
+    fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_gives_503_and_the_node_recovers() {
+    let direct = fresh_database().await;
+    let mut proxy = Proxy::start(0).await;
+    let via_proxy = direct.replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port), 1);
+    assert_ne!(
+        direct, via_proxy,
+        "the test database must be on 127.0.0.1:5432"
+    );
+    let server = node(&via_proxy).await;
+    let c = server.client();
+    c.create_queue("q", &json!({})).await;
+    c.post_one("q", json!("before")).await;
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = c
+        .post(
+            "/v2/queues/q/messages",
+            &json!({"messages": [{"body": "during"}]}),
+        )
+        .await;
+    r.expect_error(503, "Service temporarily unavailable");
+    let r = c.get("/v2/queues/q/stats").await;
+    r.expect_error(503, "Service temporarily unavailable");
+
+    let port = proxy.port;
+    let _proxy = Proxy::start(port).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = c
+            .post(
+                "/v2/queues/q/messages",
+                &json!({"messages": [{"body": "after"}]}),
+            )
+            .await;
+        if r.status == 201 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{r:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the node did not recover in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stats = c.stats("q").await;
+    assert_eq!(stats["total"], 2, "{stats}");
+    server.shutdown().await;
+}
