@@ -64,10 +64,11 @@ impl Codec {
 /// What to run. [`Options::default`] matches the command-line defaults.
 #[derive(Debug, Clone, PartialEq, Args, Serialize)]
 pub struct Options {
-    /// Base URL of the REST API.
+    /// Base URL of the REST API; several, comma-separated, spread the workers over the
+    /// nodes of one service.
     #[arg(long, default_value = "http://127.0.0.1:8888")]
     pub url: String,
-    /// URL of the WebSocket API (used with `--transport ws`).
+    /// URL of the WebSocket API (used with `--transport ws`); several, comma-separated.
     #[arg(long, default_value = "ws://127.0.0.1:9000")]
     pub ws_url: String,
     /// `http` (REST) or `ws` (WebSocket).

@@ -78,9 +78,19 @@ pub(crate) struct Claimed {
 struct Target {
     transport: Transport,
     codec: Codec,
-    url: String,
-    ws_url: String,
+    /// REST base URLs (several nodes of one service); worker `i` uses `urls[i % len]`.
+    urls: Vec<String>,
+    /// WebSocket URLs, likewise.
+    ws_urls: Vec<String>,
     project: String,
+}
+
+/// A comma-separated list of URLs.
+fn url_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect()
 }
 
 /// One worker's connection.
@@ -90,20 +100,24 @@ pub(crate) enum Conn {
 }
 
 impl Conn {
-    /// Opens a connection with a fresh Client-ID (an HTTP one is opened by a ping).
-    async fn open(target: &Target) -> anyhow::Result<Conn> {
+    /// Opens worker `i`'s connection with a fresh Client-ID (an HTTP one is opened by a
+    /// ping).
+    async fn open(target: &Target, i: usize) -> anyhow::Result<Conn> {
         let client_id = Uuid::new_v4().to_string();
         Ok(match target.transport {
             Transport::Http => {
-                let mut conn = HttpConn::new(&target.url, &client_id, &target.project)?;
+                let url = &target.urls[i % target.urls.len()];
+                let mut conn = HttpConn::new(url, &client_id, &target.project)?;
                 conn.ping()
                     .await
-                    .with_context(|| format!("cannot reach {}", target.url))?;
+                    .with_context(|| format!("cannot reach {url}"))?;
                 Conn::Http(conn)
             }
-            Transport::Ws => Conn::Ws(Box::new(
-                WsConn::open(&target.ws_url, target.codec, &client_id, &target.project).await?,
-            )),
+            Transport::Ws => {
+                let url = &target.ws_urls[i % target.ws_urls.len()];
+                let conn = WsConn::open(url, target.codec, &client_id, &target.project).await?;
+                Conn::Ws(Box::new(conn))
+            }
         })
     }
 
@@ -316,7 +330,7 @@ async fn prefill(
     for k in 0..connections {
         let mine: Vec<(String, usize)> =
             posts.iter().skip(k).step_by(connections).cloned().collect();
-        let mut conn = Conn::open(target).await?;
+        let mut conn = Conn::open(target, k).await?;
         let ctx = ctx.clone();
         tasks.push(tokio::spawn(async move {
             let mut ledger = Ledger::default();
@@ -355,12 +369,16 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Report> {
     let target = Target {
         transport: options.transport,
         codec: options.codec,
-        url: options.url.clone(),
-        ws_url: options.ws_url.clone(),
+        urls: url_list(&options.url),
+        ws_urls: url_list(&options.ws_url),
         project: project.clone(),
     };
+    anyhow::ensure!(
+        !target.urls.is_empty() && !target.ws_urls.is_empty(),
+        "no URL to connect to"
+    );
     let queues: Vec<String> = (0..options.queues).map(|i| format!("bench-{i}")).collect();
-    let mut setup = Conn::open(&target).await?;
+    let mut setup = Conn::open(&target, 0).await?;
     for queue in &queues {
         setup
             .create_queue(queue)
@@ -402,7 +420,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Report> {
         };
         roles.extend((0..workers).map(|i| (role, queues[i % queues.len()].clone())));
     }
-    let conns = try_join_all(roles.iter().map(|_| Conn::open(&target))).await?;
+    let conns = try_join_all((0..roles.len()).map(|i| Conn::open(&target, i))).await?;
 
     let started = Instant::now();
     let deadline = started + options.duration();
