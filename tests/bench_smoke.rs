@@ -101,3 +101,31 @@ async fn an_unreachable_server_is_an_error() {
     options.duration = 0.5;
     assert!(bench::run(options).await.is_err());
 }
+
+/// `--rate` paces each worker: a paced run never exceeds the rate (an upper bound on the
+/// request count, which cannot depend on the machine's speed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_workers_keep_to_the_rate() {
+    let server = TestServer::start().await;
+    let report = bench::run(Options {
+        producers: 2,
+        consumers: 0,
+        observers: 0,
+        duration: 1.0,
+        rate: 10.0,
+        ..options(&server, Transport::Http, Codec::Json)
+    })
+    .await
+    .expect("the bench runs");
+    assert_sound(&report);
+    let posts = report.role("producer").expect("producers ran").requests;
+    // Each worker: one post at once, then one per 100 ms until the 1 s deadline.
+    assert!(
+        (2..=22).contains(&posts),
+        "{posts} posts in 1 s at 10/s per worker"
+    );
+    assert!(report
+        .table()
+        .contains("paced: at most 10 iterations/s per worker"));
+    server.shutdown().await;
+}

@@ -105,6 +105,10 @@ pub struct Options {
     /// then have something to claim without producers).
     #[arg(long, default_value_t = 0)]
     pub prefill: usize,
+    /// Most iterations per second of each worker (a post; a claim and its delete; a list),
+    /// to measure latency at a given load; 0 runs unpaced, as fast as answers come.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
     /// Project (`X-Project-ID`); default a fresh `bench-<uuid>` per run, so the queues
     /// start empty and the self-check sees only this run's messages.
     #[arg(long)]
@@ -127,6 +131,7 @@ impl Default for Options {
             queues: 1,
             duration: 10.0,
             prefill: 0,
+            rate: 0.0,
             project: None,
         }
     }
@@ -154,6 +159,10 @@ impl Options {
         anyhow::ensure!(self.batch > 0, "--batch must be at least 1");
         anyhow::ensure!(self.claim_limit > 0, "--claim-limit must be at least 1");
         anyhow::ensure!(self.queues > 0, "--queues must be at least 1");
+        anyhow::ensure!(
+            self.rate.is_finite() && self.rate >= 0.0,
+            "--rate must be a number of iterations per second, or 0"
+        );
         positive_seconds(&self.duration.to_string()).map_err(anyhow::Error::msg)?;
         anyhow::ensure!(
             self.transport == Transport::Ws || self.codec == Codec::Json,

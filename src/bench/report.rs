@@ -331,6 +331,9 @@ impl Report {
             o.claim_limit,
             self.elapsed_secs
         );
+        if o.rate > 0.0 {
+            let _ = writeln!(out, "paced: at most {} iterations/s per worker", o.rate);
+        }
         if self.prefilled > 0 {
             let _ = writeln!(out, "prefilled {} messages", self.prefilled);
         }

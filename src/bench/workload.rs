@@ -177,9 +177,27 @@ struct Ctx {
     message_ttl: u64,
     claim_ttl: u64,
     claim_grace: u64,
+    /// Time between two iterations of one worker, when paced.
+    pace: Option<Duration>,
+}
+
+/// Waits for a worker's next turn, if it is paced.
+async fn wait_turn(pacer: &mut Option<tokio::time::Interval>) {
+    if let Some(pacer) = pacer {
+        pacer.tick().await;
+    }
 }
 
 impl Ctx {
+    /// A worker's pacer: ticks at the configured rate (the first at once), or `None`.
+    fn pacer(&self) -> Option<tokio::time::Interval> {
+        self.pace.map(|period| {
+            let mut pacer = tokio::time::interval(period);
+            pacer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            pacer
+        })
+    }
+
     /// The next `batch` messages, numbered from a run-wide counter.
     fn messages(&self) -> Vec<NewMessage<'_>> {
         let first = self.next_n.fetch_add(self.batch as u64, Ordering::Relaxed);
@@ -235,7 +253,9 @@ async fn pause_if_lost<T>(answer: &Result<T, OpError>) {
 
 async fn producer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instant) -> Outcome {
     let mut out = Outcome::default();
+    let mut pacer = ctx.pacer();
     while Instant::now() < deadline {
+        wait_turn(&mut pacer).await;
         let messages = ctx.messages();
         let started = Instant::now();
         let answer = conn.post(&queue, &messages).await;
@@ -248,7 +268,9 @@ async fn producer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instan
 
 async fn consumer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instant) -> Outcome {
     let mut out = Outcome::default();
+    let mut pacer = ctx.pacer();
     while Instant::now() < deadline {
+        wait_turn(&mut pacer).await;
         let started = Instant::now();
         let answer = conn
             .claim(&queue, ctx.claim_limit, ctx.claim_ttl, ctx.claim_grace)
@@ -290,7 +312,9 @@ async fn consumer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instan
 
 async fn observer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instant) -> Outcome {
     let mut out = Outcome::default();
+    let mut pacer = ctx.pacer();
     while Instant::now() < deadline {
+        wait_turn(&mut pacer).await;
         let started = Instant::now();
         let answer = conn.list(&queue).await;
         let took = started.elapsed();
@@ -403,6 +427,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Report> {
         message_ttl: (secs + 300).max(3600),
         claim_ttl: secs + 60,
         claim_grace: 60,
+        pace: (options.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / options.rate)),
     });
 
     let mut ledger = Ledger::default();

@@ -114,20 +114,25 @@ pub async fn move_to(
 }
 
 pub async fn claim(conn: &mut SqliteConnection, e: &MessagesClaimed) -> Result<(), StoreError> {
-    for m in &e.messages {
-        sqlx::query(
-            "UPDATE messages SET claim_id = ?2, claim_expires = ?3, claim_count = ?4,
-                    ttl = ?5, expires_at = ?6
-             WHERE id = ?1",
-        )
-        .bind(m.id.as_str())
-        .bind(e.claim_id.as_str())
-        .bind(e.expires_at.0)
-        .bind(m.claim_count)
-        .bind(m.ttl)
-        .bind(m.expires_at.0)
-        .execute(&mut *conn)
-        .await?;
+    // One statement per chunk: the claimed messages' new states as a VALUES table.
+    for chunk in e.messages.chunks(ROWS_PER_STATEMENT) {
+        let mut update = QueryBuilder::new("UPDATE messages SET claim_id = ");
+        update
+            .push_bind(e.claim_id.as_str())
+            .push(", claim_expires = ")
+            .push_bind(e.expires_at.0)
+            .push(
+                ", claim_count = u.column2, ttl = u.column3, expires_at = u.column4 \
+                 FROM (",
+            );
+        update.push_values(chunk, |mut row, m| {
+            row.push_bind(m.id.as_str())
+                .push_bind(m.claim_count)
+                .push_bind(m.ttl)
+                .push_bind(m.expires_at.0);
+        });
+        update.push(") AS u WHERE messages.id = u.column1");
+        update.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -223,7 +228,7 @@ pub async fn available(
     list(conn, project, queue, &filter, now).await
 }
 
-/// Unexpired messages by id, claimed and delayed ones included.
+/// Unexpired messages by id, claimed and delayed ones included, in the order asked.
 pub async fn get_many(
     conn: &mut SqliteConnection,
     project: &ProjectId,
@@ -231,27 +236,32 @@ pub async fn get_many(
     ids: &[MessageId],
     now: Timestamp,
 ) -> Result<Vec<MessageView>, StoreError> {
-    let mut out = Vec::with_capacity(ids.len());
-    let sql = format!(
-        "SELECT {COLUMNS} FROM messages
-         WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4"
-    );
-    for id in ids {
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .bind(project.as_str())
-            .bind(queue.as_str())
-            .bind(now.0)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(row) = row {
-            out.push(from_row(&row, now)?);
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        // The unary `+` keeps SQLite on the `id` index instead of scanning the whole queue.
+        let mut select =
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM messages WHERE +project = "));
+        select
+            .push_bind(project.as_str())
+            .push(" AND +queue = ")
+            .push_bind(queue.as_str())
+            .push(" AND expires_at > ")
+            .push_bind(now.0)
+            .push(" AND id IN (");
+        let mut list = select.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        select.push(")");
+        for row in select.build().fetch_all(&mut *conn).await? {
+            let m = from_row(&row, now)?;
+            found.insert(m.id.clone(), m);
         }
     }
-    Ok(out)
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
-/// The claim state of the given (unexpired) messages, for deletes.
+/// The claim state of the given (unexpired) messages, for deletes, in the order asked.
 pub async fn held_by(
     conn: &mut SqliteConnection,
     project: &ProjectId,
@@ -259,29 +269,37 @@ pub async fn held_by(
     ids: &[MessageId],
     now: Timestamp,
 ) -> Result<Vec<(MessageId, HeldBy)>, StoreError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row = sqlx::query(
-            "SELECT claim_id, claim_expires FROM messages
-             WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4",
-        )
-        .bind(id.as_str())
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(now.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(row) = row {
-            let claim: Option<String> = row.try_get(0)?;
-            let expires: Option<i64> = row.try_get(1)?;
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut select =
+            QueryBuilder::new("SELECT id, claim_id, claim_expires FROM messages WHERE +project = ");
+        select
+            .push_bind(project.as_str())
+            .push(" AND +queue = ")
+            .push_bind(queue.as_str())
+            .push(" AND expires_at > ")
+            .push_bind(now.0)
+            .push(" AND id IN (");
+        let mut list = select.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        select.push(")");
+        for row in select.build().fetch_all(&mut *conn).await? {
+            let id: String = row.try_get(0)?;
+            let claim: Option<String> = row.try_get(1)?;
+            let expires: Option<i64> = row.try_get(2)?;
             let held = HeldBy {
                 claim: claim.map(ClaimId::from_stored),
                 live: expires.is_some_and(|e| e > now.0),
             };
-            out.push((id.clone(), held));
+            found.insert(id, held);
         }
     }
-    Ok(out)
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.remove(id.as_str()).map(|h| (id.clone(), h)))
+        .collect())
 }
 
 /// Whether the queue holds any message rows at all.

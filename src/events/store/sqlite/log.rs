@@ -2,30 +2,39 @@
 //! and the reads of the feed, of message histories and of replay.
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, SqliteConnection};
 
 use crate::error::StoreError;
 use crate::events::{Envelope, EventFilter, SCHEMA_VERSION};
 use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
 
-/// Appends one event at its (pre-assigned) position.
-pub async fn append(conn: &mut SqliteConnection, env: &Envelope) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO events (seq, recorded_at, project, queue, kind, version, client_id,
-                             request_id, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .bind(env.seq)
-    .bind(env.at.0)
-    .bind(env.project.as_str())
-    .bind(env.queue.as_str())
-    .bind(env.event.kind())
-    .bind(SCHEMA_VERSION)
-    .bind(env.client_id.as_ref().map(|c| c.as_str()))
-    .bind(env.request_id.as_deref())
-    .bind(serde_json::to_string(&env.event)?)
-    .execute(conn)
-    .await?;
+/// Rows per multi-row append (nine parameters each, well under SQLite's limit).
+const ROWS_PER_APPEND: usize = 500;
+
+/// Appends events at their (pre-assigned) positions.
+pub async fn append(conn: &mut SqliteConnection, events: &[Envelope]) -> Result<(), StoreError> {
+    for chunk in events.chunks(ROWS_PER_APPEND) {
+        let payloads = chunk
+            .iter()
+            .map(|env| serde_json::to_string(&env.event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO events (seq, recorded_at, project, queue, kind, version, client_id,
+                                 request_id, payload) ",
+        );
+        insert.push_values(chunk.iter().zip(payloads), |mut row, (env, payload)| {
+            row.push_bind(env.seq)
+                .push_bind(env.at.0)
+                .push_bind(env.project.as_str())
+                .push_bind(env.queue.as_str())
+                .push_bind(env.event.kind())
+                .push_bind(SCHEMA_VERSION)
+                .push_bind(env.client_id.as_ref().map(|c| c.as_str()))
+                .push_bind(env.request_id.as_deref())
+                .push_bind(payload);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -105,9 +105,7 @@ async fn copy_log(
         };
         after = tail.seq;
         sqlx::query("BEGIN").execute(&mut *target).await?;
-        for env in &chunk {
-            log::append(target, env).await?;
-        }
+        log::append(target, &chunk).await?;
         sqlx::query("COMMIT").execute(&mut *target).await?;
     }
 }
@@ -130,10 +128,10 @@ async fn fold(
         };
         after = tail.seq;
         sqlx::query("BEGIN").execute(&mut *target).await?;
+        if copy_log {
+            log::append(target, &chunk).await?;
+        }
         for env in &chunk {
-            if copy_log {
-                log::append(target, env).await?;
-            }
             views::apply(target, env).await?;
         }
         views::checkpoint(target, after).await?;

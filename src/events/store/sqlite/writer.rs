@@ -126,7 +126,6 @@ impl Writer {
                     request_id: job.scope.request_id.clone(),
                     event: new.event,
                 };
-                log::append(&mut self.conn, &env).await?;
                 views::apply(&mut self.conn, &env).await?;
                 self.next_seq += 1;
                 appended.push(env);
@@ -137,6 +136,7 @@ impl Writer {
             }));
         }
         if !appended.is_empty() {
+            log::append(&mut self.conn, &appended).await?;
             views::checkpoint(&mut self.conn, self.next_seq - 1).await?;
         }
         sqlx::query("COMMIT").execute(&mut self.conn).await?;
