@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1010));
     let started = Instant::now();
-    let payload = format!("{{\"messages\":[{}]}}", vec![body.as_str(); 10].join(","));
+    let payload = format!("{{\"messages\":[{}]}}", [body.as_str(); 10].join(","));
     let (mut rows, mut commits, mut marker, mut seq) = (0u64, 0u64, 0i64, 0i64);
     while started.elapsed() < Duration::from_secs(seconds) {
         sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
