@@ -115,6 +115,62 @@ async fn websocket_subscribers_are_woken_by_writes_on_another_node() {
     b.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeps_and_dead_lettering_on_several_nodes_happen_once() {
+    let url = fresh_database().await;
+    let (a, b) = (node(&url).await, node(&url).await);
+    let on_a = a.client();
+    let on_b = Client::new(&b.base, &common::new_uuid(), &on_a.project);
+    on_a.create_queue(
+        "work",
+        &json!({"_max_claim_count": 1, "_dead_letter_queue": "dlq"}),
+    )
+    .await;
+    let short: Vec<Value> = (0..20).map(|n| json!({"body": n, "ttl": 60})).collect();
+    let expiring = on_a.post_messages("work", &short).await;
+    let doomed = on_a
+        .post_messages("work", &[json!({"body": "doomed", "ttl": 3600})])
+        .await;
+
+    // The long-lived message is claimed once (on A) and released, so its next claim
+    // dead-letters it; both nodes try at once.
+    a.advance(61);
+    b.advance(61);
+    let (claim, _) = on_a.claim("work", &json!({}), None).await.expect("a claim");
+    on_a.delete(&format!("/v2/queues/work/claims/{claim}"))
+        .await
+        .expect(204);
+    let empty = json!({});
+    let (ra, rb) = tokio::join!(
+        on_a.post("/v2/queues/work/claims", &empty),
+        on_b.post("/v2/queues/work/claims", &empty),
+    );
+    ra.expect(204);
+    rb.expect(204);
+    // Both nodes sweep at the same moment.
+    tokio::join!(a.sweep(), b.sweep(), a.sweep(), b.sweep());
+
+    let events = whole_feed(&on_b, "queue=work").await;
+    let expired: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "MessagesExpired")
+        .flat_map(|e| e["event"]["ids"].as_array().unwrap())
+        .collect();
+    let mut want: Vec<&str> = expiring.iter().map(String::as_str).collect();
+    let mut got: Vec<&str> = expired.iter().map(|v| v.as_str().unwrap()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "each expired message is recorded exactly once");
+    let moved = events
+        .iter()
+        .filter(|e| e["type"] == "MessageDeadLettered")
+        .count();
+    assert_eq!(moved, 1, "the message is dead-lettered once");
+    assert_eq!(on_b.list_ids("dlq", "echo=true").await, doomed);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 // ---- three processes under load -----------------------------------------------------------
 
 const PRODUCERS: usize = 6;
