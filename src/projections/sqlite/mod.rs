@@ -3,6 +3,8 @@
 //! and the queries that serve reads. One file per table.
 
 pub mod claims;
+mod decide_reads;
+pub mod fold;
 pub mod history;
 pub mod messages;
 pub mod queues;

@@ -15,7 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, SqliteConnection};
-use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::StoreOptions;
 use crate::commands::{Command, Committed, Scope};
@@ -56,8 +56,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// A handle to an open SQLite store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    sender: mpsc::Sender<super::Job>,
-    stop: Arc<watch::Sender<bool>>,
+    sender: mpsc::Sender<writer::Work>,
     readers: SqlitePool,
     bus: EventBus,
     done: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
@@ -96,7 +95,9 @@ impl SqliteStore {
         let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
         let bus = EventBus::default();
         let writer = writer::Writer {
-            conn,
+            conn: writer::connect(path, options.sync_full)?,
+            maintenance: conn,
+            runtime: tokio::runtime::Handle::current(),
             limits,
             clock,
             max_batch: options.max_batch.max(1),
@@ -105,11 +106,9 @@ impl SqliteStore {
             path: path.to_path_buf(),
             metrics,
         };
-        let (stop, stopped) = watch::channel(false);
-        let handle = tokio::spawn(writer.run(receiver, stopped));
+        let handle = tokio::task::spawn_blocking(move || writer.run(receiver));
         Ok(SqliteStore {
             sender,
-            stop: Arc::new(stop),
             readers,
             bus,
             done: Arc::new(Mutex::new(Some(handle))),
@@ -124,13 +123,14 @@ impl SqliteStore {
             reply,
         };
         let closed = || ApiError::from(StoreError::Closed);
+        let job = writer::Work::Job(job);
         self.sender.send(job).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
     /// Lets the writer finish the commands already queued, then closes every connection.
     pub async fn close(&self) {
-        let _ = self.stop.send(true);
+        let _ = self.sender.send(writer::Work::Stop).await;
         if let Some(handle) = self.done.lock().await.take() {
             if let Err(e) = handle.await {
                 tracing::error!(error = %e, "the writer task failed");

@@ -110,16 +110,19 @@ async fn copy_log(
     }
 }
 
-/// Folds the events of `source` in `(after, last]` into `target`, whose read models hold
-/// the state at `after`; with `copy_log`, the events are appended to `target`'s log too.
+/// Folds the events of `source` in `(after, last]` into the store at `target`, whose read
+/// models hold the state at `after`; with `copy_log`, the events are appended to `target`'s
+/// log too. The fold runs on a synchronous connection of its own (see `projections::sqlite::
+/// fold`); `target` must have no transaction open.
 async fn fold(
     source: &mut SqliteConnection,
-    target: &mut SqliteConnection,
+    target: &Path,
     mut after: i64,
     last: i64,
     copy_log: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
+    let folder = super::writer::connect(target, false)?;
     let mut folded = 0;
     loop {
         let chunk = log::range(source, after, Some(last), CHUNK).await?;
@@ -127,15 +130,16 @@ async fn fold(
             break;
         };
         after = tail.seq;
-        sqlx::query("BEGIN").execute(&mut *target).await?;
+        // Blocking calls in an async fn: rebuilds run offline, with nothing else to serve.
+        folder.execute_batch("BEGIN")?;
         if copy_log {
-            log::append(target, &chunk).await?;
+            views::fold::append(&folder, &chunk)?;
         }
         for env in &chunk {
-            views::apply(target, env).await?;
+            views::fold::apply(&folder, env)?;
         }
-        views::checkpoint(target, after).await?;
-        sqlx::query("COMMIT").execute(&mut *target).await?;
+        views::fold::checkpoint(&folder, after)?;
+        folder.execute_batch("COMMIT")?;
         folded += chunk.len() as u64;
         progress(chunk.len() as u64);
     }
@@ -164,7 +168,8 @@ pub async fn in_place(
     }
     sqlx::query("COMMIT").execute(&mut target).await?;
     let from = retention::restore(&mut target, path, snapshot).await?;
-    let events = fold(&mut source, &mut target, from, last, false, progress).await?;
+    drop(target);
+    let events = fold(&mut source, path, from, last, false, progress).await?;
     Ok(Summary {
         events,
         last_seq: last,
@@ -222,7 +227,8 @@ pub async fn into(
             .await?;
     }
     let from = retention::restore(&mut target, into, snapshot).await?;
-    let events = fold(&mut source, &mut target, from, last, true, progress).await?;
+    drop(target);
+    let events = fold(&mut source, into, from, last, true, progress).await?;
     Ok(Summary {
         events,
         last_seq: last,
@@ -262,8 +268,8 @@ pub async fn verify(
     let snapshot = retention::meta(&mut live, "snapshot").await?;
     total(count(&mut live, snapshot, last).await?);
     let from = retention::restore(&mut target, path, snapshot).await?;
-    let events = fold(&mut live, &mut target, from, last, false, progress).await?;
     sqlx::Connection::close(target).await?;
+    let events = fold(&mut live, &scratch, from, last, false, progress).await?;
     let mut divergences = Vec::new();
     for (table, key) in READ_MODELS {
         for (side, left, right) in [

@@ -1,25 +1,42 @@
-//! The single writer of an SQLite store. Commands queue up on a channel; the writer takes
-//! as many as are waiting (up to `max_batch`), decides and applies them one after another in
-//! one transaction, and commits once — one fsync for the whole batch (group commit). Replies
-//! go out only after the commit, so an acknowledged write is durable.
+//! The single writer of an SQLite store, on a thread of its own with a synchronous
+//! connection. Commands queue up on a channel; the writer takes as many as are waiting (up
+//! to `max_batch`), decides and applies them one after another in one transaction, and
+//! commits once — one fsync for the whole batch (group commit). Replies go out only after
+//! the commit, so an acknowledged write is durable.
+//!
+//! The thread runs every statement of a batch itself: no statement is a hand-off to another
+//! thread. Log maintenance (pruning), rare and file-heavy, runs between batches through the
+//! async driver on the runtime.
 
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use rusqlite::Connection;
 use sqlx::SqliteConnection;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::commands::{load, Command, Committed};
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
+use crate::events::store::Job;
 use crate::events::Envelope;
 use crate::model::{Clock, Limits};
-use crate::projections::sqlite as views;
+use crate::projections::sqlite::fold;
 
-use super::{log, retention};
-use crate::events::store::Job;
+use super::retention;
+
+/// What the writer's channel carries.
+pub enum Work {
+    Job(Job),
+    /// Finish what is queued, accept nothing more, and end.
+    Stop,
+}
 
 pub struct Writer {
-    pub conn: SqliteConnection,
+    pub conn: Connection,
+    /// The async connection that log maintenance uses, between batches.
+    pub maintenance: SqliteConnection,
+    pub runtime: tokio::runtime::Handle,
     pub limits: Arc<Limits>,
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
@@ -29,44 +46,54 @@ pub struct Writer {
     pub bus: EventBus,
     /// The database file (snapshots are written next to it).
     pub path: std::path::PathBuf,
-    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Writer {
     /// Serves jobs until told to stop (then drains what is queued) or every sender is gone;
-    /// then closes the connection.
-    pub async fn run(mut self, mut jobs: mpsc::Receiver<Job>, mut stop: watch::Receiver<bool>) {
+    /// then closes the connections. Blocks: run it on a blocking thread.
+    pub fn run(mut self, mut work: mpsc::Receiver<Work>) {
         let mut batch = Vec::with_capacity(self.max_batch);
-        loop {
-            tokio::select! {
-                biased;
-                n = jobs.recv_many(&mut batch, self.max_batch) => {
-                    if n == 0 {
-                        break;
-                    }
-                    self.serve(&mut batch).await;
-                }
-                _ = stop.changed() => {
-                    jobs.close();
-                    while jobs.recv_many(&mut batch, self.max_batch).await > 0 {
-                        self.serve(&mut batch).await;
-                    }
-                    break;
+        while let Some(first) = work.blocking_recv() {
+            match first {
+                Work::Job(job) => batch.push(job),
+                Work::Stop => work.close(),
+            }
+            while batch.len() < self.max_batch {
+                match work.try_recv() {
+                    Ok(Work::Job(job)) => batch.push(job),
+                    Ok(Work::Stop) => work.close(),
+                    Err(_) => break,
                 }
             }
+            if !batch.is_empty() {
+                self.serve(&mut batch);
+            }
         }
-        if let Err(e) = sqlx::Connection::close(self.conn).await {
+        if let Err((_, e)) = self.conn.close() {
             tracing::warn!(error = %e, "closing the writer connection");
+        }
+        if let Err(e) = self
+            .runtime
+            .block_on(sqlx::Connection::close(self.maintenance))
+        {
+            tracing::warn!(error = %e, "closing the maintenance connection");
         }
     }
 
-    async fn serve(&mut self, batch: &mut Vec<Job>) {
-        let mut results = self.commit_batch(batch).await;
+    fn serve(&mut self, batch: &mut Vec<Job>) {
+        let mut results = self.commit_batch(batch);
         // Log maintenance runs after the batch, outside any transaction.
         for (job, result) in batch.iter().zip(results.iter_mut()) {
             if let (Command::Prune { before }, Ok(_)) = (&job.command, &result) {
                 let head = self.next_seq - 1;
-                match retention::prune(&mut self.conn, &self.path, *before, head).await {
+                let pruned = self.runtime.block_on(retention::prune(
+                    &mut self.maintenance,
+                    &self.path,
+                    *before,
+                    head,
+                ));
+                match pruned {
                     Ok(Some(p)) => {
                         tracing::info!(horizon = p.horizon, snapshot = p.snapshot, "pruned the log")
                     }
@@ -81,14 +108,16 @@ impl Writer {
         }
     }
 
-    async fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Committed, ApiError>> {
+    fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Committed, ApiError>> {
         let first_seq = self.next_seq;
-        match self.try_commit_batch(batch).await {
+        match self.try_commit_batch(batch) {
             Ok(results) => results,
             Err(err) => {
                 self.next_seq = first_seq;
-                if let Err(e) = sqlx::query("ROLLBACK").execute(&mut self.conn).await {
-                    tracing::warn!(error = %e, "rollback after a failed batch");
+                if !self.conn.is_autocommit() {
+                    if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                        tracing::warn!(error = %e, "rollback after a failed batch");
+                    }
                 }
                 let api: ApiError = err.into();
                 batch.iter().map(|_| Err(api.clone())).collect()
@@ -96,19 +125,19 @@ impl Writer {
         }
     }
 
-    async fn try_commit_batch(
+    fn try_commit_batch(
         &mut self,
         batch: &[Job],
     ) -> Result<Vec<Result<Committed, ApiError>>, StoreError> {
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut self.conn)
-            .await?;
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let mut results = Vec::with_capacity(batch.len());
         let mut appended = Vec::new();
         for job in batch {
             let now = self.clock.now();
-            let decided =
-                load::decide(&mut self.conn, &self.limits, &job.scope, &job.command, now).await?;
+            // The synchronous read model never waits, so the decision is ready at once.
+            let decided = load::decide(&mut self.conn, &self.limits, &job.scope, &job.command, now)
+                .now_or_never()
+                .ok_or_else(|| StoreError::Corrupt("a decision did not complete".into()))??;
             let decision = match decided {
                 Ok(d) => d,
                 Err(e) => {
@@ -126,7 +155,7 @@ impl Writer {
                     request_id: job.scope.request_id.clone(),
                     event: new.event,
                 };
-                views::apply(&mut self.conn, &env).await?;
+                fold::apply(&self.conn, &env)?;
                 self.next_seq += 1;
                 appended.push(env);
             }
@@ -136,12 +165,22 @@ impl Writer {
             }));
         }
         if !appended.is_empty() {
-            log::append(&mut self.conn, &appended).await?;
-            views::checkpoint(&mut self.conn, self.next_seq - 1).await?;
+            fold::append(&self.conn, &appended)?;
+            fold::checkpoint(&self.conn, self.next_seq - 1)?;
         }
-        sqlx::query("COMMIT").execute(&mut self.conn).await?;
+        self.conn.execute_batch("COMMIT")?;
         self.metrics.committed(batch.len(), &appended);
         self.bus.publish(appended);
         Ok(results)
     }
+}
+
+/// Opens the writer's synchronous connection to an existing store.
+pub fn connect(path: &std::path::Path, sync_full: bool) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
