@@ -60,7 +60,9 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<(SubscriptionView, String)> {
     ))
 }
 
-fn with_options(found: Option<(SubscriptionView, String)>) -> Result<Option<SubscriptionView>, StoreError> {
+fn with_options(
+    found: Option<(SubscriptionView, String)>,
+) -> Result<Option<SubscriptionView>, StoreError> {
     found
         .map(|(mut view, options)| {
             view.options = serde_json::from_str(&options)?;
@@ -83,7 +85,11 @@ fn expired_ids<T>(
     );
     let mut select = conn.prepare_cached(&sql)?;
     let rows = select.query_map(params![now.0, limit], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -116,7 +122,9 @@ impl ReadModel for Connection {
         queue: &QueueName,
     ) -> Result<Option<QueueState>, StoreError> {
         let found = self
-            .prepare_cached("SELECT metadata, next_marker FROM queues WHERE project = ?1 AND name = ?2")?
+            .prepare_cached(
+                "SELECT metadata, next_marker FROM queues WHERE project = ?1 AND name = ?2",
+            )?
             .query_row(params![project.as_str(), queue.as_str()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })
@@ -245,7 +253,10 @@ impl ReadModel for Connection {
     ) -> Result<bool, StoreError> {
         Ok(self
             .prepare_cached("SELECT 1 FROM claims WHERE id = ?1 AND project = ?2 AND queue = ?3")?
-            .query_row(params![id.as_str(), project.as_str(), queue.as_str()], |_| Ok(()))
+            .query_row(
+                params![id.as_str(), project.as_str(), queue.as_str()],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }

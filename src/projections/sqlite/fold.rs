@@ -37,8 +37,14 @@ pub fn apply(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
             ])?;
         }
         Event::QueueMetadataUpdated(e) => {
-            conn.prepare_cached("UPDATE queues SET metadata = ?3 WHERE project = ?1 AND name = ?2")?
-                .execute(params![p.as_str(), q.as_str(), serde_json::to_string(&e.metadata)?])?;
+            conn.prepare_cached(
+                "UPDATE queues SET metadata = ?3 WHERE project = ?1 AND name = ?2",
+            )?
+            .execute(params![
+                p.as_str(),
+                q.as_str(),
+                serde_json::to_string(&e.metadata)?
+            ])?;
         }
         Event::QueueDeleted(_) => {
             for table in ["messages", "claims", "subscriptions"] {
@@ -142,12 +148,16 @@ fn multi_row<T>(
 ) -> Result<(), StoreError> {
     let group = format!("({})", vec!["?"; width].join(", "));
     for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("{prefix} {}{suffix}", vec![group.as_str(); chunk.len()].join(", "));
+        let sql = format!(
+            "{prefix} {}{suffix}",
+            vec![group.as_str(); chunk.len()].join(", ")
+        );
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
         for item in chunk {
             bind(item, &mut values)?;
         }
-        conn.prepare_cached(&sql)?.execute(params_from_iter(values.iter()))?;
+        conn.prepare_cached(&sql)?
+            .execute(params_from_iter(values.iter()))?;
     }
     Ok(())
 }
@@ -312,7 +322,13 @@ fn renew_claim(conn: &Connection, e: &ClaimRenewed, at: Timestamp) -> Result<(),
     conn.prepare_cached(
         "UPDATE claims SET ttl = ?2, grace = ?3, updated_at = ?4, expires_at = ?5 WHERE id = ?1",
     )?
-    .execute(params![e.claim_id.as_str(), e.ttl, e.grace, at.0, e.expires_at.0])?;
+    .execute(params![
+        e.claim_id.as_str(),
+        e.ttl,
+        e.grace,
+        at.0,
+        e.expires_at.0
+    ])?;
     conn.prepare_cached("UPDATE messages SET claim_expires = ?2 WHERE claim_id = ?1")?
         .execute(params![e.claim_id.as_str(), e.expires_at.0])?;
     let mut extend =

@@ -1,13 +1,11 @@
-//! The `messages` table: fold and queries. A message's claim counts only while
+//! The `messages` table: the queries that serve reads. A message's claim counts only while
 //! `claim_expires` is in the future; expired messages are filtered by every read.
 
 use serde_json::value::RawValue;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, SqliteConnection};
 
-use crate::commands::message::HeldBy;
 use crate::error::StoreError;
-use crate::events::{ClaimRenewed, MessageDeadLettered, MessagesClaimed, PostedMessage};
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
 use crate::projections::{MessageFilter, MessageView, QueueStats};
 
@@ -35,131 +33,6 @@ fn from_row(row: &SqliteRow, now: Timestamp) -> Result<MessageView, StoreError> 
         claim: claim_id.filter(|_| live).map(ClaimId::from_stored),
         claim_count: row.try_get(11)?,
     })
-}
-
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    client_id: &str,
-    at: Timestamp,
-    messages: &[PostedMessage],
-) -> Result<(), StoreError> {
-    // One multi-row statement per chunk: each statement is a round trip to SQLite's thread.
-    for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-        let bodies = chunk
-            .iter()
-            .map(|m| serde_json::to_string(&m.body))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, \
-             expires_at, delay_until, client_id, checksum) ",
-        );
-        insert.push_values(chunk.iter().zip(bodies), |mut row, (m, body)| {
-            row.push_bind(project.as_str())
-                .push_bind(queue.as_str())
-                .push_bind(m.marker)
-                .push_bind(m.id.as_str())
-                .push_bind(body)
-                .push_bind(m.ttl)
-                .push_bind(at.0)
-                .push_bind(m.expires_at.0)
-                .push_bind(m.delay_until.0)
-                .push_bind(client_id)
-                .push_bind(m.checksum.as_deref());
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-pub async fn delete_ids(conn: &mut SqliteConnection, ids: &[MessageId]) -> Result<(), StoreError> {
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let mut delete = QueryBuilder::new("DELETE FROM messages WHERE id IN (");
-        let mut list = delete.separated(", ");
-        for id in chunk {
-            list.push_bind(id.as_str());
-        }
-        delete.push(")");
-        delete.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-pub async fn delete_queue(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<(), StoreError> {
-    super::delete_queue_rows(conn, "messages", project, queue).await
-}
-
-pub async fn move_to(
-    conn: &mut SqliteConnection,
-    e: &MessageDeadLettered,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE messages SET queue = ?2, marker = ?3, ttl = ?4, expires_at = ?5,
-                claim_id = NULL, claim_expires = NULL, claim_count = 0
-         WHERE id = ?1",
-    )
-    .bind(e.id.as_str())
-    .bind(e.to_queue.as_str())
-    .bind(e.marker)
-    .bind(e.ttl)
-    .bind(e.expires_at.0)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn claim(conn: &mut SqliteConnection, e: &MessagesClaimed) -> Result<(), StoreError> {
-    // One statement per chunk: the claimed messages' new states as a VALUES table.
-    for chunk in e.messages.chunks(ROWS_PER_STATEMENT) {
-        let mut update = QueryBuilder::new("UPDATE messages SET claim_id = ");
-        update
-            .push_bind(e.claim_id.as_str())
-            .push(", claim_expires = ")
-            .push_bind(e.expires_at.0)
-            .push(
-                ", claim_count = u.column2, ttl = u.column3, expires_at = u.column4 \
-                 FROM (",
-            );
-        update.push_values(chunk, |mut row, m| {
-            row.push_bind(m.id.as_str())
-                .push_bind(m.claim_count)
-                .push_bind(m.ttl)
-                .push_bind(m.expires_at.0);
-        });
-        update.push(") AS u WHERE messages.id = u.column1");
-        update.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-pub async fn renew_claim(conn: &mut SqliteConnection, e: &ClaimRenewed) -> Result<(), StoreError> {
-    sqlx::query("UPDATE messages SET claim_expires = ?2 WHERE claim_id = ?1")
-        .bind(e.claim_id.as_str())
-        .bind(e.expires_at.0)
-        .execute(&mut *conn)
-        .await?;
-    for m in &e.extended {
-        sqlx::query("UPDATE messages SET ttl = ?2, expires_at = ?3 WHERE id = ?1")
-            .bind(m.id.as_str())
-            .bind(m.ttl)
-            .bind(m.expires_at.0)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-pub async fn unclaim(conn: &mut SqliteConnection, claim_id: &ClaimId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE messages SET claim_id = NULL, claim_expires = NULL WHERE claim_id = ?1")
-        .bind(claim_id.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// A page of a listing (reference §5.2), in posting order.
@@ -210,24 +83,6 @@ pub async fn claimed_by(
     rows.iter().map(|r| from_row(r, now)).collect()
 }
 
-/// The oldest messages that a claim or pop may take: unexpired, due, not under a live claim.
-pub async fn available(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    limit: i64,
-    now: Timestamp,
-) -> Result<Vec<MessageView>, StoreError> {
-    let filter = MessageFilter {
-        marker: None,
-        limit,
-        hide_client: None,
-        include_claimed: false,
-        include_delayed: false,
-    };
-    list(conn, project, queue, &filter, now).await
-}
-
 /// Unexpired messages by id, claimed and delayed ones included, in the order asked.
 pub async fn get_many(
     conn: &mut SqliteConnection,
@@ -259,65 +114,6 @@ pub async fn get_many(
         }
     }
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
-}
-
-/// The claim state of the given (unexpired) messages, for deletes, in the order asked.
-pub async fn held_by(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    ids: &[MessageId],
-    now: Timestamp,
-) -> Result<Vec<(MessageId, HeldBy)>, StoreError> {
-    let mut found = std::collections::HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let mut select =
-            QueryBuilder::new("SELECT id, claim_id, claim_expires FROM messages WHERE +project = ");
-        select
-            .push_bind(project.as_str())
-            .push(" AND +queue = ")
-            .push_bind(queue.as_str())
-            .push(" AND expires_at > ")
-            .push_bind(now.0)
-            .push(" AND id IN (");
-        let mut list = select.separated(", ");
-        for id in chunk {
-            list.push_bind(id.as_str());
-        }
-        select.push(")");
-        for row in select.build().fetch_all(&mut *conn).await? {
-            let id: String = row.try_get(0)?;
-            let claim: Option<String> = row.try_get(1)?;
-            let expires: Option<i64> = row.try_get(2)?;
-            let held = HeldBy {
-                claim: claim.map(ClaimId::from_stored),
-                live: expires.is_some_and(|e| e > now.0),
-            };
-            found.insert(id, held);
-        }
-    }
-    Ok(ids
-        .iter()
-        .filter_map(|id| found.remove(id.as_str()).map(|h| (id.clone(), h)))
-        .collect())
-}
-
-/// Whether the queue holds any message rows at all.
-pub async fn any(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<bool, StoreError> {
-    super::queue_has_rows(conn, "messages", project, queue).await
-}
-
-/// Messages whose expiry has passed, oldest expiry first.
-pub async fn expired(
-    conn: &mut SqliteConnection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, MessageId)>, StoreError> {
-    super::expired_ids(conn, "messages", now, limit, MessageId::from_stored).await
 }
 
 /// Message counts and the oldest/newest message of a queue.

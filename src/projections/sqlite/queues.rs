@@ -1,77 +1,10 @@
-//! The `queues` table: fold and queries.
+//! The `queues` table: the queries that serve reads.
 
-use serde_json::{Map, Value};
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::StoreError;
-use crate::model::{ProjectId, QueueMetadata, QueueName, Timestamp};
+use crate::model::{ProjectId, QueueMetadata, QueueName};
 use crate::projections::{QueueFilter, QueueState, QueueView};
-
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    metadata: &Map<String, Value>,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO queues (project, name, metadata, created_at, next_marker)
-         VALUES (?1, ?2, ?3, ?4, 1)",
-    )
-    .bind(project.as_str())
-    .bind(queue.as_str())
-    .bind(serde_json::to_string(metadata)?)
-    .bind(at.0)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn set_metadata(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    metadata: &Map<String, Value>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE queues SET metadata = ?3 WHERE project = ?1 AND name = ?2")
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(serde_json::to_string(metadata)?)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn delete(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM queues WHERE project = ?1 AND name = ?2")
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Makes sure the next posted message gets at least `next` as its marker.
-pub async fn advance_marker(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    next: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE queues SET next_marker = MAX(next_marker, ?3) WHERE project = ?1 AND name = ?2",
-    )
-    .bind(project.as_str())
-    .bind(queue.as_str())
-    .bind(next)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 fn metadata_from(text: &str) -> Result<QueueMetadata, StoreError> {
     Ok(QueueMetadata::from_stored(serde_json::from_str(text)?))

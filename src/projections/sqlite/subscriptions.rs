@@ -1,10 +1,9 @@
-//! The `subscriptions` table: fold and queries. A subscription is live until `expires_at`.
+//! The `subscriptions` table: the queries that serve reads. A subscription is live until `expires_at`.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::StoreError;
-use crate::events::{SubscriptionCreated, SubscriptionUpdated};
 use crate::model::{ProjectId, QueueName, SubscriptionId, Timestamp};
 use crate::projections::SubscriptionView;
 
@@ -22,83 +21,6 @@ fn from_row(row: &SqliteRow) -> Result<SubscriptionView, StoreError> {
         expires_at: Timestamp(row.try_get(6)?),
         confirmed: row.try_get(7)?,
     })
-}
-
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    e: &SubscriptionCreated,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO subscriptions (id, project, queue, subscriber, ttl, options, created_at,
-                                    expires_at, confirmed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
-    )
-    .bind(e.id.as_str())
-    .bind(project.as_str())
-    .bind(queue.as_str())
-    .bind(&e.subscriber)
-    .bind(e.ttl)
-    .bind(serde_json::to_string(&e.options)?)
-    .bind(at.0)
-    .bind(e.expires_at.0)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn update(
-    conn: &mut SqliteConnection,
-    e: &SubscriptionUpdated,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE subscriptions SET subscriber = ?2, ttl = ?3, options = ?4, expires_at = ?5
-         WHERE id = ?1",
-    )
-    .bind(e.id.as_str())
-    .bind(&e.subscriber)
-    .bind(e.ttl)
-    .bind(serde_json::to_string(&e.options)?)
-    .bind(e.expires_at.0)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn confirm(
-    conn: &mut SqliteConnection,
-    id: &SubscriptionId,
-    confirmed: bool,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE subscriptions SET confirmed = ?2 WHERE id = ?1")
-        .bind(id.as_str())
-        .bind(confirmed)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn delete_ids(
-    conn: &mut SqliteConnection,
-    ids: &[SubscriptionId],
-) -> Result<(), StoreError> {
-    for id in ids {
-        sqlx::query("DELETE FROM subscriptions WHERE id = ?1")
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-pub async fn delete_queue(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<(), StoreError> {
-    super::delete_queue_rows(conn, "subscriptions", project, queue).await
 }
 
 /// A page of live subscriptions in creation order (ids are time-ordered).
@@ -146,54 +68,4 @@ pub async fn get(
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(from_row).transpose()
-}
-
-/// A live subscription of the queue with this subscriber, other than `except`.
-pub async fn by_subscriber(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-    subscriber: &str,
-    except: Option<&SubscriptionId>,
-    now: Timestamp,
-) -> Result<Option<SubscriptionView>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM subscriptions
-         WHERE project = ?1 AND queue = ?2 AND subscriber = ?3 AND expires_at > ?4 AND id <> ?5
-         LIMIT 1"
-    );
-    let row = sqlx::query(&sql)
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(subscriber)
-        .bind(now.0)
-        .bind(except.map_or("", |e| e.as_str()))
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
-}
-
-/// Whether the queue has any subscription rows.
-pub async fn any(
-    conn: &mut SqliteConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<bool, StoreError> {
-    super::queue_has_rows(conn, "subscriptions", project, queue).await
-}
-
-/// Subscriptions whose expiry has passed.
-pub async fn expired(
-    conn: &mut SqliteConnection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, SubscriptionId)>, StoreError> {
-    super::expired_ids(
-        conn,
-        "subscriptions",
-        now,
-        limit,
-        SubscriptionId::from_stored,
-    )
-    .await
 }

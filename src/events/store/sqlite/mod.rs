@@ -123,7 +123,7 @@ impl SqliteStore {
             reply,
         };
         let closed = || ApiError::from(StoreError::Closed);
-        let job = writer::Work::Job(job);
+        let job = writer::Work::Job(Box::new(job));
         self.sender.send(job).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }

@@ -27,7 +27,7 @@ use super::retention;
 
 /// What the writer's channel carries.
 pub enum Work {
-    Job(Job),
+    Job(Box<Job>),
     /// Finish what is queued, accept nothing more, and end.
     Stop,
 }
@@ -56,12 +56,12 @@ impl Writer {
         let mut batch = Vec::with_capacity(self.max_batch);
         while let Some(first) = work.blocking_recv() {
             match first {
-                Work::Job(job) => batch.push(job),
+                Work::Job(job) => batch.push(*job),
                 Work::Stop => work.close(),
             }
             while batch.len() < self.max_batch {
                 match work.try_recv() {
-                    Ok(Work::Job(job)) => batch.push(job),
+                    Ok(Work::Job(job)) => batch.push(*job),
                     Ok(Work::Stop) => work.close(),
                     Err(_) => break,
                 }
@@ -180,7 +180,11 @@ pub fn connect(path: &std::path::Path, sync_full: bool) -> Result<Connection, St
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if sync_full { "FULL" } else { "NORMAL" },
+    )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
