@@ -16,7 +16,7 @@ use std::time::Duration;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;
-use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::StoreOptions;
 use crate::commands::{Command, Committed, Scope};
@@ -79,7 +79,7 @@ impl PgStore {
         let head = log::last_seq(&mut *readers.acquire().await?).await?;
         metrics.set_log_position(head);
         let bus = EventBus::default();
-        let committed = Arc::new(Notify::new());
+        let (to_relay, from_writer) = mpsc::channel(16);
         let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
         let (stop, stopped) = watch::channel(false);
         let writer = writer::Writer {
@@ -89,13 +89,13 @@ impl PgStore {
             clock,
             max_batch: options.max_batch.max(1),
             metrics,
-            committed: committed.clone(),
+            relay: to_relay,
         };
         let relay = relay::Relay {
             pool: readers.clone(),
             bus: bus.clone(),
             cursor: head,
-            committed,
+            local: from_writer,
         };
         let tasks = vec![
             tokio::spawn(writer.run(receiver, stopped.clone())),

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::log;
+use super::{log, relay};
 use crate::commands::{load, Committed};
 use crate::error::{ApiError, StoreError};
 use crate::events::store::Job;
@@ -27,6 +27,9 @@ pub const LOG_LOCK: i64 = 0x6361_6972_6e5f_6c6f; // "cairn_lo"
 /// The channel on which committed log positions are announced.
 pub const CHANNEL: &str = "cairn_events";
 
+/// Longest a batch's replies wait for its events to reach the bus.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long the writer waits for a (re)connection before failing a batch.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,8 +41,8 @@ pub struct Writer {
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// Wakes this node's relay after a commit.
-    pub committed: Arc<Notify>,
+    /// This node's relay, which publishes each committed batch on the event bus.
+    pub relay: mpsc::Sender<relay::Local>,
 }
 
 impl Writer {
@@ -152,7 +155,16 @@ impl Writer {
         sqlx::query("COMMIT").execute(&mut *conn).await?;
         self.metrics.committed(batch.len(), &appended);
         if !appended.is_empty() {
-            self.committed.notify_one();
+            // Replies wait until the events are on the bus (a subscription made after a
+            // `201` must not be pushed what that request wrote). A stuck relay only delays.
+            let (published, done) = oneshot::channel();
+            let local = relay::Local {
+                events: appended,
+                published,
+            };
+            if self.relay.send(local).await.is_ok() {
+                let _ = tokio::time::timeout(PUBLISH_TIMEOUT, done).await;
+            }
         }
         Ok(results)
     }
