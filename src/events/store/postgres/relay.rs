@@ -103,8 +103,11 @@ impl Relay {
         if let Err(e) = &caught_up {
             tracing::warn!(error = %e, "the event relay could not read the log");
         } else {
-            let fresh: Vec<Envelope> =
-                local.events.into_iter().filter(|e| e.seq > self.cursor).collect();
+            let fresh: Vec<Envelope> = local
+                .events
+                .into_iter()
+                .filter(|e| e.seq > self.cursor)
+                .collect();
             if let Some(last) = fresh.last() {
                 self.cursor = last.seq;
             }
