@@ -10,6 +10,11 @@ use cairn::config::{self, Command, Synchronous};
 use cairn::events::store::StoreOptions;
 use cairn::model::SystemClock;
 
+/// mimalloc: many small, short-lived allocations on several threads (request bodies, JSON
+/// values, rows) are measurably cheaper than with the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = match config::parse() {
