@@ -1,6 +1,7 @@
 //! The SQLite backend: one database file in WAL mode, written by a single writer task
 //! (group commit, `synchronous=FULL` by default) and read through a separate pool.
 
+mod checkpointer;
 pub(crate) mod log;
 pub mod rebuild;
 pub mod retention;
@@ -96,6 +97,7 @@ impl SqliteStore {
         let bus = EventBus::default();
         let writer = writer::Writer {
             conn: writer::connect(path, options.sync_full)?,
+            checkpointer: checkpointer::Checkpointer::start(path, options.sync_full)?,
             maintenance: conn,
             runtime: tokio::runtime::Handle::current(),
             limits,

@@ -47,6 +47,8 @@ pub struct Writer {
     /// The database file (snapshots are written next to it).
     pub path: std::path::PathBuf,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Copies the WAL into the database off this thread.
+    pub checkpointer: super::checkpointer::Checkpointer,
 }
 
 impl Writer {
@@ -70,6 +72,7 @@ impl Writer {
                 self.serve(&mut batch);
             }
         }
+        self.checkpointer.stop();
         if let Err((_, e)) = self.conn.close() {
             tracing::warn!(error = %e, "closing the writer connection");
         }
@@ -184,6 +187,11 @@ pub fn connect(path: &std::path::Path, sync_full: bool) -> Result<Connection, St
         None,
         "synchronous",
         if sync_full { "FULL" } else { "NORMAL" },
+    )?;
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        super::checkpointer::SAFETY_NET_PAGES,
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
