@@ -1,42 +1,12 @@
-//! The SQLite event log: append-only, one row per event, positioned by `seq`; appends,
-//! and the reads of the feed, of message histories and of replay.
+//! The SQLite event log: append-only, one row per event, positioned by `seq`; the reads of
+//! the feed, of message histories and of replay (appends are the fold's, `fold::append`).
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 
 use crate::error::StoreError;
 use crate::events::{Envelope, EventFilter, SCHEMA_VERSION};
 use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
-
-/// Rows per multi-row append (nine parameters each, well under SQLite's limit).
-const ROWS_PER_APPEND: usize = 500;
-
-/// Appends events at their (pre-assigned) positions.
-pub async fn append(conn: &mut SqliteConnection, events: &[Envelope]) -> Result<(), StoreError> {
-    for chunk in events.chunks(ROWS_PER_APPEND) {
-        let payloads = chunk
-            .iter()
-            .map(|env| serde_json::to_string(&env.event))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO events (seq, recorded_at, project, queue, kind, version, client_id,
-                                 request_id, payload) ",
-        );
-        insert.push_values(chunk.iter().zip(payloads), |mut row, (env, payload)| {
-            row.push_bind(env.seq)
-                .push_bind(env.at.0)
-                .push_bind(env.project.as_str())
-                .push_bind(env.queue.as_str())
-                .push_bind(env.event.kind())
-                .push_bind(SCHEMA_VERSION)
-                .push_bind(env.client_id.as_ref().map(|c| c.as_str()))
-                .push_bind(env.request_id.as_deref())
-                .push_bind(payload);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
 
 /// Position of the last event (0 for an empty log).
 pub async fn last_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError> {

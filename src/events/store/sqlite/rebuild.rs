@@ -94,19 +94,20 @@ async fn count(conn: &mut SqliteConnection, after: i64, last: i64) -> Result<u64
 /// Copies the events in `(after, last]` of `source`'s log into `target`'s, without folding.
 async fn copy_log(
     source: &mut SqliteConnection,
-    target: &mut SqliteConnection,
+    target: &Path,
     mut after: i64,
     last: i64,
 ) -> Result<(), StoreError> {
+    let writer = super::writer::connect(target, false)?;
     loop {
         let chunk = log::range(source, after, Some(last), CHUNK).await?;
         let Some(tail) = chunk.last() else {
             return Ok(());
         };
         after = tail.seq;
-        sqlx::query("BEGIN").execute(&mut *target).await?;
-        log::append(target, &chunk).await?;
-        sqlx::query("COMMIT").execute(&mut *target).await?;
+        writer.execute_batch("BEGIN")?;
+        views::fold::append(&writer, &chunk)?;
+        writer.execute_batch("COMMIT")?;
     }
 }
 
@@ -219,7 +220,7 @@ pub async fn into(
                 )
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot copy the snapshot: {e}")))?;
-        copy_log(&mut source, &mut target, horizon, snapshot).await?;
+        copy_log(&mut source, into, horizon, snapshot).await?;
         sqlx::query("INSERT INTO log_meta (key, value) VALUES ('horizon', ?1), ('snapshot', ?2)")
             .bind(horizon)
             .bind(snapshot)
