@@ -49,6 +49,15 @@ macro_rules! events {
                     $(Event::$variant(_) => stringify!($variant),)*
                 }
             }
+
+            /// Decodes a stored payload whose type name (`kind`) is known, straight into its
+            /// variant: no buffering of the document to find the tag first.
+            pub fn from_stored(kind: &str, payload: &str) -> serde_json::Result<Self> {
+                match kind {
+                    $(stringify!($variant) => serde_json::from_str(payload).map(Event::$variant),)*
+                    _ => serde_json::from_str(payload),
+                }
+            }
         }
 
         $(impl From<$variant> for Event {

@@ -30,6 +30,11 @@ impl ProjectId {
         }
     }
 
+    /// A project id read back from storage (validated when written).
+    pub fn from_stored(raw: String) -> Self {
+        ProjectId(raw)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

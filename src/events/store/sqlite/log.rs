@@ -5,7 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::StoreError;
-use crate::events::{Envelope, EventFilter, SCHEMA_VERSION};
+use crate::events::{Envelope, Event, EventFilter, SCHEMA_VERSION};
 use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
 
 /// Position of the last event (0 for an empty log).
@@ -19,27 +19,55 @@ pub async fn last_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
 const COLUMNS: &str =
     "seq, recorded_at, project, queue, kind, version, client_id, request_id, payload";
 
-/// Decodes a row of `COLUMNS` (upcasting older payload versions would happen here).
-fn envelope(row: &SqliteRow) -> Result<Envelope, StoreError> {
-    let project: String = row.try_get(2)?;
-    let payload: String = row.try_get(8)?;
-    let version: i64 = row.try_get(5)?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "event schema version {version} is newer than this build ({SCHEMA_VERSION})"
-        )));
+/// An event row as stored, borrowed from whichever driver read it.
+struct Stored<'r> {
+    seq: i64,
+    recorded_at: i64,
+    project: &'r str,
+    queue: &'r str,
+    kind: &'r str,
+    version: i64,
+    client_id: Option<&'r str>,
+    request_id: Option<&'r str>,
+    payload: &'r str,
+}
+
+impl Stored<'_> {
+    /// The envelope this row records (upcasting older payload versions would happen here).
+    fn decode(self) -> Result<Envelope, StoreError> {
+        if self.version > SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "event schema version {} is newer than this build ({SCHEMA_VERSION})",
+                self.version
+            )));
+        }
+        Ok(Envelope {
+            seq: self.seq,
+            at: Timestamp(self.recorded_at),
+            project: ProjectId::new(Some(self.project))
+                .map_err(|_| StoreError::Corrupt(self.project.to_owned()))?,
+            queue: QueueName::from_stored(self.queue.to_owned()),
+            client_id: self.client_id.map(|c| ClientId::from_stored(c.to_owned())),
+            request_id: self.request_id.map(str::to_owned),
+            event: Event::from_stored(self.kind, self.payload)?,
+        })
     }
-    Ok(Envelope {
+}
+
+/// Decodes a row of `COLUMNS`.
+fn envelope(row: &SqliteRow) -> Result<Envelope, StoreError> {
+    Stored {
         seq: row.try_get(0)?,
-        at: Timestamp(row.try_get(1)?),
-        project: ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project))?,
-        queue: QueueName::from_stored(row.try_get(3)?),
-        client_id: row
-            .try_get::<Option<String>, _>(6)?
-            .map(ClientId::from_stored),
+        recorded_at: row.try_get(1)?,
+        project: row.try_get(2)?,
+        queue: row.try_get(3)?,
+        kind: row.try_get(4)?,
+        version: row.try_get(5)?,
+        client_id: row.try_get(6)?,
         request_id: row.try_get(7)?,
-        event: serde_json::from_str(&payload)?,
-    })
+        payload: row.try_get(8)?,
+    }
+    .decode()
 }
 
 /// A page of one project's events, in log order, matching the filter.
@@ -92,21 +120,57 @@ pub async fn at_positions(
     Ok(out)
 }
 
-/// Up to `limit` events of every project after `after` (and up to `until`, if given), for
-/// replay.
-pub async fn range(
-    conn: &mut SqliteConnection,
+/// Reads the events in `(after, last]` of every project in log order, on a synchronous
+/// connection, handing each to `each`; for replay, which reads the log on a thread of its
+/// own. Fails if the log has a gap there (it never has one unless it was pruned meanwhile).
+pub fn scan(
+    conn: &rusqlite::Connection,
     after: i64,
-    until: Option<i64>,
-    limit: i64,
-) -> Result<Vec<Envelope>, StoreError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3");
-    let rows = sqlx::query(&sql)
-        .bind(after)
-        .bind(until.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(envelope).collect()
+    last: i64,
+    mut each: impl FnMut(Envelope) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([after, last])?;
+    let mut expected = after + 1;
+    while let Some(row) = rows.next()? {
+        let env = Stored {
+            seq: row.get(0)?,
+            recorded_at: row.get(1)?,
+            project: text(row, 2)?,
+            queue: text(row, 3)?,
+            kind: text(row, 4)?,
+            version: row.get(5)?,
+            client_id: optional_text(row, 6)?,
+            request_id: optional_text(row, 7)?,
+            payload: text(row, 8)?,
+        }
+        .decode()?;
+        if env.seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "the log has no event at seq {expected} (next is {})",
+                env.seq
+            )));
+        }
+        expected += 1;
+        each(env)?;
+    }
+    if expected != last + 1 && last > after {
+        return Err(StoreError::Corrupt(format!(
+            "the log ends at seq {}, before {last}",
+            expected - 1
+        )));
+    }
+    Ok(())
+}
+
+fn text<'r>(row: &'r rusqlite::Row, column: usize) -> Result<&'r str, StoreError> {
+    optional_text(row, column)?
+        .ok_or_else(|| StoreError::Corrupt(format!("event column {column} is NULL")))
+}
+
+fn optional_text<'r>(row: &'r rusqlite::Row, column: usize) -> Result<Option<&'r str>, StoreError> {
+    row.get_ref(column)?
+        .as_str_or_null()
+        .map_err(|e| StoreError::Corrupt(format!("event column {column}: {e}")))
 }

@@ -2,15 +2,20 @@
 //! point in the log (time travel), or into a scratch file to verify the live read models.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Instant;
 
+use rusqlite::config::DbConfig;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row, SqliteConnection};
 
 use super::{log, migrator, retention};
 use crate::error::StoreError;
+use crate::events::Envelope;
 use crate::model::Timestamp;
 use crate::projections::sqlite as views;
+use crate::projections::sqlite::window::{Window, DEFAULT_ENTRIES};
 
 /// The read-model tables, each with the columns that identify a row (for reports).
 pub const READ_MODELS: [(&str, &str); 6] = [
@@ -22,8 +27,14 @@ pub const READ_MODELS: [(&str, &str); 6] = [
     ("projection_checkpoints", "name"),
 ];
 
-/// Events folded per transaction while rebuilding.
-const CHUNK: i64 = 5_000;
+/// Events the log reader decodes and hands to the fold at a time.
+const CHUNK: usize = 2_048;
+
+/// Chunks decoded ahead of the fold.
+const CHUNKS_IN_FLIGHT: usize = 16;
+
+/// Page cache of the folding connection (KiB): the tables being rebuilt stay in memory.
+const FOLD_CACHE_KIB: i64 = 256 * 1024;
 
 /// How far a rebuild goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,68 +93,136 @@ async fn resolve(conn: &mut SqliteConnection, until: Until) -> Result<i64, Store
     })
 }
 
-async fn count(conn: &mut SqliteConnection, after: i64, last: i64) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE seq > ?1 AND seq <= ?2")
-        .bind(after)
-        .bind(last)
-        .fetch_one(conn)
-        .await?;
-    Ok(n as u64)
+/// Events in `(after, last]`: the log is gap-free (the fold checks as it reads).
+fn count(after: i64, last: i64) -> u64 {
+    (last - after).max(0) as u64
 }
 
-/// Copies the events in `(after, last]` of `source`'s log into `target`'s, without folding.
-async fn copy_log(
-    source: &mut SqliteConnection,
-    target: &Path,
-    mut after: i64,
-    last: i64,
-) -> Result<(), StoreError> {
-    let writer = super::writer::connect(target, false)?;
-    loop {
-        let chunk = log::range(source, after, Some(last), CHUNK).await?;
-        let Some(tail) = chunk.last() else {
-            return Ok(());
-        };
-        after = tail.seq;
-        writer.execute_batch("BEGIN")?;
-        views::fold::append(&writer, &chunk)?;
-        writer.execute_batch("COMMIT")?;
-    }
+/// Copies the events in `(after, last]` of the log at `source` into the log at `target`,
+/// without folding.
+fn copy_log(source: &Path, target: &Path, after: i64, last: i64) -> Result<(), StoreError> {
+    let conn = super::writer::connect(target, false)?;
+    conn.execute("ATTACH DATABASE ?1 AS source", [source.to_string_lossy()])?;
+    conn.execute(
+        "INSERT INTO main.events SELECT * FROM source.events WHERE seq > ?1 AND seq <= ?2",
+        [after, last],
+    )?;
+    conn.execute_batch("DETACH DATABASE source")?;
+    Ok(())
 }
 
-/// Folds the events of `source` in `(after, last]` into the store at `target`, whose read
-/// models hold the state at `after`; with `copy_log`, the events are appended to `target`'s
-/// log too. The fold runs on a synchronous connection of its own (see `projections::sqlite::
-/// fold`); `target` must have no transaction open.
-async fn fold(
-    source: &mut SqliteConnection,
+/// Folds the events of the log at `source` in `(after, last]` into the store at `target`,
+/// whose read models hold the state at `after` (or are cleared first, with `clear`, in the
+/// same transaction as the first events). One thread reads and decodes the log while
+/// this one folds it (see `projections::sqlite::window`); `target` must have no transaction
+/// open. Nothing is committed past an error of either.
+fn fold(
+    source: &Path,
     target: &Path,
-    mut after: i64,
+    after: i64,
     last: i64,
-    copy_log: bool,
+    clear: bool,
+    window_entries: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
     let folder = super::writer::connect(target, false)?;
-    let mut folded = 0;
-    loop {
-        let chunk = log::range(source, after, Some(last), CHUNK).await?;
-        let Some(tail) = chunk.last() else {
-            break;
-        };
-        after = tail.seq;
-        // Blocking calls in an async fn: rebuilds run offline, with nothing else to serve.
-        folder.execute_batch("BEGIN")?;
-        if copy_log {
-            views::fold::append(&folder, &chunk)?;
+    folder.pragma_update(None, "cache_size", -FOLD_CACHE_KIB)?;
+    // Each window commits to the WAL with an fsync, and the WAL is left for the server's
+    // checkpointer to fold into the database file in the background, as after any write.
+    folder.pragma_update(None, "synchronous", "FULL")?;
+    folder.pragma_update(None, "wal_autocheckpoint", 0)?;
+    folder.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    let (chunks, received) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+    thread::scope(|scope| {
+        let reader = scope.spawn(move || read_log(source, after, last, &chunks));
+        let folded = fold_chunks(&folder, received, after, clear, window_entries, progress);
+        let read = reader
+            .join()
+            .map_err(|_| StoreError::Corrupt("the log reader panicked".into()))?;
+        // A fold error explains a reader cut off; a reader error ends the fold early.
+        let folded = folded?;
+        read?;
+        Ok(folded)
+    })
+}
+
+/// Reads the log on a thread of its own and sends it, decoded, a chunk at a time; an error
+/// is sent on as the last item.
+fn read_log(
+    source: &Path,
+    after: i64,
+    last: i64,
+    chunks: &mpsc::SyncSender<Result<Vec<Envelope>, StoreError>>,
+) -> Result<(), StoreError> {
+    let read = || -> Result<(), StoreError> {
+        let conn = rusqlite::Connection::open_with_flags(
+            source,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        log::scan(&conn, after, last, |env| {
+            chunk.push(env);
+            if chunk.len() == CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                chunks.send(Ok(full)).map_err(|_| StoreError::Closed)?;
+            }
+            Ok(())
+        })?;
+        if !chunk.is_empty() {
+            chunks.send(Ok(chunk)).map_err(|_| StoreError::Closed)?;
         }
-        for env in &chunk {
-            views::fold::apply(&folder, env)?;
+        Ok(())
+    };
+    match read() {
+        Ok(()) => Ok(()),
+        // The fold stopped first and reports why.
+        Err(StoreError::Closed) => Ok(()),
+        Err(e) => {
+            let _ = chunks.send(Err(StoreError::Corrupt(e.to_string())));
+            Err(e)
         }
-        views::fold::checkpoint(&folder, after)?;
-        folder.execute_batch("COMMIT")?;
-        folded += chunk.len() as u64;
-        progress(chunk.len() as u64);
     }
+}
+
+/// Folds the chunks as they arrive, committing once per window.
+fn fold_chunks(
+    folder: &rusqlite::Connection,
+    chunks: mpsc::Receiver<Result<Vec<Envelope>, StoreError>>,
+    after: i64,
+    clear: bool,
+    window_entries: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, StoreError> {
+    let mut window = Window::new(folder, window_entries);
+    let mut folded = 0;
+    let mut at = after;
+    folder.execute_batch("BEGIN IMMEDIATE")?;
+    if clear {
+        for (table, _) in READ_MODELS {
+            folder.execute_batch(&format!("DELETE FROM {table}"))?;
+        }
+    }
+    for chunk in chunks {
+        let chunk = chunk?;
+        let n = chunk.len() as u64;
+        for env in chunk {
+            at = env.seq;
+            window.apply(env)?;
+            if window.is_full() {
+                window.write_out()?;
+                views::fold::checkpoint(folder, at)?;
+                folder.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+            }
+        }
+        folded += n;
+        progress(n);
+    }
+    window.write_out()?;
+    if at > after {
+        views::fold::checkpoint(folder, at)?;
+    }
+    folder.execute_batch("COMMIT")?;
     Ok(folded)
 }
 
@@ -160,17 +239,32 @@ pub async fn in_place(
     let mut target = open(path, false).await?;
     let last = log::last_seq(&mut source).await?;
     let snapshot = retention::meta(&mut source, "snapshot").await?;
-    total(count(&mut source, snapshot, last).await?);
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut target).await?;
-    for (table, _) in READ_MODELS {
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut target)
-            .await?;
-    }
-    sqlx::query("COMMIT").execute(&mut target).await?;
-    let from = retention::restore(&mut target, path, snapshot).await?;
+    total(count(snapshot, last));
+    let from = if snapshot > 0 {
+        // Start from the snapshot: clear the read models and restore it first.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut target).await?;
+        for (table, _) in READ_MODELS {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut target)
+                .await?;
+        }
+        sqlx::query("COMMIT").execute(&mut target).await?;
+        retention::restore(&mut target, path, snapshot).await?
+    } else {
+        0
+    };
     drop(target);
-    let events = fold(&mut source, path, from, last, false, progress).await?;
+    drop(source);
+    // Without a snapshot, the fold clears the read models in its first transaction.
+    let events = fold(
+        path,
+        path,
+        from,
+        last,
+        snapshot == 0,
+        DEFAULT_ENTRIES,
+        progress,
+    )?;
     Ok(Summary {
         events,
         last_seq: last,
@@ -209,7 +303,7 @@ pub async fn into(
             "the log was pruned: the earliest state it can rebuild is at seq {snapshot}"
         )));
     }
-    total(count(&mut source, snapshot, last).await?);
+    total(count(snapshot, last));
     if snapshot > 0 {
         // The new store starts from the same snapshot, with the same retained log.
         std::fs::create_dir_all(retention::snapshot_dir(into))
@@ -220,7 +314,6 @@ pub async fn into(
                 )
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot copy the snapshot: {e}")))?;
-        copy_log(&mut source, into, horizon, snapshot).await?;
         sqlx::query("INSERT INTO log_meta (key, value) VALUES ('horizon', ?1), ('snapshot', ?2)")
             .bind(horizon)
             .bind(snapshot)
@@ -229,7 +322,8 @@ pub async fn into(
     }
     let from = retention::restore(&mut target, into, snapshot).await?;
     drop(target);
-    let events = fold(&mut source, into, from, last, true, progress).await?;
+    copy_log(path, into, horizon, last)?;
+    let events = fold(path, into, from, last, false, DEFAULT_ENTRIES, progress)?;
     Ok(Summary {
         events,
         last_seq: last,
@@ -242,6 +336,18 @@ pub async fn into(
 pub async fn verify(
     path: &Path,
     scratch_dir: &Path,
+    total: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Summary, Vec<Divergence>), StoreError> {
+    verify_in_windows(path, scratch_dir, DEFAULT_ENTRIES, total, progress).await
+}
+
+/// [`verify`], writing the replay out whenever `window_entries` entries are in memory (tests
+/// use tiny windows to exercise every path between the window and the tables).
+pub async fn verify_in_windows(
+    path: &Path,
+    scratch_dir: &Path,
+    window_entries: usize,
     total: &mut dyn FnMut(u64),
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Summary, Vec<Divergence>), StoreError> {
@@ -267,10 +373,10 @@ pub async fn verify(
     .flatten()
     .unwrap_or(0);
     let snapshot = retention::meta(&mut live, "snapshot").await?;
-    total(count(&mut live, snapshot, last).await?);
+    total(count(snapshot, last));
     let from = retention::restore(&mut target, path, snapshot).await?;
     sqlx::Connection::close(target).await?;
-    let events = fold(&mut live, &scratch, from, last, false, progress).await?;
+    let events = fold(path, &scratch, from, last, false, window_entries, progress)?;
     let mut divergences = Vec::new();
     for (table, key) in READ_MODELS {
         for (side, left, right) in [

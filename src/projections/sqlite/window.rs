@@ -1,0 +1,768 @@
+//! The rebuild's fold: the rules of [`super::fold`], applied to a window of events in memory
+//! and written to the tables once per window. A message posted and deleted within one window
+//! never touches the `messages` table, each table is written by multi-row statements, and the
+//! history rows go in key order. Replay and verify use it; the writer keeps the per-event
+//! fold, whose changes must be visible after each batch. Tests replay the writer's log through
+//! this fold and compare every table with the writer's.
+//!
+//! Rows the window has not seen are read from the tables on first use (by id, or by claim
+//! for the events that concern a claim's messages), after which the window's version wins.
+//! Events about whole queues and dead-lettering are rare: the window is written out first
+//! and they are folded by the per-event fold.
+
+use std::rc::Rc;
+
+use rusqlite::{Connection, OptionalExtension, Statement, ToSql};
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::events::{ClaimRenewed, Envelope, Event, MessagesClaimed, MessagesPosted};
+use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
+
+use super::fold;
+
+/// Rows per multi-row statement (at most 14 parameters a row, under SQLite's limit).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Messages the window may hold, live, before it must be written out.
+const MAX_LIVE_MESSAGES: usize = 100_000;
+
+/// Entries of any kind (messages, claims, history rows) a window holds by default before
+/// it is written out.
+pub const DEFAULT_ENTRIES: usize = 1_000_000;
+
+/// A message id as the window keys it: the 128 bits of a UUID in canonical text form (no
+/// allocation, cheap to hash and sort, in the same order as the text), or else the text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Key {
+    Uuid(u128),
+    Text(Box<str>),
+}
+
+impl Key {
+    fn of(id: &str) -> Key {
+        let canonical = id.len() == 36 && !id.bytes().any(|b| b.is_ascii_uppercase());
+        match uuid::Uuid::try_parse(id) {
+            Ok(uuid) if canonical => Key::Uuid(uuid.as_u128()),
+            _ => Key::Text(id.into()),
+        }
+    }
+
+    /// Calls `f` with the id's text.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            Key::Uuid(bits) => {
+                let mut buf = uuid::Uuid::encode_buffer();
+                f(uuid::Uuid::from_u128(*bits)
+                    .hyphenated()
+                    .encode_lower(&mut buf))
+            }
+            Key::Text(text) => f(text),
+        }
+    }
+}
+
+/// A message body: as posted (serialized only if the message outlives the window), or as
+/// read from the table.
+#[derive(Debug)]
+enum Body {
+    Posted(Value),
+    Stored(String),
+}
+
+/// A message row.
+#[derive(Debug)]
+struct Message {
+    queue: Rc<(ProjectId, QueueName)>,
+    marker: i64,
+    body: Body,
+    ttl: i64,
+    created_at: i64,
+    expires_at: i64,
+    delay_until: i64,
+    client_id: Rc<str>,
+    checksum: Option<String>,
+    claim_id: Option<Rc<ClaimId>>,
+    claim_expires: Option<i64>,
+    claim_count: i64,
+}
+
+/// What the window knows of one message.
+#[derive(Debug)]
+struct MessageSlot {
+    /// The current row; `None` once deleted (or if it never existed).
+    row: Option<Box<Message>>,
+    /// Whether the table may hold a row for this id (as of the last write-out).
+    stored: bool,
+    /// Whether a stored row differs from the table.
+    dirty: bool,
+}
+
+/// A claim row.
+#[derive(Debug, Clone)]
+struct Claim {
+    project: ProjectId,
+    queue: QueueName,
+    ttl: i64,
+    grace: i64,
+    updated_at: i64,
+    expires_at: i64,
+}
+
+/// What the window knows of one claim.
+#[derive(Debug)]
+struct ClaimSlot {
+    row: Option<Claim>,
+    stored: bool,
+    dirty: bool,
+    /// Every message that may hold the claim, once the table's were read in; the window's
+    /// rows decide which still do.
+    members: Option<Vec<Key>>,
+}
+
+/// Read models being rebuilt, a window of events at a time.
+pub struct Window<'c> {
+    conn: &'c Connection,
+    messages: FxHashMap<Key, MessageSlot>,
+    claims: FxHashMap<Rc<ClaimId>, ClaimSlot>,
+    /// The next marker each queue must give at least.
+    markers: FxHashMap<Rc<(ProjectId, QueueName)>, i64>,
+    /// `message_events` rows to add.
+    history: Vec<(Key, i64)>,
+    live: usize,
+    max_entries: usize,
+}
+
+impl<'c> Window<'c> {
+    /// A window over the read models of `conn`, which must be inside a transaction whenever
+    /// events are applied or the window is written out, full at `max_entries` entries.
+    pub fn new(conn: &'c Connection, max_entries: usize) -> Self {
+        Window {
+            conn,
+            messages: FxHashMap::default(),
+            claims: FxHashMap::default(),
+            markers: FxHashMap::default(),
+            history: Vec::new(),
+            live: 0,
+            max_entries,
+        }
+    }
+
+    /// Whether the window has grown large enough to be written out.
+    pub fn is_full(&self) -> bool {
+        self.live >= MAX_LIVE_MESSAGES
+            || self.messages.len() + self.claims.len() + self.history.len() >= self.max_entries
+    }
+
+    /// Folds one event into the window.
+    pub fn apply(&mut self, env: Envelope) -> Result<(), StoreError> {
+        let seq = env.seq;
+        match env.event {
+            Event::MessagesPosted(e) => {
+                self.post(env.project, env.queue, env.client_id, env.at, e, seq)?
+            }
+            Event::MessagesDeleted(e) => self.delete(&e.ids, seq),
+            Event::MessagesPopped(e) => self.delete(&e.ids, seq),
+            Event::MessagesExpired(e) => self.delete(&e.ids, seq),
+            Event::MessagesClaimed(e) => self.claim(env.project, env.queue, env.at, e, seq)?,
+            Event::ClaimRenewed(e) => self.renew(&e, env.at, seq)?,
+            Event::ClaimReleased(e) => self.end_claim(&e.claim_id, seq)?,
+            Event::ClaimExpired(e) => self.end_claim(&e.claim_id, seq)?,
+            // Neither touches what the window holds.
+            Event::QueueMetadataUpdated(_)
+            | Event::SubscriptionCreated(_)
+            | Event::SubscriptionUpdated(_)
+            | Event::SubscriptionConfirmed(_)
+            | Event::SubscriptionDeleted(_)
+            | Event::SubscriptionsPurged(_)
+            | Event::SubscriptionsExpired(_) => fold::apply(self.conn, &env)?,
+            Event::QueueCreated(_)
+            | Event::QueueDeleted(_)
+            | Event::QueuePurged(_)
+            | Event::MessageDeadLettered(_) => {
+                self.write_out()?;
+                fold::apply(self.conn, &env)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn post(
+        &mut self,
+        project: ProjectId,
+        queue: QueueName,
+        client: Option<ClientId>,
+        at: Timestamp,
+        e: MessagesPosted,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        let client: Rc<str> = client.as_ref().map_or("", |c| c.as_str()).into();
+        let queue = self.queue(project, queue);
+        if let Some(last) = e.messages.last() {
+            let next = self.markers.entry(queue.clone()).or_insert(0);
+            *next = (*next).max(last.marker + 1);
+        }
+        for m in e.messages {
+            let key = Key::of(m.id.as_str());
+            self.history.push((key.clone(), seq));
+            let row = Message {
+                queue: queue.clone(),
+                marker: m.marker,
+                body: Body::Posted(m.body),
+                ttl: m.ttl,
+                created_at: at.0,
+                expires_at: m.expires_at.0,
+                delay_until: m.delay_until.0,
+                client_id: client.clone(),
+                checksum: m.checksum,
+                claim_id: None,
+                claim_expires: None,
+                claim_count: 0,
+            };
+            let slot = MessageSlot {
+                row: Some(Box::new(row)),
+                stored: false,
+                dirty: false,
+            };
+            if self.messages.insert(key, slot).is_some() {
+                return Err(StoreError::Corrupt(format!(
+                    "message {} posted twice (seq {seq})",
+                    m.id
+                )));
+            }
+            self.live += 1;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, ids: &[MessageId], seq: i64) {
+        for id in ids {
+            let key = Key::of(id.as_str());
+            self.history.push((key.clone(), seq));
+            match self.messages.get_mut(&key) {
+                Some(slot) => {
+                    if slot.row.take().is_some() && !slot.stored {
+                        self.live -= 1;
+                    }
+                }
+                None => {
+                    // Deleting by id needs no read: the write-out deletes whatever is there.
+                    self.messages.insert(
+                        key,
+                        MessageSlot {
+                            row: None,
+                            stored: true,
+                            dirty: false,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn claim(
+        &mut self,
+        project: ProjectId,
+        queue: QueueName,
+        at: Timestamp,
+        e: MessagesClaimed,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        let claim_id = Rc::new(e.claim_id);
+        let mut members = Vec::with_capacity(e.messages.len());
+        for m in &e.messages {
+            let key = Key::of(m.id.as_str());
+            self.history.push((key.clone(), seq));
+            if let Some(row) = self.message(&key)? {
+                row.claim_id = Some(claim_id.clone());
+                row.claim_expires = Some(e.expires_at.0);
+                row.claim_count = m.claim_count;
+                row.ttl = m.ttl;
+                row.expires_at = m.expires_at.0;
+            }
+            members.push(key);
+        }
+        let row = Claim {
+            project,
+            queue,
+            ttl: e.ttl,
+            grace: e.grace,
+            updated_at: at.0,
+            expires_at: e.expires_at.0,
+        };
+        // A new claim id: no stored message can hold it yet.
+        let stored = self.claims.get(&claim_id).is_some_and(|c| c.stored);
+        self.claims.insert(
+            claim_id,
+            ClaimSlot {
+                row: Some(row),
+                stored,
+                dirty: stored,
+                members: Some(members),
+            },
+        );
+        Ok(())
+    }
+
+    fn renew(&mut self, e: &ClaimRenewed, at: Timestamp, seq: i64) -> Result<(), StoreError> {
+        let members = self.holding(&e.claim_id)?;
+        for key in members {
+            self.history.push((key.clone(), seq));
+            if let Some(row) = self.message(&key)? {
+                row.claim_expires = Some(e.expires_at.0);
+            }
+        }
+        for m in &e.extended {
+            if let Some(row) = self.message(&Key::of(m.id.as_str()))? {
+                row.ttl = m.ttl;
+                row.expires_at = m.expires_at.0;
+            }
+        }
+        let slot = self.claim_slot(&e.claim_id)?;
+        if let Some(claim) = slot.row.as_mut() {
+            claim.ttl = e.ttl;
+            claim.grace = e.grace;
+            claim.updated_at = at.0;
+            claim.expires_at = e.expires_at.0;
+            slot.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// A claim released or expired: its messages are free again and the claim row goes.
+    fn end_claim(&mut self, claim_id: &ClaimId, seq: i64) -> Result<(), StoreError> {
+        for key in self.holding(claim_id)? {
+            self.history.push((key.clone(), seq));
+            if let Some(row) = self.message(&key)? {
+                row.claim_id = None;
+                row.claim_expires = None;
+            }
+        }
+        match self.claims.get_mut(claim_id) {
+            Some(slot) => slot.row = None,
+            None => {
+                self.claims.insert(
+                    Rc::new(claim_id.clone()),
+                    ClaimSlot {
+                        row: None,
+                        stored: true,
+                        dirty: false,
+                        members: Some(Vec::new()),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The current row of a message, read from the table on first use, and marked changed.
+    fn message(&mut self, key: &Key) -> Result<Option<&mut Message>, StoreError> {
+        if !self.messages.contains_key(key) {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+            ))?;
+            let row =
+                key.with_text(|id| stmt.query_row([id], |r| self::message_row(r, 0)).optional())?;
+            let row = row.map(|r| self.stored_message(r));
+            let stored = row.is_some();
+            self.messages.insert(
+                key.clone(),
+                MessageSlot {
+                    row,
+                    stored,
+                    dirty: false,
+                },
+            );
+        }
+        let slot = self.messages.get_mut(key).expect("just ensured");
+        slot.dirty = slot.stored && slot.row.is_some();
+        Ok(slot.row.as_deref_mut())
+    }
+
+    /// A message row read from the table, as the window holds it.
+    fn stored_message(&mut self, r: StoredMessage) -> Box<Message> {
+        let queue = self.queue(r.project, r.queue);
+        Box::new(Message {
+            queue,
+            marker: r.marker,
+            body: Body::Stored(r.body),
+            ttl: r.ttl,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            delay_until: r.delay_until,
+            client_id: r.client_id.into(),
+            checksum: r.checksum,
+            claim_id: r.claim_id.map(|c| Rc::new(ClaimId::from_stored(c))),
+            claim_expires: r.claim_expires,
+            claim_count: r.claim_count,
+        })
+    }
+
+    /// The shared name of a queue.
+    fn queue(&mut self, project: ProjectId, queue: QueueName) -> Rc<(ProjectId, QueueName)> {
+        let name = (project, queue);
+        match self.markers.get_key_value(&name) {
+            Some((shared, _)) => shared.clone(),
+            None => Rc::new(name),
+        }
+    }
+
+    /// The messages holding a claim now, in id order.
+    fn holding(&mut self, claim_id: &ClaimId) -> Result<Vec<Key>, StoreError> {
+        let loaded = self
+            .claims
+            .get(claim_id)
+            .is_some_and(|c| c.members.is_some());
+        if !loaded {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT id, {MESSAGE_COLUMNS} FROM messages WHERE claim_id = ?1"
+            ))?;
+            let rows = stmt
+                .query_map([claim_id.as_str()], |r| {
+                    Ok((Key::of(&r.get::<_, String>(0)?), message_row(r, 1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(stmt);
+            let mut members = Vec::new();
+            for (key, row) in rows {
+                members.push(key.clone());
+                // The window's version of a row wins over the table's.
+                if !self.messages.contains_key(&key) {
+                    let row = self.stored_message(row);
+                    self.messages.insert(
+                        key,
+                        MessageSlot {
+                            row: Some(row),
+                            stored: true,
+                            dirty: false,
+                        },
+                    );
+                }
+            }
+            let slot = self.claim_slot(claim_id)?;
+            let known = slot.members.get_or_insert_with(Vec::new);
+            known.extend(members);
+        }
+        let mut holding: Vec<Key> = self.claims[claim_id]
+            .members
+            .iter()
+            .flatten()
+            .filter(|id| {
+                self.messages
+                    .get(*id)
+                    .and_then(|s| s.row.as_ref())
+                    .is_some_and(|row| row.claim_id.as_deref() == Some(claim_id))
+            })
+            .cloned()
+            .collect();
+        holding.sort();
+        holding.dedup();
+        Ok(holding)
+    }
+
+    /// The window's slot of a claim, read from the table on first use.
+    fn claim_slot(&mut self, claim_id: &ClaimId) -> Result<&mut ClaimSlot, StoreError> {
+        if !self.claims.contains_key(claim_id) {
+            let row = self
+                .conn
+                .prepare_cached(
+                    "SELECT project, queue, ttl, grace, updated_at, expires_at
+                     FROM claims WHERE id = ?1",
+                )?
+                .query_row([claim_id.as_str()], |r| {
+                    Ok(Claim {
+                        project: ProjectId::from_stored(r.get(0)?),
+                        queue: QueueName::from_stored(r.get(1)?),
+                        ttl: r.get(2)?,
+                        grace: r.get(3)?,
+                        updated_at: r.get(4)?,
+                        expires_at: r.get(5)?,
+                    })
+                })
+                .optional()?;
+            let stored = row.is_some();
+            self.claims.insert(
+                Rc::new(claim_id.clone()),
+                ClaimSlot {
+                    row,
+                    stored,
+                    dirty: false,
+                    members: None,
+                },
+            );
+        }
+        Ok(self.claims.get_mut(claim_id).expect("just ensured"))
+    }
+
+    /// Writes everything the window holds to the tables and empties it.
+    pub fn write_out(&mut self) -> Result<(), StoreError> {
+        self.write_messages()?;
+        self.write_claims()?;
+        for (queue, next) in self.markers.drain() {
+            let (project, queue) = &*queue;
+            self.conn
+                .prepare_cached(
+                    "UPDATE queues SET next_marker = MAX(next_marker, ?3)
+                     WHERE project = ?1 AND name = ?2",
+                )?
+                .execute(rusqlite::params![project.as_str(), queue.as_str(), next])?;
+        }
+        let mut history = std::mem::take(&mut self.history);
+        history.sort_unstable();
+        history.dedup();
+        insert_rows(
+            self.conn,
+            "INSERT OR IGNORE INTO message_events (message_id, seq) VALUES",
+            2,
+            &history,
+            |p, (key, seq)| {
+                key.with_text(|id| p.push(id))?;
+                p.push(seq)
+            },
+        )?;
+        self.live = 0;
+        Ok(())
+    }
+
+    fn write_messages(&mut self) -> Result<(), StoreError> {
+        let mut gone = Vec::new();
+        let mut new = Vec::new();
+        let mut changed = Vec::new();
+        for (id, slot) in self.messages.drain() {
+            match (slot.row, slot.stored) {
+                (None, true) => gone.push(id),
+                (None, false) => {}
+                (Some(row), false) => new.push((id, row)),
+                (Some(row), true) if slot.dirty => changed.push((id, row)),
+                (Some(_), true) => {}
+            }
+        }
+        gone.sort_unstable();
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM messages WHERE id = ?1")?;
+        for key in gone {
+            key.with_text(|id| delete.execute([id]))?;
+        }
+        let mut bodies = Vec::with_capacity(new.len());
+        for (_, row) in &new {
+            bodies.push(body_text(&row.body)?);
+        }
+        let mut new: Vec<_> = new.into_iter().zip(bodies).collect();
+        new.sort_unstable_by(|((_, a), _), ((_, b), _)| {
+            (&a.queue, a.marker).cmp(&(&b.queue, b.marker))
+        });
+        insert_rows(
+            self.conn,
+            "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
+             delay_until, client_id, checksum, claim_id, claim_expires, claim_count) VALUES",
+            14,
+            &new,
+            |p, ((key, m), body)| {
+                p.push(m.queue.0.as_str())?;
+                p.push(m.queue.1.as_str())?;
+                p.push(m.marker)?;
+                key.with_text(|id| p.push(id))?;
+                p.push(body.as_str())?;
+                p.push(m.ttl)?;
+                p.push(m.created_at)?;
+                p.push(m.expires_at)?;
+                p.push(m.delay_until)?;
+                p.push(&*m.client_id)?;
+                p.push(m.checksum.as_deref())?;
+                p.push(m.claim_id.as_ref().map(|c| c.as_str()))?;
+                p.push(m.claim_expires)?;
+                p.push(m.claim_count)
+            },
+        )?;
+        let mut update = self.conn.prepare_cached(
+            "UPDATE messages SET ttl = ?2, expires_at = ?3, claim_id = ?4, claim_expires = ?5,
+                    claim_count = ?6
+             WHERE id = ?1",
+        )?;
+        for (key, m) in changed {
+            key.with_text(|id| {
+                update.execute(rusqlite::params![
+                    id,
+                    m.ttl,
+                    m.expires_at,
+                    m.claim_id.as_ref().map(|c| c.as_str()),
+                    m.claim_expires,
+                    m.claim_count
+                ])
+            })?;
+        }
+        Ok(())
+    }
+
+    fn write_claims(&mut self) -> Result<(), StoreError> {
+        let mut new = Vec::new();
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM claims WHERE id = ?1")?;
+        let mut update = self.conn.prepare_cached(
+            "UPDATE claims SET ttl = ?2, grace = ?3, updated_at = ?4, expires_at = ?5
+             WHERE id = ?1",
+        )?;
+        for (id, slot) in self.claims.drain() {
+            match (slot.row, slot.stored) {
+                (None, true) => {
+                    delete.execute([id.as_str()])?;
+                }
+                (None, false) => {}
+                (Some(c), false) => new.push((id, c)),
+                (Some(c), true) if slot.dirty => {
+                    update.execute(rusqlite::params![
+                        id.as_str(),
+                        c.ttl,
+                        c.grace,
+                        c.updated_at,
+                        c.expires_at
+                    ])?;
+                }
+                (Some(_), true) => {}
+            }
+        }
+        new.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        insert_rows(
+            self.conn,
+            "INSERT INTO claims (id, project, queue, ttl, grace, updated_at, expires_at) VALUES",
+            7,
+            &new,
+            |p, (id, c)| {
+                p.push(id.as_str())?;
+                p.push(c.project.as_str())?;
+                p.push(c.queue.as_str())?;
+                p.push(c.ttl)?;
+                p.push(c.grace)?;
+                p.push(c.updated_at)?;
+                p.push(c.expires_at)
+            },
+        )
+    }
+}
+
+/// The columns of a message row that `message_row` reads, in order.
+const MESSAGE_COLUMNS: &str = "project, queue, marker, body, ttl, created_at, expires_at, \
+     delay_until, client_id, checksum, claim_id, claim_expires, claim_count";
+
+/// A message row as read from the table.
+struct StoredMessage {
+    project: ProjectId,
+    queue: QueueName,
+    marker: i64,
+    body: String,
+    ttl: i64,
+    created_at: i64,
+    expires_at: i64,
+    delay_until: i64,
+    client_id: String,
+    checksum: Option<String>,
+    claim_id: Option<String>,
+    claim_expires: Option<i64>,
+    claim_count: i64,
+}
+
+fn message_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        project: ProjectId::from_stored(r.get(at)?),
+        queue: QueueName::from_stored(r.get(at + 1)?),
+        marker: r.get(at + 2)?,
+        body: r.get(at + 3)?,
+        ttl: r.get(at + 4)?,
+        created_at: r.get(at + 5)?,
+        expires_at: r.get(at + 6)?,
+        delay_until: r.get(at + 7)?,
+        client_id: r.get(at + 8)?,
+        checksum: r.get(at + 9)?,
+        claim_id: r.get(at + 10)?,
+        claim_expires: r.get(at + 11)?,
+        claim_count: r.get(at + 12)?,
+    })
+}
+
+fn body_text(body: &Body) -> Result<String, StoreError> {
+    Ok(match body {
+        Body::Posted(value) => serde_json::to_string(value)?,
+        Body::Stored(text) => text.clone(),
+    })
+}
+
+/// Binds consecutive parameters of a statement.
+struct Params<'s, 'c> {
+    stmt: &'s mut Statement<'c>,
+    next: usize,
+}
+
+impl Params<'_, '_> {
+    fn push(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
+        self.next += 1;
+        self.stmt.raw_bind_parameter(self.next, value)
+    }
+}
+
+/// Inserts `items` with `head` followed by one group of `width` parameters per item, bound
+/// by `bind`, `ROWS_PER_STATEMENT` rows per statement.
+fn insert_rows<T>(
+    conn: &Connection,
+    head: &str,
+    width: usize,
+    items: &[T],
+    bind: impl Fn(&mut Params, &T) -> rusqlite::Result<()>,
+) -> Result<(), StoreError> {
+    let group = format!("({})", vec!["?"; width].join(", "));
+    for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{head} {}", vec![group.as_str(); chunk.len()].join(", "));
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut params = Params {
+            stmt: &mut stmt,
+            next: 0,
+        };
+        for item in chunk {
+            bind(&mut params, item)?;
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(key: &Key) -> String {
+        key.with_text(str::to_owned)
+    }
+
+    #[test]
+    fn canonical_uuids_are_keyed_by_their_bits_and_written_back_unchanged() {
+        let id = MessageId::generate();
+        let key = Key::of(id.as_str());
+        assert!(matches!(key, Key::Uuid(_)));
+        assert_eq!(text(&key), id.as_str());
+    }
+
+    #[test]
+    fn other_ids_keep_their_text() {
+        for id in ["not-a-uuid", "0190C8B2-7A6C-7000-8000-000000000000", ""] {
+            let key = Key::of(id);
+            assert_eq!(key, Key::Text(id.into()));
+            assert_eq!(text(&key), id);
+        }
+    }
+
+    #[test]
+    fn keys_sort_like_their_text() {
+        let mut ids: Vec<String> = (0..200)
+            .map(|i| {
+                uuid::Uuid::from_u128(0x0190_c8b2_7a6c_7000_8000 + i * 0x1_0000_0001).to_string()
+            })
+            .chain((0..50).map(|_| MessageId::generate().as_str().to_owned()))
+            .collect();
+        let mut keys: Vec<Key> = ids.iter().map(|id| Key::of(id)).collect();
+        ids.sort();
+        keys.sort();
+        assert_eq!(keys.iter().map(text).collect::<Vec<_>>(), ids);
+    }
+}
