@@ -339,20 +339,8 @@ impl<'c> Window<'c> {
                 row.claim_expires = None;
             }
         }
-        match self.claims.get_mut(claim_id) {
-            Some(slot) => slot.row = None,
-            None => {
-                self.claims.insert(
-                    Rc::new(claim_id.clone()),
-                    ClaimSlot {
-                        row: None,
-                        stored: true,
-                        dirty: false,
-                        members: Some(Vec::new()),
-                    },
-                );
-            }
-        }
+        // `holding` read the claim's slot in; the write-out deletes a stored row.
+        self.claim_slot(claim_id)?.row = None;
         Ok(())
     }
 
