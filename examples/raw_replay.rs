@@ -23,7 +23,7 @@ const TABLES: [(&str, &str); 5] = [
     ("messages", "project, queue, marker"),
     ("claims", "id"),
     ("subscriptions", "id"),
-    ("message_events", "message_id, seq"),
+    ("message_history", "message_id"),
 ];
 
 fn main() -> anyhow::Result<()> {

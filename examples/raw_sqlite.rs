@@ -31,6 +31,7 @@ fn main() -> anyhow::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql"))?;
     conn.execute_batch(include_str!("../migrations/sqlite/0003_history.sql"))?;
+    conn.execute_batch(include_str!("../migrations/sqlite/0005_history_rows.sql"))?;
     conn.execute("INSERT INTO queues VALUES ('raw', 'q', '{}', 0, 1)", [])?;
     let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1010));
     let payload = format!("{{\"messages\":[{}]}}", [body.as_str(); 10].join(","));
@@ -41,8 +42,8 @@ fn main() -> anyhow::Result<()> {
         [row; 10].join(", ")
     );
     let insert_history = format!(
-        "INSERT INTO message_events (message_id, seq) VALUES {}",
-        ["(?, ?)"; 10].join(", ")
+        "INSERT INTO message_history (message_id, seqs, last_seq) VALUES {}",
+        ["(?, ?, ?)"; 10].join(", ")
     );
     let started = Instant::now();
     let (mut rows, mut commits, mut marker, mut seq) = (0u64, 0u64, 0i64, 0i64);
@@ -78,7 +79,7 @@ fn main() -> anyhow::Result<()> {
                 .execute(params![seq, payload])?;
                 let index: Vec<rusqlite::types::Value> = ids
                     .iter()
-                    .flat_map(|id| [id.clone().into(), seq.into()])
+                    .flat_map(|id| [id.clone().into(), seq.to_string().into(), seq.into()])
                     .collect();
                 conn.prepare_cached(&insert_history)?
                     .execute(params_from_iter(index))?;

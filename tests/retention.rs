@@ -3,7 +3,7 @@
 
 mod common;
 
-use cairn::events::store::sqlite::rebuild;
+use cairn::events::store::sqlite::{rebuild, retention};
 use cairn::model::{Clock, Timestamp};
 use common::TestServer;
 use serde_json::json;
@@ -25,6 +25,10 @@ async fn pruning_keeps_the_state_and_says_where_history_stops() {
         .expect("claimed");
     server.advance(3 * DAY);
     let new = client.post_one("fresh", json!({"n": 1})).await;
+    client
+        .claim("fresh", &json!({"ttl": 120, "grace": 60}), Some(1))
+        .await
+        .expect("claimed");
 
     // Keep one day: everything recorded before the advance is pruned.
     let before = Timestamp(server.clock.now().0 - DAY * 1000);
@@ -58,6 +62,29 @@ async fn pruning_keeps_the_state_and_says_where_history_stops() {
     let db = server.dir().path().join("cairn.db");
     let dir = server.dir();
     server.shutdown().await;
+
+    // A snapshot written before the history index had one row per message still restores:
+    // turn this one back into the old layout, one row per (message, event).
+    let snapshots: Vec<_> = std::fs::read_dir(retention::snapshot_dir(&db))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    let snap = rusqlite::Connection::open(&snapshots[0]).unwrap();
+    let rows: i64 = snap
+        .query_row("SELECT COUNT(*) FROM message_history", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows > 0, "the snapshot holds history");
+    snap.execute_batch(
+        "CREATE TABLE message_events (message_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                                      PRIMARY KEY (message_id, seq)) WITHOUT ROWID;
+         INSERT INTO message_events
+             SELECT message_id, CAST(value AS INTEGER)
+             FROM message_history, json_each('[' || seqs || ']');
+         DROP TABLE message_history;",
+    )
+    .unwrap();
+    drop(snap);
 
     // Verification replays from the snapshot: no divergence.
     let (summary, divergences) = rebuild::verify(&db, dir.path(), &mut |_| {}, &mut |_| {})

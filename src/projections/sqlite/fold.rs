@@ -14,7 +14,7 @@ use crate::events::{
 };
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
 
-use super::CHECKPOINT;
+use super::{history, CHECKPOINT};
 
 /// Rows per multi-row statement (at most 11 parameters a row, under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
@@ -164,7 +164,7 @@ fn multi_row<T>(
 
 /// Indexes the event against the messages it concerns; runs before the other tables fold.
 fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
-    let ids: Vec<&MessageId> = match &env.event {
+    let mut ids: Vec<&MessageId> = match &env.event {
         Event::MessagesPosted(e) => e.messages.iter().map(|m| &m.id).collect(),
         Event::MessagesClaimed(e) => e.messages.iter().map(|m| &m.id).collect(),
         Event::MessagesDeleted(e) => e.ids.iter().collect(),
@@ -175,11 +175,17 @@ fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         Event::ClaimReleased(e) => return history_of_claim(conn, &e.claim_id, env.seq),
         Event::ClaimExpired(e) => return history_of_claim(conn, &e.claim_id, env.seq),
         Event::QueuePurged(_) | Event::QueueDeleted(_) => {
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO message_events (message_id, seq)
-                 SELECT id, ?3 FROM messages WHERE project = ?1 AND queue = ?2",
-            )?
-            .execute(params![env.project.as_str(), env.queue.as_str(), env.seq])?;
+            let sql = format!(
+                "{} SELECT id, CAST(?3 AS TEXT), ?3 FROM messages
+                 WHERE project = ?1 AND queue = ?2{}",
+                history::INSERT,
+                history::ON_CONFLICT
+            );
+            conn.prepare_cached(&sql)?.execute(params![
+                env.project.as_str(),
+                env.queue.as_str(),
+                env.seq
+            ])?;
             return Ok(());
         }
         Event::QueueCreated(_)
@@ -191,14 +197,19 @@ fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         | Event::SubscriptionsPurged(_)
         | Event::SubscriptionsExpired(_) => return Ok(()),
     };
+    // One row per message: an id named twice would append the position twice.
+    ids.sort_unstable();
+    ids.dedup();
+    let seq = env.seq.to_string();
     multi_row(
         conn,
-        "INSERT OR IGNORE INTO message_events (message_id, seq) VALUES",
-        2,
-        "",
+        &format!("{} VALUES", history::INSERT),
+        3,
+        history::ON_CONFLICT,
         &ids,
         |id, row| {
             row.push(Value::from(id.as_str().to_owned()));
+            row.push(Value::from(seq.clone()));
             row.push(Value::from(env.seq));
             Ok(())
         },
@@ -206,11 +217,13 @@ fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
 }
 
 fn history_of_claim(conn: &Connection, claim: &ClaimId, seq: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO message_events (message_id, seq)
-         SELECT id, ?2 FROM messages WHERE claim_id = ?1",
-    )?
-    .execute(params![claim.as_str(), seq])?;
+    let sql = format!(
+        "{} SELECT id, CAST(?2 AS TEXT), ?2 FROM messages WHERE claim_id = ?1{}",
+        history::INSERT,
+        history::ON_CONFLICT
+    );
+    conn.prepare_cached(&sql)?
+        .execute(params![claim.as_str(), seq])?;
     Ok(())
 }
 

@@ -10,23 +10,27 @@
 //! Events about whole queues and dead-lettering are rare: the window is written out first
 //! and they are folded by the per-event fold.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Statement, ToSql};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use crate::error::StoreError;
 use crate::events::{ClaimRenewed, Envelope, Event, MessagesClaimed, MessagesPosted};
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
 
-use super::fold;
+use super::{fold, history};
 
 /// Rows per multi-row statement (at most 14 parameters a row, under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Messages the window may hold, live, before it must be written out.
 const MAX_LIVE_MESSAGES: usize = 100_000;
+
+/// Rows written out at once above which they are freed on a thread of their own.
+const DISCARD_ELSEWHERE: usize = 4_096;
 
 /// Entries of any kind (messages, claims, history rows) a window holds by default before
 /// it is written out.
@@ -74,16 +78,16 @@ enum Body {
 /// A message row.
 #[derive(Debug)]
 struct Message {
-    queue: Rc<(ProjectId, QueueName)>,
+    queue: Arc<(ProjectId, QueueName)>,
     marker: i64,
     body: Body,
     ttl: i64,
     created_at: i64,
     expires_at: i64,
     delay_until: i64,
-    client_id: Rc<str>,
+    client_id: Arc<str>,
     checksum: Option<String>,
-    claim_id: Option<Rc<ClaimId>>,
+    claim_id: Option<Arc<ClaimId>>,
     claim_expires: Option<i64>,
     claim_count: i64,
 }
@@ -97,6 +101,36 @@ struct MessageSlot {
     stored: bool,
     /// Whether a stored row differs from the table.
     dirty: bool,
+    /// The window's events that concern the message.
+    history: History,
+}
+
+impl MessageSlot {
+    fn new(row: Option<Box<Message>>, stored: bool) -> Self {
+        MessageSlot {
+            row,
+            stored,
+            dirty: false,
+            history: History::default(),
+        }
+    }
+}
+
+/// Positions of a message's events gathered in the window, ascending (most messages have
+/// three: posted, claimed, deleted).
+#[derive(Debug, Default)]
+struct History(SmallVec<[i64; 3]>);
+
+impl History {
+    /// Adds `seq` unless it is already the last (an event that names a message twice);
+    /// whether it was added.
+    fn push(&mut self, seq: i64) -> bool {
+        if self.0.last() == Some(&seq) {
+            return false;
+        }
+        self.0.push(seq);
+        true
+    }
 }
 
 /// A claim row.
@@ -125,11 +159,11 @@ struct ClaimSlot {
 pub struct Window<'c> {
     conn: &'c Connection,
     messages: FxHashMap<Key, MessageSlot>,
-    claims: FxHashMap<Rc<ClaimId>, ClaimSlot>,
+    claims: FxHashMap<Arc<ClaimId>, ClaimSlot>,
     /// The next marker each queue must give at least.
-    markers: FxHashMap<Rc<(ProjectId, QueueName)>, i64>,
-    /// `message_events` rows to add.
-    history: Vec<(Key, i64)>,
+    markers: FxHashMap<Arc<(ProjectId, QueueName)>, i64>,
+    /// History entries gathered since the last write-out.
+    history: usize,
     live: usize,
     max_entries: usize,
 }
@@ -143,7 +177,7 @@ impl<'c> Window<'c> {
             messages: FxHashMap::default(),
             claims: FxHashMap::default(),
             markers: FxHashMap::default(),
-            history: Vec::new(),
+            history: 0,
             live: 0,
             max_entries,
         }
@@ -152,7 +186,7 @@ impl<'c> Window<'c> {
     /// Whether the window has grown large enough to be written out.
     pub fn is_full(&self) -> bool {
         self.live >= MAX_LIVE_MESSAGES
-            || self.messages.len() + self.claims.len() + self.history.len() >= self.max_entries
+            || self.messages.len() + self.claims.len() + self.history >= self.max_entries
     }
 
     /// Folds one event into the window.
@@ -197,7 +231,7 @@ impl<'c> Window<'c> {
         e: MessagesPosted,
         seq: i64,
     ) -> Result<(), StoreError> {
-        let client: Rc<str> = client.as_ref().map_or("", |c| c.as_str()).into();
+        let client: Arc<str> = client.as_ref().map_or("", |c| c.as_str()).into();
         let queue = self.queue(project, queue);
         if let Some(last) = e.messages.last() {
             let next = self.markers.entry(queue.clone()).or_insert(0);
@@ -205,7 +239,6 @@ impl<'c> Window<'c> {
         }
         for m in e.messages {
             let key = Key::of(m.id.as_str());
-            self.history.push((key.clone(), seq));
             let row = Message {
                 queue: queue.clone(),
                 marker: m.marker,
@@ -220,11 +253,9 @@ impl<'c> Window<'c> {
                 claim_expires: None,
                 claim_count: 0,
             };
-            let slot = MessageSlot {
-                row: Some(Box::new(row)),
-                stored: false,
-                dirty: false,
-            };
+            let mut slot = MessageSlot::new(Some(Box::new(row)), false);
+            slot.history.push(seq);
+            self.history += 1;
             if self.messages.insert(key, slot).is_some() {
                 return Err(StoreError::Corrupt(format!(
                     "message {} posted twice (seq {seq})",
@@ -238,25 +269,16 @@ impl<'c> Window<'c> {
 
     fn delete(&mut self, ids: &[MessageId], seq: i64) {
         for id in ids {
-            let key = Key::of(id.as_str());
-            self.history.push((key.clone(), seq));
-            match self.messages.get_mut(&key) {
-                Some(slot) => {
-                    if slot.row.take().is_some() && !slot.stored {
-                        self.live -= 1;
-                    }
-                }
-                None => {
-                    // Deleting by id needs no read: the write-out deletes whatever is there.
-                    self.messages.insert(
-                        key,
-                        MessageSlot {
-                            row: None,
-                            stored: true,
-                            dirty: false,
-                        },
-                    );
-                }
+            // Deleting by id needs no read: the write-out deletes whatever is there.
+            let slot = self
+                .messages
+                .entry(Key::of(id.as_str()))
+                .or_insert_with(|| MessageSlot::new(None, true));
+            if slot.row.take().is_some() && !slot.stored {
+                self.live -= 1;
+            }
+            if slot.history.push(seq) {
+                self.history += 1;
             }
         }
     }
@@ -269,11 +291,10 @@ impl<'c> Window<'c> {
         e: MessagesClaimed,
         seq: i64,
     ) -> Result<(), StoreError> {
-        let claim_id = Rc::new(e.claim_id);
+        let claim_id = Arc::new(e.claim_id);
         let mut members = Vec::with_capacity(e.messages.len());
         for m in &e.messages {
             let key = Key::of(m.id.as_str());
-            self.history.push((key.clone(), seq));
             if let Some(row) = self.message(&key)? {
                 row.claim_id = Some(claim_id.clone());
                 row.claim_expires = Some(e.expires_at.0);
@@ -281,6 +302,7 @@ impl<'c> Window<'c> {
                 row.ttl = m.ttl;
                 row.expires_at = m.expires_at.0;
             }
+            self.record(&key, seq);
             members.push(key);
         }
         let row = Claim {
@@ -308,10 +330,10 @@ impl<'c> Window<'c> {
     fn renew(&mut self, e: &ClaimRenewed, at: Timestamp, seq: i64) -> Result<(), StoreError> {
         let members = self.holding(&e.claim_id)?;
         for key in members {
-            self.history.push((key.clone(), seq));
             if let Some(row) = self.message(&key)? {
                 row.claim_expires = Some(e.expires_at.0);
             }
+            self.record(&key, seq);
         }
         for m in &e.extended {
             if let Some(row) = self.message(&Key::of(m.id.as_str()))? {
@@ -333,15 +355,23 @@ impl<'c> Window<'c> {
     /// A claim released or expired: its messages are free again and the claim row goes.
     fn end_claim(&mut self, claim_id: &ClaimId, seq: i64) -> Result<(), StoreError> {
         for key in self.holding(claim_id)? {
-            self.history.push((key.clone(), seq));
             if let Some(row) = self.message(&key)? {
                 row.claim_id = None;
                 row.claim_expires = None;
             }
+            self.record(&key, seq);
         }
         // `holding` read the claim's slot in; the write-out deletes a stored row.
         self.claim_slot(claim_id)?.row = None;
         Ok(())
+    }
+
+    /// Indexes event `seq` against a message the window has a slot for.
+    fn record(&mut self, key: &Key, seq: i64) {
+        let slot = self.messages.get_mut(key).expect("read in by `message`");
+        if slot.history.push(seq) {
+            self.history += 1;
+        }
     }
 
     /// The current row of a message, read from the table on first use, and marked changed.
@@ -354,14 +384,8 @@ impl<'c> Window<'c> {
                 key.with_text(|id| stmt.query_row([id], |r| self::message_row(r, 0)).optional())?;
             let row = row.map(|r| self.stored_message(r));
             let stored = row.is_some();
-            self.messages.insert(
-                key.clone(),
-                MessageSlot {
-                    row,
-                    stored,
-                    dirty: false,
-                },
-            );
+            self.messages
+                .insert(key.clone(), MessageSlot::new(row, stored));
         }
         let slot = self.messages.get_mut(key).expect("just ensured");
         slot.dirty = slot.stored && slot.row.is_some();
@@ -381,18 +405,18 @@ impl<'c> Window<'c> {
             delay_until: r.delay_until,
             client_id: r.client_id.into(),
             checksum: r.checksum,
-            claim_id: r.claim_id.map(|c| Rc::new(ClaimId::from_stored(c))),
+            claim_id: r.claim_id.map(|c| Arc::new(ClaimId::from_stored(c))),
             claim_expires: r.claim_expires,
             claim_count: r.claim_count,
         })
     }
 
     /// The shared name of a queue.
-    fn queue(&mut self, project: ProjectId, queue: QueueName) -> Rc<(ProjectId, QueueName)> {
+    fn queue(&mut self, project: ProjectId, queue: QueueName) -> Arc<(ProjectId, QueueName)> {
         let name = (project, queue);
         match self.markers.get_key_value(&name) {
             Some((shared, _)) => shared.clone(),
-            None => Rc::new(name),
+            None => Arc::new(name),
         }
     }
 
@@ -418,14 +442,7 @@ impl<'c> Window<'c> {
                 // The window's version of a row wins over the table's.
                 if !self.messages.contains_key(&key) {
                     let row = self.stored_message(row);
-                    self.messages.insert(
-                        key,
-                        MessageSlot {
-                            row: Some(row),
-                            stored: true,
-                            dirty: false,
-                        },
-                    );
+                    self.messages.insert(key, MessageSlot::new(Some(row), true));
                 }
             }
             let slot = self.claim_slot(claim_id)?;
@@ -471,7 +488,7 @@ impl<'c> Window<'c> {
                 .optional()?;
             let stored = row.is_some();
             self.claims.insert(
-                Rc::new(claim_id.clone()),
+                Arc::new(claim_id.clone()),
                 ClaimSlot {
                     row,
                     stored,
@@ -485,6 +502,7 @@ impl<'c> Window<'c> {
 
     /// Writes everything the window holds to the tables and empties it.
     pub fn write_out(&mut self) -> Result<(), StoreError> {
+        self.write_history()?;
         self.write_messages()?;
         self.write_claims()?;
         for (queue, next) in self.markers.drain() {
@@ -496,21 +514,38 @@ impl<'c> Window<'c> {
                 )?
                 .execute(rusqlite::params![project.as_str(), queue.as_str(), next])?;
         }
-        let mut history = std::mem::take(&mut self.history);
-        history.sort_unstable();
-        history.dedup();
-        insert_rows(
-            self.conn,
-            "INSERT OR IGNORE INTO message_events (message_id, seq) VALUES",
-            2,
-            &history,
-            |p, (key, seq)| {
-                key.with_text(|id| p.push(id))?;
-                p.push(seq)
-            },
-        )?;
+        self.history = 0;
         self.live = 0;
         Ok(())
+    }
+
+    /// Adds the window's history entries to the messages' rows, in key order.
+    fn write_history(&mut self) -> Result<(), StoreError> {
+        // Keys copied next to their entries, so sorting compares without chasing pointers.
+        let mut rows: Vec<(Key, &[i64])> = self
+            .messages
+            .iter()
+            .filter(|(_, slot)| !slot.history.0.is_empty())
+            .map(|(key, slot)| (key.clone(), &slot.history.0[..]))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut list = String::new();
+        insert_rows(
+            self.conn,
+            &format!("{} VALUES", history::INSERT),
+            3,
+            history::ON_CONFLICT,
+            &rows,
+            |p, (key, seqs)| {
+                key.with_text(|id| p.push(id))?;
+                list.clear();
+                for seq in *seqs {
+                    history::push(&mut list, *seq);
+                }
+                p.push(list.as_str())?;
+                p.push(seqs.last())
+            },
+        )
     }
 
     fn write_messages(&mut self) -> Result<(), StoreError> {
@@ -546,6 +581,7 @@ impl<'c> Window<'c> {
             "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
              delay_until, client_id, checksum, claim_id, claim_expires, claim_count) VALUES",
             14,
+            "",
             &new,
             |p, ((key, m), body)| {
                 p.push(m.queue.0.as_str())?;
@@ -569,7 +605,7 @@ impl<'c> Window<'c> {
                     claim_count = ?6
              WHERE id = ?1",
         )?;
-        for (key, m) in changed {
+        for (key, m) in &changed {
             key.with_text(|id| {
                 update.execute(rusqlite::params![
                     id,
@@ -581,6 +617,8 @@ impl<'c> Window<'c> {
                 ])
             })?;
         }
+        let count = new.len() + changed.len();
+        discard((new, changed), count);
         Ok(())
     }
 
@@ -617,6 +655,7 @@ impl<'c> Window<'c> {
             self.conn,
             "INSERT INTO claims (id, project, queue, ttl, grace, updated_at, expires_at) VALUES",
             7,
+            "",
             &new,
             |p, (id, c)| {
                 p.push(id.as_str())?;
@@ -627,7 +666,19 @@ impl<'c> Window<'c> {
                 p.push(c.updated_at)?;
                 p.push(c.expires_at)
             },
-        )
+        )?;
+        let count = new.len();
+        discard(new, count);
+        Ok(())
+    }
+}
+
+/// Frees rows that were written out on a thread of its own when there are many: freeing a
+/// window's worth of rows (allocated, mostly, by the log reader's thread) takes as long as
+/// writing some of them, and the other core is free by then.
+fn discard<T: Send + 'static>(rows: T, count: usize) {
+    if count >= DISCARD_ELSEWHERE {
+        std::thread::spawn(move || drop(rows));
     }
 }
 
@@ -691,17 +742,21 @@ impl Params<'_, '_> {
 }
 
 /// Inserts `items` with `head` followed by one group of `width` parameters per item, bound
-/// by `bind`, `ROWS_PER_STATEMENT` rows per statement.
+/// by `bind`, and then `tail`, `ROWS_PER_STATEMENT` rows per statement.
 fn insert_rows<T>(
     conn: &Connection,
     head: &str,
     width: usize,
+    tail: &str,
     items: &[T],
-    bind: impl Fn(&mut Params, &T) -> rusqlite::Result<()>,
+    mut bind: impl FnMut(&mut Params, &T) -> rusqlite::Result<()>,
 ) -> Result<(), StoreError> {
     let group = format!("({})", vec!["?"; width].join(", "));
     for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("{head} {}", vec![group.as_str(); chunk.len()].join(", "));
+        let sql = format!(
+            "{head} {}{tail}",
+            vec![group.as_str(); chunk.len()].join(", ")
+        );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut params = Params {
             stmt: &mut stmt,

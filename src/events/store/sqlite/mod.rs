@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention",
         include_str!("../../../../migrations/sqlite/0004_retention.sql"),
     ),
+    (
+        5,
+        "history rows",
+        include_str!("../../../../migrations/sqlite/0005_history_rows.sql"),
+    ),
 ];
 
 /// A handle to an open SQLite store; cheap to clone.

@@ -23,7 +23,7 @@ pub const READ_MODELS: [(&str, &str); 6] = [
     ("messages", "project || '/' || queue || '/' || id"),
     ("claims", "id"),
     ("subscriptions", "id"),
-    ("message_events", "message_id || '@' || seq"),
+    ("message_history", "message_id"),
     ("projection_checkpoints", "name"),
 ];
 

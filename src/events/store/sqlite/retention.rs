@@ -83,7 +83,7 @@ pub async fn prune(
         .bind(horizon)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM message_events WHERE seq <= ?1")
+    sqlx::query("DELETE FROM message_history WHERE last_seq <= ?1")
         .bind(horizon)
         .execute(&mut *conn)
         .await?;
@@ -104,8 +104,8 @@ pub async fn prune(
     }))
 }
 
-/// Copies every read-model table into a new SQLite file (the history index only after
-/// `horizon`, like the pruned store itself).
+/// Copies every read-model table into a new SQLite file (the history index only of the
+/// messages with events after `horizon`, like the pruned store itself).
 async fn write_snapshot(
     conn: &mut SqliteConnection,
     path: &Path,
@@ -121,7 +121,9 @@ async fn write_snapshot(
         sqlx::query("BEGIN").execute(&mut *conn).await?;
         for (table, _) in READ_MODELS {
             let rows = match table {
-                "message_events" => format!("SELECT * FROM main.{table} WHERE seq > {horizon}"),
+                "message_history" => {
+                    format!("SELECT * FROM main.{table} WHERE last_seq > {horizon}")
+                }
                 _ => format!("SELECT * FROM main.{table}"),
             };
             sqlx::query(&format!("CREATE TABLE snap.{table} AS {rows}"))
@@ -165,13 +167,24 @@ pub async fn restore(
         .bind(path.to_string_lossy().to_string())
         .execute(&mut *conn)
         .await?;
+    // Snapshots taken before the history index became one row per message hold the old
+    // table, one row per (message, event).
+    let old_history: bool = sqlx::query_scalar(
+        "SELECT COUNT(*) > 0 FROM snap.sqlite_master WHERE name = 'message_events'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query("BEGIN").execute(&mut *conn).await?;
     for (table, _) in READ_MODELS {
-        sqlx::query(&format!(
-            "INSERT INTO main.{table} SELECT * FROM snap.{table}"
-        ))
-        .execute(&mut *conn)
-        .await?;
+        let sql = match table {
+            "message_history" if old_history => format!(
+                "INSERT INTO main.{table} (message_id, seqs, last_seq)
+                 SELECT message_id, group_concat(seq, ',' ORDER BY seq), MAX(seq)
+                 FROM snap.message_events GROUP BY message_id"
+            ),
+            _ => format!("INSERT INTO main.{table} SELECT * FROM snap.{table}"),
+        };
+        sqlx::query(&sql).execute(&mut *conn).await?;
     }
     sqlx::query("COMMIT").execute(&mut *conn).await?;
     sqlx::query("DETACH DATABASE snap")
