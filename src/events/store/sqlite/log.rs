@@ -122,15 +122,17 @@ pub async fn at_positions(
 
 /// Reads the events in `(after, last]` of every project in log order, on a synchronous
 /// connection, handing each to `each`; for replay, which reads the log on a thread of its
-/// own. Fails if the log has a gap there (it never has one unless it was pruned meanwhile).
+/// own and has no use for request ids (the envelopes come without them). Fails if the log
+/// has a gap there (it never has one unless it was pruned meanwhile).
 pub fn scan(
     conn: &rusqlite::Connection,
     after: i64,
     last: i64,
     mut each: impl FnMut(Envelope) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
-    let mut stmt = conn.prepare(&sql)?;
+    let sql = "SELECT seq, recorded_at, project, queue, kind, version, client_id, payload
+               FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq";
+    let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([after, last])?;
     let mut expected = after + 1;
     while let Some(row) = rows.next()? {
@@ -142,8 +144,8 @@ pub fn scan(
             kind: text(row, 4)?,
             version: row.get(5)?,
             client_id: optional_text(row, 6)?,
-            request_id: optional_text(row, 7)?,
-            payload: text(row, 8)?,
+            request_id: None,
+            payload: text(row, 7)?,
         }
         .decode()?;
         if env.seq != expected {

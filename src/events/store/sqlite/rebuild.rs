@@ -33,6 +33,9 @@ const CHUNK: usize = 2_048;
 /// Chunks decoded ahead of the fold.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
+/// How much of the store the log reader maps into memory.
+const READER_MMAP_BYTES: i64 = 1 << 30;
+
 /// Page cache of the folding connection (KiB): the tables being rebuilt stay in memory.
 const FOLD_CACHE_KIB: i64 = 256 * 1024;
 
@@ -160,6 +163,8 @@ fn read_log(
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // The log is read once, front to back: map it rather than copy each page in.
+        conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
         let mut chunk = Vec::with_capacity(CHUNK);
         log::scan(&conn, after, last, |env| {
             chunk.push(env);
