@@ -9,9 +9,20 @@ use sqlx::{Connection, PgConnection, Row};
 
 use super::{log, writer::LOG_LOCK, MIGRATIONS};
 use crate::error::StoreError;
-use crate::events::store::sqlite::rebuild::{Divergence, Summary, READ_MODELS};
+use crate::events::store::sqlite::rebuild::{Divergence, Summary};
 use crate::events::store::StoreOptions;
 use crate::projections::postgres as views;
+
+/// The read-model tables, each with the columns that identify a row (for reports). The
+/// history index keeps one row per (message, event) here, unlike SQLite's one per message.
+const READ_MODELS: [(&str, &str); 6] = [
+    ("queues", "project || '/' || name"),
+    ("messages", "project || '/' || queue || '/' || id"),
+    ("claims", "id"),
+    ("subscriptions", "id"),
+    ("message_events", "message_id || '@' || seq"),
+    ("projection_checkpoints", "name"),
+];
 
 /// Events read per query while rebuilding.
 const CHUNK: i64 = 5_000;
