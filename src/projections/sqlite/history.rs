@@ -4,9 +4,9 @@
 //! messages they touched at the time, so a message's history survives its deletion.
 //!
 //! One row per message: its positions, ascending and comma-separated, and the last of them.
-//! The folds add positions with [`UPSERT`] (a new row, or the positions appended to the
-//! row); retention drops the rows whose last position it pruned. This file holds the
-//! format; the folds write it and [`positions`] reads it.
+//! The folds add positions with [`INSERT`] and [`ON_CONFLICT`] (a new row, or the positions
+//! appended to the row); retention drops the rows whose last position it pruned. This file
+//! holds the format; the folds write it and [`positions`] reads it.
 
 use sqlx::SqliteConnection;
 

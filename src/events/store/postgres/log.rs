@@ -5,7 +5,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, QueryBuilder, Row};
 
 use crate::error::StoreError;
-use crate::events::{Envelope, EventFilter, SCHEMA_VERSION};
+use crate::events::{Envelope, Event, EventFilter, SCHEMA_VERSION};
 use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
 
 /// Rows per multi-row append (nine parameters each, well under PostgreSQL's limit).
@@ -52,6 +52,7 @@ const COLUMNS: &str =
 /// Decodes a row of `COLUMNS` (upcasting older payload versions would happen here).
 fn envelope(row: &PgRow) -> Result<Envelope, StoreError> {
     let project: String = row.try_get(2)?;
+    let kind: String = row.try_get(4)?;
     let payload: String = row.try_get(8)?;
     let version: i64 = row.try_get(5)?;
     if version > SCHEMA_VERSION {
@@ -68,7 +69,7 @@ fn envelope(row: &PgRow) -> Result<Envelope, StoreError> {
             .try_get::<Option<String>, _>(6)?
             .map(ClientId::from_stored),
         request_id: row.try_get(7)?,
-        event: serde_json::from_str(&payload)?,
+        event: Event::from_stored(&kind, &payload)?,
     })
 }
 
