@@ -273,7 +273,7 @@ pub fn pop(available: Vec<MessageView>, project: &ProjectId, cmd: &PopMessages) 
 mod tests {
     use super::*;
     use crate::events::Event;
-    use crate::model::QueueMetadata;
+    use crate::model::{MessageBody, QueueMetadata};
     use serde_json::json;
 
     fn names() -> (ProjectId, QueueName) {
@@ -284,7 +284,7 @@ mod tests {
 
     fn new_message(ttl: Option<i64>, delay: Option<i64>) -> NewMessage {
         NewMessage {
-            body: json!({"k": 1}),
+            body: MessageBody::from_value(&json!({"k": 1})),
             ttl,
             delay,
             checksum: None,

@@ -1,9 +1,8 @@
 //! Events of messages: posting, the ways they leave a queue, and dead-lettering.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::model::{ClaimId, MessageId, QueueName, Timestamp};
+use crate::model::{ClaimId, MessageBody, MessageId, QueueName, Timestamp};
 
 /// One message as it was posted, with every derived fact fixed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,7 +10,7 @@ pub struct PostedMessage {
     pub id: MessageId,
     /// Per-queue position (the listing marker).
     pub marker: i64,
-    pub body: Value,
+    pub body: MessageBody,
     pub ttl: i64,
     pub expires_at: Timestamp,
     /// The message is hidden from listings and claims until this instant.

@@ -1,16 +1,61 @@
 //! A message as a client submits it, and the body checksum Zaqar reports.
 
+use std::fmt;
+
 use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::limits::Limits;
 use crate::error::ApiError;
 
+/// A message body as compact JSON text, fixed when the message is posted. It is carried
+/// as text from the request to the log and the read models, and parsed again only where a
+/// transport must embed it in a document of another encoding.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageBody(Box<RawValue>);
+
+impl MessageBody {
+    /// The compact JSON text of `value`.
+    pub fn from_value(value: &Value) -> Self {
+        MessageBody(serde_json::value::to_raw_value(value).expect("a JSON value serializes"))
+    }
+
+    /// Takes JSON text read back from storage; fails if it is not JSON.
+    pub fn from_stored(text: String) -> serde_json::Result<Self> {
+        RawValue::from_string(text).map(MessageBody)
+    }
+
+    /// The body's JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+
+    pub fn as_raw(&self) -> &RawValue {
+        &self.0
+    }
+}
+
+/// Bodies are equal when their texts are; both sides are compact serializations.
+impl PartialEq for MessageBody {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_json() == other.as_json()
+    }
+}
+
+impl fmt::Debug for MessageBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_json())
+    }
+}
+
 /// One message of a post, validated against the queue-independent limits. The queue's
 /// defaults (TTL, delay, size cap) are applied when the post is decided.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
-    pub body: Value,
+    pub body: MessageBody,
     /// Explicit TTL (already range-checked), or `None` for the queue/global default.
     pub ttl: Option<i64>,
     /// Explicit delay (range-checked only on delayed queues, where it applies).
@@ -27,15 +72,14 @@ impl NewMessage {
             .ok_or_else(|| ApiError::InvalidBody("Each message must be a JSON object.".into()))?;
         let body = obj
             .get("body")
-            .cloned()
             .ok_or_else(|| ApiError::InvalidBody("Missing \"body\" field.".into()))?;
         let ttl = optional_int(obj.get("ttl"), "ttl")?
             .map(|t| limits.message_ttl(t))
             .transpose()?;
         let delay = optional_int(obj.get("delay"), "delay")?;
-        let checksum = (limits.enable_checksum && !body.is_null()).then(|| checksum(&body));
+        let checksum = (limits.enable_checksum && !body.is_null()).then(|| checksum(body));
         Ok(NewMessage {
-            body,
+            body: MessageBody::from_value(body),
             ttl,
             delay,
             checksum,

@@ -13,7 +13,7 @@ pub mod subscription;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use ids::{ClaimId, MessageId, SubscriptionId};
 pub use limits::Limits;
-pub use message::NewMessage;
+pub use message::{MessageBody, NewMessage};
 pub use metadata::QueueMetadata;
 pub use names::{ClientId, ClientIdPolicy, ProjectId, QueueName};
 pub use subscription::SubscriptionSpec;

@@ -47,10 +47,7 @@ pub async fn insert(
 ) -> Result<(), StoreError> {
     // One multi-row statement per chunk: each statement is a round trip to the server.
     for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-        let bodies = chunk
-            .iter()
-            .map(|m| serde_json::to_string(&m.body))
-            .collect::<Result<Vec<_>, _>>()?;
+        let bodies: Vec<String> = chunk.iter().map(|m| m.body.as_json().to_owned()).collect();
         let mut insert = QueryBuilder::new(
             "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, \
              expires_at, delay_until, client_id, checksum) ",

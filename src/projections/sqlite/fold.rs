@@ -275,7 +275,7 @@ fn insert_messages(
                 Value::from(queue.as_str().to_owned()),
                 Value::from(m.marker),
                 Value::from(m.id.as_str().to_owned()),
-                Value::from(serde_json::to_string(&m.body)?),
+                Value::from(m.body.as_json().to_owned()),
                 Value::from(m.ttl),
                 Value::from(at.0),
                 Value::from(m.expires_at.0),

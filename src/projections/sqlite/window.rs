@@ -14,12 +14,11 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Statement, ToSql};
 use rustc_hash::FxHashMap;
-use serde_json::Value;
 use smallvec::SmallVec;
 
 use crate::error::StoreError;
 use crate::events::{ClaimRenewed, Envelope, Event, MessagesClaimed, MessagesPosted};
-use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
+use crate::model::{ClaimId, ClientId, MessageBody, MessageId, ProjectId, QueueName, Timestamp};
 
 use super::{fold, history};
 
@@ -67,12 +66,20 @@ impl Key {
     }
 }
 
-/// A message body: as posted (serialized only if the message outlives the window), or as
-/// read from the table.
+/// A message body: as posted, or as read from the table.
 #[derive(Debug)]
 enum Body {
-    Posted(Value),
+    Posted(MessageBody),
     Stored(String),
+}
+
+impl Body {
+    fn text(&self) -> &str {
+        match self {
+            Body::Posted(body) => body.as_json(),
+            Body::Stored(text) => text,
+        }
+    }
 }
 
 /// A message row.
@@ -164,6 +171,9 @@ pub struct Window<'c> {
     markers: FxHashMap<Arc<(ProjectId, QueueName)>, i64>,
     /// History entries gathered since the last write-out.
     history: usize,
+    /// The histories of messages posted and deleted within the window: final, so they are
+    /// written while the window is still filling, a statement's worth at a time.
+    finished: Vec<(Key, History)>,
     live: usize,
     max_entries: usize,
 }
@@ -178,6 +188,7 @@ impl<'c> Window<'c> {
             claims: FxHashMap::default(),
             markers: FxHashMap::default(),
             history: 0,
+            finished: Vec::with_capacity(ROWS_PER_STATEMENT),
             live: 0,
             max_entries,
         }
@@ -196,9 +207,9 @@ impl<'c> Window<'c> {
             Event::MessagesPosted(e) => {
                 self.post(env.project, env.queue, env.client_id, env.at, e, seq)?
             }
-            Event::MessagesDeleted(e) => self.delete(&e.ids, seq),
-            Event::MessagesPopped(e) => self.delete(&e.ids, seq),
-            Event::MessagesExpired(e) => self.delete(&e.ids, seq),
+            Event::MessagesDeleted(e) => self.delete(&e.ids, seq)?,
+            Event::MessagesPopped(e) => self.delete(&e.ids, seq)?,
+            Event::MessagesExpired(e) => self.delete(&e.ids, seq)?,
             Event::MessagesClaimed(e) => self.claim(env.project, env.queue, env.at, e, seq)?,
             Event::ClaimRenewed(e) => self.renew(&e, env.at, seq)?,
             Event::ClaimReleased(e) => self.end_claim(&e.claim_id, seq)?,
@@ -267,20 +278,44 @@ impl<'c> Window<'c> {
         Ok(())
     }
 
-    fn delete(&mut self, ids: &[MessageId], seq: i64) {
+    fn delete(&mut self, ids: &[MessageId], seq: i64) -> Result<(), StoreError> {
         for id in ids {
+            let key = Key::of(id.as_str());
             // Deleting by id needs no read: the write-out deletes whatever is there.
             let slot = self
                 .messages
-                .entry(Key::of(id.as_str()))
+                .entry(key.clone())
                 .or_insert_with(|| MessageSlot::new(None, true));
-            if slot.row.take().is_some() && !slot.stored {
-                self.live -= 1;
-            }
+            let posted_here = slot.row.take().is_some() && !slot.stored;
             if slot.history.push(seq) {
                 self.history += 1;
             }
+            if posted_here {
+                // Never in the table and now gone: only its history remains to be written.
+                // Should a later event name it, a new slot appends to the row written here.
+                self.live -= 1;
+                let slot = self.messages.remove(&key).expect("just updated");
+                self.history -= slot.history.0.len();
+                self.finished.push((key, slot.history));
+                if self.finished.len() == ROWS_PER_STATEMENT {
+                    self.write_finished()?;
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Writes the histories of the messages that left the window for good.
+    fn write_finished(&mut self) -> Result<(), StoreError> {
+        self.finished.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let rows: Vec<(Key, &[i64])> = self
+            .finished
+            .iter()
+            .map(|(key, history)| (key.clone(), &history.0[..]))
+            .collect();
+        insert_history(self.conn, &rows)?;
+        self.finished.clear();
+        Ok(())
     }
 
     fn claim(
@@ -502,6 +537,8 @@ impl<'c> Window<'c> {
 
     /// Writes everything the window holds to the tables and empties it.
     pub fn write_out(&mut self) -> Result<(), StoreError> {
+        // Before the window's own rows, which may append to the same messages' rows.
+        self.write_finished()?;
         self.write_history()?;
         self.write_messages()?;
         self.write_claims()?;
@@ -529,23 +566,7 @@ impl<'c> Window<'c> {
             .map(|(key, slot)| (key.clone(), &slot.history.0[..]))
             .collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut list = String::new();
-        insert_rows(
-            self.conn,
-            &format!("{} VALUES", history::INSERT),
-            3,
-            history::ON_CONFLICT,
-            &rows,
-            |p, (key, seqs)| {
-                key.with_text(|id| p.push(id))?;
-                list.clear();
-                for seq in *seqs {
-                    history::push(&mut list, *seq);
-                }
-                p.push(list.as_str())?;
-                p.push(seqs.last())
-            },
-        )
+        insert_history(self.conn, &rows)
     }
 
     fn write_messages(&mut self) -> Result<(), StoreError> {
@@ -568,14 +589,7 @@ impl<'c> Window<'c> {
         for key in gone {
             key.with_text(|id| delete.execute([id]))?;
         }
-        let mut bodies = Vec::with_capacity(new.len());
-        for (_, row) in &new {
-            bodies.push(body_text(&row.body)?);
-        }
-        let mut new: Vec<_> = new.into_iter().zip(bodies).collect();
-        new.sort_unstable_by(|((_, a), _), ((_, b), _)| {
-            (&a.queue, a.marker).cmp(&(&b.queue, b.marker))
-        });
+        new.sort_unstable_by(|(_, a), (_, b)| (&a.queue, a.marker).cmp(&(&b.queue, b.marker)));
         insert_rows(
             self.conn,
             "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
@@ -583,12 +597,12 @@ impl<'c> Window<'c> {
             14,
             "",
             &new,
-            |p, ((key, m), body)| {
+            |p, (key, m)| {
                 p.push(m.queue.0.as_str())?;
                 p.push(m.queue.1.as_str())?;
                 p.push(m.marker)?;
                 key.with_text(|id| p.push(id))?;
-                p.push(body.as_str())?;
+                p.push(m.body.text())?;
                 p.push(m.ttl)?;
                 p.push(m.created_at)?;
                 p.push(m.expires_at)?;
@@ -673,6 +687,27 @@ impl<'c> Window<'c> {
     }
 }
 
+/// Adds positions to messages' history rows, in the order given.
+fn insert_history(conn: &Connection, rows: &[(Key, &[i64])]) -> Result<(), StoreError> {
+    let mut list = String::new();
+    insert_rows(
+        conn,
+        &format!("{} VALUES", history::INSERT),
+        3,
+        history::ON_CONFLICT,
+        rows,
+        |p, (key, seqs)| {
+            key.with_text(|id| p.push(id))?;
+            list.clear();
+            for seq in *seqs {
+                history::push(&mut list, *seq);
+            }
+            p.push(list.as_str())?;
+            p.push(seqs.last())
+        },
+    )
+}
+
 /// Frees rows that were written out on a thread of its own when there are many: freeing a
 /// window's worth of rows (allocated, mostly, by the log reader's thread) takes as long as
 /// writing some of them, and the other core is free by then.
@@ -721,13 +756,6 @@ fn message_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<StoredMessage> 
     })
 }
 
-fn body_text(body: &Body) -> Result<String, StoreError> {
-    Ok(match body {
-        Body::Posted(value) => serde_json::to_string(value)?,
-        Body::Stored(text) => text.clone(),
-    })
-}
-
 /// Binds consecutive parameters of a statement.
 struct Params<'s, 'c> {
     stmt: &'s mut Statement<'c>,
@@ -773,6 +801,111 @@ fn insert_rows<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::{MessagesDeleted, PostedMessage};
+
+    fn store() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in [
+            include_str!("../../../migrations/sqlite/0001_initial.sql"),
+            include_str!("../../../migrations/sqlite/0002_subscriptions.sql"),
+            include_str!("../../../migrations/sqlite/0003_history.sql"),
+            include_str!("../../../migrations/sqlite/0004_retention.sql"),
+            include_str!("../../../migrations/sqlite/0005_history_rows.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn
+    }
+
+    fn envelope(seq: i64, event: Event) -> Envelope {
+        Envelope {
+            seq,
+            at: Timestamp(1_000 + seq),
+            project: ProjectId::from_stored("p".into()),
+            queue: QueueName::from_stored("q".into()),
+            client_id: Some(ClientId::from_stored("c".into())),
+            request_id: None,
+            event,
+        }
+    }
+
+    fn posted(ids: &[MessageId], first_marker: i64) -> Event {
+        let messages = ids
+            .iter()
+            .zip(first_marker..)
+            .map(|(id, marker)| PostedMessage {
+                id: id.clone(),
+                marker,
+                body: MessageBody::from_value(&serde_json::json!({"n": marker})),
+                ttl: 60,
+                expires_at: Timestamp(61_000),
+                delay_until: Timestamp(1_000),
+                checksum: None,
+            })
+            .collect();
+        Event::MessagesPosted(MessagesPosted { messages })
+    }
+
+    fn deleted(ids: &[MessageId]) -> Event {
+        Event::MessagesDeleted(MessagesDeleted {
+            ids: ids.to_vec(),
+            claim_id: None,
+        })
+    }
+
+    fn rows(conn: &Connection, sql: &str) -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The writer's fold and the window give the same tables for a log in which most
+    /// messages are posted and deleted within the window (their histories are written
+    /// while it fills, several statements' worth), ids are named again after they left it,
+    /// and one message remains.
+    #[test]
+    fn finished_histories_match_the_per_event_fold() {
+        let ids: Vec<MessageId> = (0..2 * ROWS_PER_STATEMENT + 7)
+            .map(|_| MessageId::generate())
+            .collect();
+        let (late, gone) = ids.split_last().unwrap();
+        let log = [
+            envelope(1, posted(&ids, 1)),
+            envelope(2, deleted(gone)),
+            // The first were written while the window filled, the last are still held.
+            envelope(3, deleted(&[&gone[..3], &gone[gone.len() - 3..]].concat())),
+            envelope(4, deleted(&[gone[0].clone(), late.clone()])),
+            envelope(5, posted(&[MessageId::generate()], ids.len() as i64 + 1)),
+        ];
+        let writer = store();
+        for env in &log {
+            fold::apply(&writer, env).unwrap();
+        }
+        let replayed = store();
+        let mut window = Window::new(&replayed, DEFAULT_ENTRIES);
+        for env in log.clone() {
+            window.apply(env).unwrap();
+        }
+        window.write_out().unwrap();
+        for sql in [
+            "SELECT message_id || ' ' || seqs || ' ' || last_seq FROM message_history ORDER BY 1",
+            "SELECT id || ' ' || marker || ' ' || body FROM messages ORDER BY 1",
+        ] {
+            assert_eq!(rows(&replayed, sql), rows(&writer, sql), "{sql}");
+        }
+        let first = format!(
+            "SELECT seqs FROM message_history WHERE message_id = '{}'",
+            gone[0]
+        );
+        assert_eq!(rows(&replayed, &first), ["1,2,3,4"]);
+        assert_eq!(
+            rows(&replayed, "SELECT count(*) || '' FROM messages"),
+            ["1"]
+        );
+    }
 
     fn text(key: &Key) -> String {
         key.with_text(str::to_owned)
