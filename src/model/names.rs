@@ -1,6 +1,8 @@
-//! Identity of tenants, clients and queues, with Zaqar's naming rules.
+//! Identity of tenants, clients and queues, with Zaqar's naming rules. The names are shared
+//! text: every event and row carries them, and a copy costs no allocation.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +16,7 @@ pub const MAX_QUEUE_NAME_LEN: usize = 64;
 /// The tenant every resource is scoped by (`X-Project-ID`). Non-empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ProjectId(String);
+pub struct ProjectId(Arc<str>);
 
 impl ProjectId {
     /// Validates the header value: present and non-empty. Length is checked on queue routes
@@ -26,13 +28,13 @@ impl ProjectId {
             Some(s) if s.contains('\0') => Err(ApiError::InvalidRequest(
                 "The project id may not contain the NUL character.".into(),
             )),
-            Some(s) => Ok(ProjectId(s.to_owned())),
+            Some(s) => Ok(ProjectId(s.into())),
         }
     }
 
     /// A project id read back from storage (validated when written).
     pub fn from_stored(raw: String) -> Self {
-        ProjectId(raw)
+        ProjectId(raw.into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -43,7 +45,7 @@ impl ProjectId {
 /// A queue name: `^[a-zA-Z0-9_.-]{1,64}$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct QueueName(String);
+pub struct QueueName(Arc<str>);
 
 impl QueueName {
     /// Validates a queue name within a project (the project id length is checked here too,
@@ -63,12 +65,12 @@ impl QueueName {
                 "Project ids may not be more than {MAX_PROJECT_ID_LEN} characters long."
             )));
         }
-        Ok(QueueName(raw.to_owned()))
+        Ok(QueueName(raw.into()))
     }
 
     /// A name read back from storage or from an event (already validated when written).
     pub fn from_stored(raw: String) -> Self {
-        QueueName(raw)
+        QueueName(raw.into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -85,7 +87,7 @@ impl fmt::Display for QueueName {
 /// The identity of one client instance (`Client-ID`), used for `echo` filtering.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ClientId(String);
+pub struct ClientId(Arc<str>);
 
 /// How strictly Client-ID is checked (Zaqar's `client_id_uuid_safe`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -110,13 +112,13 @@ impl ClientId {
         })?;
         match policy {
             ClientIdPolicy::Strict => uuid::Uuid::try_parse(raw)
-                .map(|_| ClientId(raw.to_owned()))
+                .map(|_| ClientId(raw.into()))
                 .map_err(|_| ApiError::BadClientId),
             ClientIdPolicy::Off if raw.contains('\0') => Err(ApiError::MissingHeader(
                 "Client ID may not contain the NUL character.".into(),
             )),
             ClientIdPolicy::Off if (min_len..=max_len).contains(&raw.chars().count()) => {
-                Ok(ClientId(raw.to_owned()))
+                Ok(ClientId(raw.into()))
             }
             ClientIdPolicy::Off => Err(ApiError::MissingHeader(format!(
                 "Client ID must be at least {min_len} and may not be greater than {max_len} \
@@ -127,7 +129,7 @@ impl ClientId {
 
     /// A client id read back from storage.
     pub fn from_stored(raw: String) -> Self {
-        ClientId(raw)
+        ClientId(raw.into())
     }
 
     pub fn as_str(&self) -> &str {

@@ -92,7 +92,8 @@ struct Message {
     created_at: i64,
     expires_at: i64,
     delay_until: i64,
-    client_id: Arc<str>,
+    /// The poster's client id (the table's empty text for none).
+    client_id: ClientId,
     checksum: Option<String>,
     claim_id: Option<Arc<ClaimId>>,
     claim_expires: Option<i64>,
@@ -242,7 +243,7 @@ impl<'c> Window<'c> {
         e: MessagesPosted,
         seq: i64,
     ) -> Result<(), StoreError> {
-        let client: Arc<str> = client.as_ref().map_or("", |c| c.as_str()).into();
+        let client = client.unwrap_or_else(|| ClientId::from_stored(String::new()));
         let queue = self.queue(project, queue);
         if let Some(last) = e.messages.last() {
             let next = self.markers.entry(queue.clone()).or_insert(0);
@@ -438,7 +439,7 @@ impl<'c> Window<'c> {
             created_at: r.created_at,
             expires_at: r.expires_at,
             delay_until: r.delay_until,
-            client_id: r.client_id.into(),
+            client_id: ClientId::from_stored(r.client_id),
             checksum: r.checksum,
             claim_id: r.claim_id.map(|c| Arc::new(ClaimId::from_stored(c))),
             claim_expires: r.claim_expires,
@@ -607,7 +608,7 @@ impl<'c> Window<'c> {
                 p.push(m.created_at)?;
                 p.push(m.expires_at)?;
                 p.push(m.delay_until)?;
-                p.push(&*m.client_id)?;
+                p.push(m.client_id.as_str())?;
                 p.push(m.checksum.as_deref())?;
                 p.push(m.claim_id.as_ref().map(|c| c.as_str()))?;
                 p.push(m.claim_expires)?;

@@ -1,6 +1,7 @@
 //! The SQLite event log: append-only, one row per event, positioned by `seq`; the reads of
 //! the feed, of message histories and of replay (appends are the fold's, `fold::append`).
 
+use rustc_hash::FxHashMap;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
@@ -32,9 +33,51 @@ struct Stored<'r> {
     payload: &'r str,
 }
 
+/// Names a reader has met, each allocated once however many events carry it.
+#[derive(Default)]
+struct Names {
+    projects: Interned<ProjectId>,
+    queues: Interned<QueueName>,
+    clients: Interned<ClientId>,
+}
+
+/// Shared values by their text; forgets everything once it holds too many.
+struct Interned<T>(FxHashMap<Box<str>, T>);
+
+impl<T> Default for Interned<T> {
+    fn default() -> Self {
+        Interned(FxHashMap::default())
+    }
+}
+
+impl<T: Clone> Interned<T> {
+    const MAX: usize = 4_096;
+
+    fn get(
+        &mut self,
+        text: &str,
+        make: impl FnOnce(&str) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(value) = self.0.get(text) {
+            return Ok(value.clone());
+        }
+        if self.0.len() == Self::MAX {
+            self.0.clear();
+        }
+        let value = make(text)?;
+        self.0.insert(text.into(), value.clone());
+        Ok(value)
+    }
+}
+
 impl Stored<'_> {
     /// The envelope this row records (upcasting older payload versions would happen here).
     fn decode(self) -> Result<Envelope, StoreError> {
+        self.decode_with(&mut Names::default())
+    }
+
+    /// [`Stored::decode`], sharing the names met before.
+    fn decode_with(self, names: &mut Names) -> Result<Envelope, StoreError> {
         if self.version > SCHEMA_VERSION {
             return Err(StoreError::Corrupt(format!(
                 "event schema version {} is newer than this build ({SCHEMA_VERSION})",
@@ -44,10 +87,20 @@ impl Stored<'_> {
         Ok(Envelope {
             seq: self.seq,
             at: Timestamp(self.recorded_at),
-            project: ProjectId::new(Some(self.project))
-                .map_err(|_| StoreError::Corrupt(self.project.to_owned()))?,
-            queue: QueueName::from_stored(self.queue.to_owned()),
-            client_id: self.client_id.map(|c| ClientId::from_stored(c.to_owned())),
+            project: names.projects.get(self.project, |p| {
+                ProjectId::new(Some(p)).map_err(|_| StoreError::Corrupt(p.to_owned()))
+            })?,
+            queue: names
+                .queues
+                .get(self.queue, |q| Ok(QueueName::from_stored(q.to_owned())))?,
+            client_id: self
+                .client_id
+                .map(|c| {
+                    names
+                        .clients
+                        .get(c, |c| Ok(ClientId::from_stored(c.to_owned())))
+                })
+                .transpose()?,
             request_id: self.request_id.map(str::to_owned),
             event: Event::from_stored(self.kind, self.payload)?,
         })
@@ -135,6 +188,7 @@ pub fn scan(
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([after, last])?;
     let mut expected = after + 1;
+    let mut names = Names::default();
     while let Some(row) = rows.next()? {
         let env = Stored {
             seq: row.get(0)?,
@@ -147,7 +201,7 @@ pub fn scan(
             request_id: None,
             payload: text(row, 7)?,
         }
-        .decode()?;
+        .decode_with(&mut names)?;
         if env.seq != expected {
             return Err(StoreError::Corrupt(format!(
                 "the log has no event at seq {expected} (next is {})",
