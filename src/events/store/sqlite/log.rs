@@ -35,7 +35,7 @@ struct Stored<'r> {
 
 /// Names a reader has met, each allocated once however many events carry it.
 #[derive(Default)]
-struct Names {
+pub struct Names {
     projects: Interned<ProjectId>,
     queues: Interned<QueueName>,
     clients: Interned<ClientId>,
@@ -173,15 +173,132 @@ pub async fn at_positions(
     Ok(out)
 }
 
+/// A run of consecutive events read by [`scan`]: decoded, or copied out as stored for the
+/// thread that receives it to decode.
+pub enum Batch {
+    Decoded(Vec<Envelope>),
+    Stored(StoredBatch),
+}
+
+impl Batch {
+    fn new(capacity: usize, stored: bool) -> Self {
+        if stored {
+            Batch::Stored(StoredBatch {
+                text: String::new(),
+                rows: Vec::with_capacity(capacity),
+            })
+        } else {
+            Batch::Decoded(Vec::with_capacity(capacity))
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Decoded(events) => events.len(),
+            Batch::Stored(batch) => batch.rows.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, row: Stored<'_>, names: &mut Names) -> Result<(), StoreError> {
+        match self {
+            Batch::Decoded(events) => events.push(row.decode_with(names)?),
+            Batch::Stored(batch) => batch.push(&row),
+        }
+        Ok(())
+    }
+
+    /// The batch's envelopes, decoding them here if they were not decoded yet.
+    pub fn decode(self, names: &mut Names) -> Result<Vec<Envelope>, StoreError> {
+        match self {
+            Batch::Decoded(events) => Ok(events),
+            Batch::Stored(batch) => batch.decode(names),
+        }
+    }
+}
+
+/// Event rows copied out of the log undecoded: their texts one after another in one buffer.
+pub struct StoredBatch {
+    text: String,
+    rows: Vec<StoredRow>,
+}
+
+/// Where a [`StoredBatch`] row's texts end in the buffer (project, queue, kind, client id,
+/// payload); each starts where the one before ends.
+struct StoredRow {
+    seq: i64,
+    recorded_at: i64,
+    version: i64,
+    has_client: bool,
+    ends: [usize; 5],
+}
+
+impl StoredBatch {
+    fn push(&mut self, row: &Stored<'_>) {
+        let mut ends = [0; 5];
+        let texts = [
+            row.project,
+            row.queue,
+            row.kind,
+            row.client_id.unwrap_or(""),
+            row.payload,
+        ];
+        for (end, text) in ends.iter_mut().zip(texts) {
+            self.text.push_str(text);
+            *end = self.text.len();
+        }
+        self.rows.push(StoredRow {
+            seq: row.seq,
+            recorded_at: row.recorded_at,
+            version: row.version,
+            has_client: row.client_id.is_some(),
+            ends,
+        });
+    }
+
+    fn decode(self, names: &mut Names) -> Result<Vec<Envelope>, StoreError> {
+        let mut start = 0;
+        let mut events = Vec::with_capacity(self.rows.len());
+        for row in &self.rows {
+            let mut texts = [""; 5];
+            for (text, end) in texts.iter_mut().zip(row.ends) {
+                *text = &self.text[start..end];
+                start = end;
+            }
+            let [project, queue, kind, client_id, payload] = texts;
+            let stored = Stored {
+                seq: row.seq,
+                recorded_at: row.recorded_at,
+                project,
+                queue,
+                kind,
+                version: row.version,
+                client_id: row.has_client.then_some(client_id),
+                request_id: None,
+                payload,
+            };
+            events.push(stored.decode_with(names)?);
+        }
+        Ok(events)
+    }
+}
+
 /// Reads the events in `(after, last]` of every project in log order, on a synchronous
-/// connection, handing each to `each`; for replay, which reads the log on a thread of its
-/// own and has no use for request ids (the envelopes come without them). Fails if the log
-/// has a gap there (it never has one unless it was pruned meanwhile).
+/// connection, and hands them to `each` in batches of `size`; for replay, which reads the
+/// log on a thread of its own and has no use for request ids (the envelopes come without
+/// them). `undecoded` is asked at the start of each batch whether to copy it out as stored
+/// instead of decoding it (when the receiving thread is idle, it decodes the batch itself).
+/// Fails if the log has a gap there (it never has one unless it was pruned meanwhile).
 pub fn scan(
     conn: &rusqlite::Connection,
     after: i64,
     last: i64,
-    mut each: impl FnMut(Envelope) -> Result<(), StoreError>,
+    size: usize,
+    mut undecoded: impl FnMut() -> bool,
+    mut each: impl FnMut(Batch) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let sql = "SELECT seq, recorded_at, project, queue, kind, version, client_id, payload
                FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq";
@@ -189,8 +306,9 @@ pub fn scan(
     let mut rows = stmt.query([after, last])?;
     let mut expected = after + 1;
     let mut names = Names::default();
+    let mut batch = Batch::new(size, undecoded());
     while let Some(row) = rows.next()? {
-        let env = Stored {
+        let stored = Stored {
             seq: row.get(0)?,
             recorded_at: row.get(1)?,
             project: text(row, 2)?,
@@ -200,16 +318,21 @@ pub fn scan(
             client_id: optional_text(row, 6)?,
             request_id: None,
             payload: text(row, 7)?,
-        }
-        .decode_with(&mut names)?;
-        if env.seq != expected {
+        };
+        if stored.seq != expected {
             return Err(StoreError::Corrupt(format!(
                 "the log has no event at seq {expected} (next is {})",
-                env.seq
+                stored.seq
             )));
         }
         expected += 1;
-        each(env)?;
+        batch.push(stored, &mut names)?;
+        if batch.len() == size {
+            each(std::mem::replace(&mut batch, Batch::new(size, undecoded())))?;
+        }
+    }
+    if !batch.is_empty() {
+        each(batch)?;
     }
     if expected != last + 1 && last > after {
         return Err(StoreError::Corrupt(format!(
@@ -229,4 +352,43 @@ fn optional_text<'r>(row: &'r rusqlite::Row, column: usize) -> Result<Option<&'r
     row.get_ref(column)?
         .as_str_or_null()
         .map_err(|e| StoreError::Corrupt(format!("event column {column}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch copied out undecoded decodes to the same envelopes as one decoded at once.
+    #[test]
+    fn stored_batches_decode_like_decoded_ones() {
+        let payloads = [
+            r#"{"type":"MessagesDeleted","ids":["0190c8b2-7a6c-7000-8000-000000000001"]}"#,
+            r#"{"type":"QueueCreated","metadata":{"_default_message_ttl":60}}"#,
+            r#"{"type":"ClaimReleased","claim_id":"0190c8b2-7a6c-7000-8000-0000000000ff"}"#,
+        ];
+        let rows = |i: usize| Stored {
+            seq: i as i64 + 1,
+            recorded_at: 1_000 + i as i64,
+            project: ["p", "project-two", "p"][i],
+            queue: ["q", "q", "other"][i],
+            kind: ["MessagesDeleted", "QueueCreated", "ClaimReleased"][i],
+            version: SCHEMA_VERSION,
+            client_id: [Some("c"), None, Some("")][i],
+            request_id: None,
+            payload: payloads[i],
+        };
+        let mut names = Names::default();
+        let mut decoded = Batch::new(3, false);
+        let mut stored = Batch::new(3, true);
+        for i in 0..3 {
+            decoded.push(rows(i), &mut names).unwrap();
+            stored.push(rows(i), &mut names).unwrap();
+        }
+        assert!(matches!(stored, Batch::Stored(_)));
+        assert_eq!(stored.len(), 3);
+        let expected = decoded.decode(&mut names).unwrap();
+        assert_eq!(stored.decode(&mut Names::default()).unwrap(), expected);
+        assert_eq!(expected[1].client_id, None);
+        assert_eq!(expected[2].client_id.as_ref().map(|c| c.as_str()), Some(""));
+    }
 }

@@ -2,6 +2,7 @@
 //! point in the log (time travel), or into a scratch file to verify the live read models.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
@@ -12,7 +13,6 @@ use sqlx::{ConnectOptions, Row, SqliteConnection};
 
 use super::{log, migrator, retention};
 use crate::error::StoreError;
-use crate::events::Envelope;
 use crate::model::Timestamp;
 use crate::projections::sqlite as views;
 use crate::projections::sqlite::window::{Window, DEFAULT_ENTRIES};
@@ -27,8 +27,8 @@ pub const READ_MODELS: [(&str, &str); 6] = [
     ("projection_checkpoints", "name"),
 ];
 
-/// Events the log reader decodes and hands to the fold at a time.
-const CHUNK: usize = 2_048;
+/// Events the log reader hands to the fold at a time.
+const CHUNK: usize = 1_024;
 
 /// Chunks decoded ahead of the fold.
 const CHUNKS_IN_FLIGHT: usize = 16;
@@ -117,8 +117,10 @@ fn copy_log(source: &Path, target: &Path, after: i64, last: i64) -> Result<(), S
 /// Folds the events of the log at `source` in `(after, last]` into the store at `target`,
 /// whose read models hold the state at `after` (or are cleared first, with `clear`, in the
 /// same transaction as the first events). One thread reads and decodes the log while
-/// this one folds it (see `projections::sqlite::window`); `target` must have no transaction
-/// open. Nothing is committed past an error of either.
+/// this one folds it (see `projections::sqlite::window`). Decoding costs more than folding,
+/// so whenever the fold has caught up, the reader hands it a batch undecoded and the fold
+/// decodes that one itself. `target` must have no transaction open. Nothing is committed
+/// past an error of either.
 fn fold(
     source: &Path,
     target: &Path,
@@ -136,9 +138,19 @@ fn fold(
     folder.pragma_update(None, "wal_autocheckpoint", 0)?;
     folder.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
     let (chunks, received) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+    let in_flight = AtomicUsize::new(0);
     thread::scope(|scope| {
-        let reader = scope.spawn(move || read_log(source, after, last, &chunks));
-        let folded = fold_chunks(&folder, received, after, clear, window_entries, progress);
+        let queued = &in_flight;
+        let reader = scope.spawn(move || read_log(source, after, last, &chunks, queued));
+        let folded = fold_chunks(
+            &folder,
+            received,
+            &in_flight,
+            after,
+            clear,
+            window_entries,
+            progress,
+        );
         let read = reader
             .join()
             .map_err(|_| StoreError::Corrupt("the log reader panicked".into()))?;
@@ -149,13 +161,15 @@ fn fold(
     })
 }
 
-/// Reads the log on a thread of its own and sends it, decoded, a chunk at a time; an error
-/// is sent on as the last item.
+/// Reads the log on a thread of its own and sends it a batch at a time, counting the
+/// batches sent but not yet received in `in_flight`: when none is, the fold is idle and gets
+/// the next batch undecoded. An error is sent on as the last item.
 fn read_log(
     source: &Path,
     after: i64,
     last: i64,
-    chunks: &mpsc::SyncSender<Result<Vec<Envelope>, StoreError>>,
+    chunks: &mpsc::SyncSender<Result<log::Batch, StoreError>>,
+    in_flight: &AtomicUsize,
 ) -> Result<(), StoreError> {
     let read = || -> Result<(), StoreError> {
         let conn = rusqlite::Connection::open_with_flags(
@@ -165,19 +179,17 @@ fn read_log(
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // The log is read once, front to back: map it rather than copy each page in.
         conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        log::scan(&conn, after, last, |env| {
-            chunk.push(env);
-            if chunk.len() == CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                chunks.send(Ok(full)).map_err(|_| StoreError::Closed)?;
-            }
-            Ok(())
-        })?;
-        if !chunk.is_empty() {
-            chunks.send(Ok(chunk)).map_err(|_| StoreError::Closed)?;
-        }
-        Ok(())
+        log::scan(
+            &conn,
+            after,
+            last,
+            CHUNK,
+            || in_flight.load(Ordering::Acquire) == 0,
+            |batch| {
+                in_flight.fetch_add(1, Ordering::AcqRel);
+                chunks.send(Ok(batch)).map_err(|_| StoreError::Closed)
+            },
+        )
     };
     match read() {
         Ok(()) => Ok(()),
@@ -190,16 +202,18 @@ fn read_log(
     }
 }
 
-/// Folds the chunks as they arrive, committing once per window.
+/// Folds the batches as they arrive, committing once per window.
 fn fold_chunks(
     folder: &rusqlite::Connection,
-    chunks: mpsc::Receiver<Result<Vec<Envelope>, StoreError>>,
+    chunks: mpsc::Receiver<Result<log::Batch, StoreError>>,
+    in_flight: &AtomicUsize,
     after: i64,
     clear: bool,
     window_entries: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
     let mut window = Window::new(folder, window_entries);
+    let mut names = log::Names::default();
     let mut folded = 0;
     let mut at = after;
     folder.execute_batch("BEGIN IMMEDIATE")?;
@@ -208,10 +222,12 @@ fn fold_chunks(
             folder.execute_batch(&format!("DELETE FROM {table}"))?;
         }
     }
-    for chunk in chunks {
-        let chunk = chunk?;
-        let n = chunk.len() as u64;
-        for env in chunk {
+    for batch in chunks {
+        let batch = batch?;
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        let events = batch.decode(&mut names)?;
+        let n = events.len() as u64;
+        for env in events {
             at = env.seq;
             window.apply(env)?;
             if window.is_full() {
