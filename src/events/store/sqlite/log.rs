@@ -184,7 +184,7 @@ impl Batch {
     fn new(capacity: usize, stored: bool) -> Self {
         if stored {
             Batch::Stored(StoredBatch {
-                text: String::new(),
+                text: String::with_capacity(capacity * TEXT_PER_EVENT),
                 rows: Vec::with_capacity(capacity),
             })
         } else {
@@ -219,6 +219,9 @@ impl Batch {
         }
     }
 }
+
+/// Room for the texts of one event of a [`StoredBatch`], reserved up front (most are smaller).
+const TEXT_PER_EVENT: usize = 512;
 
 /// Event rows copied out of the log undecoded: their texts one after another in one buffer.
 pub struct StoredBatch {

@@ -28,10 +28,10 @@ pub const READ_MODELS: [(&str, &str); 6] = [
 ];
 
 /// Events the log reader hands to the fold at a time.
-const CHUNK: usize = 1_024;
+const CHUNK: usize = 256;
 
 /// Chunks decoded ahead of the fold.
-const CHUNKS_IN_FLIGHT: usize = 16;
+const CHUNKS_IN_FLIGHT: usize = 64;
 
 /// How much of the store the log reader maps into memory.
 const READER_MMAP_BYTES: i64 = 1 << 30;

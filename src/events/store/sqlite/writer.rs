@@ -193,6 +193,9 @@ pub fn connect(path: &std::path::Path, sync_full: bool) -> Result<Connection, St
         "wal_autocheckpoint",
         super::checkpointer::SAFETY_NET_PAGES,
     )?;
+    // A multi-row statement keeps a journal of the pages it changes, to undo itself alone
+    // if a row fails; in memory, not in a temporary file written page by page.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
