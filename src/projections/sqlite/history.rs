@@ -26,11 +26,10 @@ pub const ON_CONFLICT: &str = " ON CONFLICT (message_id) DO UPDATE
 
 /// Appends `seq` to a list of positions in the table's format.
 pub fn push(list: &mut String, seq: i64) {
-    use std::fmt::Write;
     if !list.is_empty() {
         list.push(',');
     }
-    write!(list, "{seq}").expect("writing to a String cannot fail");
+    list.push_str(itoa::Buffer::new().format(seq));
 }
 
 /// The positions of a stored list.
