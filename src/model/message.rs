@@ -23,18 +23,9 @@ impl MessageBody {
         MessageBody(serde_json::value::to_raw_value(value).expect("a JSON value serializes"))
     }
 
-    /// Takes JSON text read back from storage; fails if it is not JSON.
-    pub fn from_stored(text: String) -> serde_json::Result<Self> {
-        RawValue::from_string(text).map(MessageBody)
-    }
-
     /// The body's JSON text.
     pub fn as_json(&self) -> &str {
         self.0.get()
-    }
-
-    pub fn as_raw(&self) -> &RawValue {
-        &self.0
     }
 }
 

@@ -1,7 +1,7 @@
 //! The rebuild's fold: the rules of [`super::fold`], applied to a window of events in memory
 //! and written to the tables once per window. A message posted and deleted within one window
-//! never touches the `messages` table, each table is written by multi-row statements, and the
-//! history rows go in key order. Replay and verify use it; the writer keeps the per-event
+//! never touches the `messages` table (its history row is written as soon as it is deleted),
+//! each table is written by multi-row statements, and the history rows go in key order. Replay and verify use it; the writer keeps the per-event
 //! fold, whose changes must be visible after each batch. Tests replay the writer's log through
 //! this fold and compare every table with the writer's.
 //!

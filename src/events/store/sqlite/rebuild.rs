@@ -30,7 +30,7 @@ pub const READ_MODELS: [(&str, &str); 6] = [
 /// Events the log reader hands to the fold at a time.
 const CHUNK: usize = 256;
 
-/// Chunks decoded ahead of the fold.
+/// Batches the reader may be ahead of the fold.
 const CHUNKS_IN_FLIGHT: usize = 64;
 
 /// How much of the store the log reader maps into memory.
@@ -140,8 +140,9 @@ fn fold(
     let (chunks, received) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
     let in_flight = AtomicUsize::new(0);
     thread::scope(|scope| {
-        let queued = &in_flight;
-        let reader = scope.spawn(move || read_log(source, after, last, &chunks, queued));
+        // The sender moves to the reader, so the channel closes when it is done.
+        let shared = &in_flight;
+        let reader = scope.spawn(move || read_log(source, after, last, &chunks, shared));
         let folded = fold_chunks(
             &folder,
             received,
