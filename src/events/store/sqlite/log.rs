@@ -71,12 +71,8 @@ impl<T: Clone> Interned<T> {
 }
 
 impl Stored<'_> {
-    /// The envelope this row records (upcasting older payload versions would happen here).
-    fn decode(self) -> Result<Envelope, StoreError> {
-        self.decode_with(&mut Names::default())
-    }
-
-    /// [`Stored::decode`], sharing the names met before.
+    /// The envelope this row records, sharing the names met before (upcasting older payload
+    /// versions would happen here).
     fn decode_with(self, names: &mut Names) -> Result<Envelope, StoreError> {
         if self.version > SCHEMA_VERSION {
             return Err(StoreError::Corrupt(format!(
@@ -108,7 +104,7 @@ impl Stored<'_> {
 }
 
 /// Decodes a row of `COLUMNS`.
-fn envelope(row: &SqliteRow) -> Result<Envelope, StoreError> {
+fn envelope(row: &SqliteRow, names: &mut Names) -> Result<Envelope, StoreError> {
     Stored {
         seq: row.try_get(0)?,
         recorded_at: row.try_get(1)?,
@@ -120,7 +116,7 @@ fn envelope(row: &SqliteRow) -> Result<Envelope, StoreError> {
         request_id: row.try_get(7)?,
         payload: row.try_get(8)?,
     }
-    .decode()
+    .decode_with(names)
 }
 
 /// A page of one project's events, in log order, matching the filter.
@@ -149,7 +145,8 @@ pub async fn list(
         .bind(filter.limit)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(envelope).collect()
+    let mut names = Names::default();
+    rows.iter().map(|row| envelope(row, &mut names)).collect()
 }
 
 /// The events at the given positions that belong to `project`, in order.
@@ -160,6 +157,7 @@ pub async fn at_positions(
 ) -> Result<Vec<Envelope>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = ?1 AND project = ?2");
     let mut out = Vec::with_capacity(seqs.len());
+    let mut names = Names::default();
     for seq in seqs {
         let row = sqlx::query(&sql)
             .bind(seq)
@@ -167,7 +165,7 @@ pub async fn at_positions(
             .fetch_optional(&mut *conn)
             .await?;
         if let Some(row) = row {
-            out.push(envelope(&row)?);
+            out.push(envelope(&row, &mut names)?);
         }
     }
     Ok(out)
