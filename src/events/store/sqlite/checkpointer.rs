@@ -4,6 +4,13 @@
 //! another connection never blocks the writer. It runs every 10 ms while the log grows and
 //! every 100 ms while nothing is written. The writer keeps a high automatic threshold
 //! only as a safety net, should this thread fall behind.
+//!
+//! That threshold counts the frames in the log file, not the frames still to copy. Under
+//! steady load the writer commits while a pass is copying, so the log is seldom fully
+//! copied at the start of a transaction, which is when SQLite starts the file over; the
+//! file keeps growing although this thread keeps up. With 32 producers posting, the
+//! writer then copies the log itself inside its commits: at 8 MiB that took over a quarter
+//! of its time 30 s into the run, at 32 MiB a ninth (`docs/benchmarks.md`).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +26,8 @@ const BUSY_PERIOD: Duration = Duration::from_millis(10);
 /// Time between two checkpoints while nothing is written.
 const IDLE_PERIOD: Duration = Duration::from_millis(100);
 
-/// The writer connection's own checkpoint threshold, in pages (of 4 KiB): 8 MiB.
-pub const SAFETY_NET_PAGES: i64 = 2_048;
+/// The writer connection's own checkpoint threshold, in pages (of 4 KiB): 32 MiB.
+pub const SAFETY_NET_PAGES: i64 = 8_192;
 
 /// A running checkpointer; stop it when the writer is done.
 pub struct Checkpointer {
