@@ -165,12 +165,35 @@ fn pointer(path: &str) -> Option<(String, String)> {
 pub fn messages(doc: &Value, limits: &Limits) -> Result<Vec<NewMessage>, ApiError> {
     let list = object(doc)?
         .get("messages")
-        .ok_or_else(|| ApiError::InvalidRequest("Missing \"messages\" field.".into()))?
-        .as_array()
-        .ok_or_else(|| ApiError::InvalidBody("\"messages\" must be an array.".into()))?;
-    list.iter()
+        .ok_or_else(|| ApiError::InvalidRequest("Missing \"messages\" field.".into()))?;
+    message_list(list, limits)
+}
+
+/// The value of a post's `messages` member, which must be an array of messages.
+pub fn message_list(list: &Value, limits: &Limits) -> Result<Vec<NewMessage>, ApiError> {
+    list.as_array()
+        .ok_or_else(|| ApiError::InvalidBody("\"messages\" must be an array.".into()))?
+        .iter()
         .map(|m| NewMessage::from_json(m, limits))
         .collect()
+}
+
+/// The length of a value's compact JSON text, without building the text.
+pub fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` to a sink that cannot fail cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// The `ttl` and `grace` of a claim document.

@@ -218,9 +218,8 @@ pub fn decode_action(
         "message_post" => {
             let q = queue()?;
             let list = body.get("messages").ok_or_else(Rejection::schema)?;
-            let doc = json!({ "messages": list });
-            let messages = decode::messages(&doc, limits)?;
-            let size = list.to_string().len();
+            let messages = decode::message_list(list, limits)?;
+            let size = decode::json_len(list);
             let cmd = PostMessages::new(q.clone(), messages, size, limits)?;
             api(Action::MessagePost(cmd), render(Some(q), None))
         }

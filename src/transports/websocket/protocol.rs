@@ -47,18 +47,19 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// The echo of this request in its response (`request` member). `authenticate` is echoed
-    /// without its headers and body, so its token never travels back.
-    pub fn echo(&self) -> Value {
+    /// The echo of this request in its response (`request` member), made of the request
+    /// itself rather than a copy. `authenticate` is echoed without its headers and body, so
+    /// its token never travels back.
+    pub fn into_echo(self) -> Value {
         if self.action == "authenticate" {
             return json!({"action": "authenticate", "body": {}, "headers": {}, "api": "v2"});
         }
-        json!({
-            "action": self.action,
-            "body": self.body,
-            "headers": self.headers,
-            "api": "v2",
-        })
+        let mut echo = Map::with_capacity(4);
+        echo.insert("action".into(), Value::String(self.action));
+        echo.insert("body".into(), Value::Object(self.body));
+        echo.insert("headers".into(), Value::Object(self.headers));
+        echo.insert("api".into(), "v2".into());
+        Value::Object(echo)
     }
 
     /// A header as a string; non-string values are a schema error.
