@@ -60,6 +60,7 @@ per_codec!(
     missing_body_fields_are_schema_errors,
     out_of_range_values_are_400,
     an_oversized_frame_is_400_and_the_connection_stays_usable,
+    a_post_is_measured_as_its_compact_message_list,
     posted_messages_are_pushed_to_a_subscribed_connection,
     closing_the_connection_removes_its_push_subscription,
     a_connection_is_bound_to_its_first_project_and_client,
@@ -1142,6 +1143,45 @@ async fn an_oversized_frame_is_400_and_the_connection_stays_usable(codec: Codec)
         .await;
     r.expect(200);
     assert_eq!(r.message_ids(), ids);
+    server.shutdown().await;
+}
+
+/// A post's size is the length of its `messages` list as compact JSON, checked against the
+/// queue's cap; posts many times larger than one read of the connection arrive whole.
+async fn a_post_is_measured_as_its_compact_message_list(codec: Codec) {
+    let (server, mut ws) = start(codec).await;
+    let messages = |body: &str| json!([{"body": {"text": body, "quote": "\"é\""}, "ttl": 300}]);
+    let cap = messages(&"a".repeat(200_000)).to_string().len();
+    let r = ws
+        .send(
+            "queue_create",
+            json!({"queue_name": "big", "metadata": {"_max_messages_post_size": cap}}),
+        )
+        .await;
+    r.expect(201);
+
+    let over = ws
+        .send(
+            "message_post",
+            json!({"queue_name": "big", "messages": messages(&"b".repeat(200_001))}),
+        )
+        .await;
+    over.expect_error(400);
+    assert!(over.error().contains("too large"), "{over:?}");
+
+    let text = "c".repeat(200_000);
+    let ids = post(&mut ws, "big", messages(&text)).await;
+    let r = ws
+        .send(
+            "message_get",
+            json!({"queue_name": "big", "message_id": ids[0]}),
+        )
+        .await;
+    r.expect(200);
+    assert!(
+        r.body["messages"]["body"]["text"] == json!(text),
+        "the body came back altered"
+    );
     server.shutdown().await;
 }
 

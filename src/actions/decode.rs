@@ -256,6 +256,18 @@ mod tests {
     }
 
     #[test]
+    fn json_len_is_the_length_of_the_compact_text() {
+        let docs = [
+            json!([]),
+            json!([{"body": {"event": "BackupStarted", "n": [1, 2.5, null, true]}, "ttl": 300}]),
+            json!({"quote": "a \"b\" \\ c\n\u{1}", "unicode": "žluťoučký 🐎"}),
+        ];
+        for doc in docs {
+            assert_eq!(json_len(&doc), doc.to_string().len(), "{doc}");
+        }
+    }
+
+    #[test]
     fn patch_pointers_follow_the_reference() {
         assert_eq!(
             pointer("/metadata/a~1b~0c"),
