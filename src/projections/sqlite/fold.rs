@@ -264,7 +264,7 @@ fn insert_messages(
 ) -> Result<(), StoreError> {
     multi_row(
         conn,
-        "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
+        "INSERT OR FAIL INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
          delay_until, client_id, checksum) VALUES",
         11,
         "",
@@ -342,7 +342,7 @@ fn renew_claim(conn: &Connection, e: &ClaimRenewed, at: Timestamp) -> Result<(),
         at.0,
         e.expires_at.0
     ])?;
-    conn.prepare_cached("UPDATE messages SET claim_expires = ?2 WHERE claim_id = ?1")?
+    conn.prepare_cached("UPDATE OR FAIL messages SET claim_expires = ?2 WHERE claim_id = ?1")?
         .execute(params![e.claim_id.as_str(), e.expires_at.0])?;
     let mut extend =
         conn.prepare_cached("UPDATE messages SET ttl = ?2, expires_at = ?3 WHERE id = ?1")?;
@@ -355,7 +355,7 @@ fn renew_claim(conn: &Connection, e: &ClaimRenewed, at: Timestamp) -> Result<(),
 /// A claim released or expired: its messages are free again and the claim row goes.
 fn end_claim(conn: &Connection, claim_id: &ClaimId) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE messages SET claim_id = NULL, claim_expires = NULL WHERE claim_id = ?1",
+        "UPDATE OR FAIL messages SET claim_id = NULL, claim_expires = NULL WHERE claim_id = ?1",
     )?
     .execute([claim_id.as_str()])?;
     conn.prepare_cached("DELETE FROM claims WHERE id = ?1")?

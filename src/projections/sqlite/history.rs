@@ -15,8 +15,8 @@ use crate::model::MessageId;
 
 /// The head of a statement adding positions to messages' rows: continue with `VALUES`
 /// groups of `(message_id, seqs, last_seq)`, or a `SELECT … WHERE …` of them, then
-/// [`ON_CONFLICT`].
-pub const INSERT: &str = "INSERT INTO message_history (message_id, seqs, last_seq)";
+/// [`ON_CONFLICT`]. `OR FAIL`: see the module doc of [`super`].
+pub const INSERT: &str = "INSERT OR FAIL INTO message_history (message_id, seqs, last_seq)";
 
 /// Appends the new positions to a message's existing row; positions at or before the row's
 /// last are already there (an event is never indexed twice).

@@ -4,6 +4,12 @@
 //! connection; the table files hold the queries that serve clients, through the async
 //! reader pool. [`window`] is the rebuild's fold: the same rules, a window of events at a
 //! time.
+//!
+//! Statements that write several rows are `OR FAIL`. Under SQLite's default
+//! (`ABORT`), a failing row undoes the rows its statement already wrote, so SQLite copies
+//! every page the statement changes into a statement journal first. Neither fold needs
+//! that: any error ends the whole transaction (the writer rolls its batch back, a rebuild
+//! commits nothing).
 
 pub mod claims;
 mod decide_reads;

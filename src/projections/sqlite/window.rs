@@ -590,11 +590,20 @@ impl<'c> Window<'c> {
         for key in gone {
             key.with_text(|id| delete.execute([id]))?;
         }
-        new.sort_unstable_by(|(_, a), (_, b)| (&a.queue, a.marker).cmp(&(&b.queue, b.marker)));
+        // Rows of one queue share its name: compare the names only when they differ.
+        new.sort_unstable_by(|(_, a), (_, b)| {
+            let queues = if Arc::ptr_eq(&a.queue, &b.queue) {
+                std::cmp::Ordering::Equal
+            } else {
+                a.queue.cmp(&b.queue)
+            };
+            queues.then(a.marker.cmp(&b.marker))
+        });
         insert_rows(
             self.conn,
-            "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
-             delay_until, client_id, checksum, claim_id, claim_expires, claim_count) VALUES",
+            "INSERT OR FAIL INTO messages (project, queue, marker, id, body, ttl, created_at, \
+             expires_at, delay_until, client_id, checksum, claim_id, claim_expires, claim_count) \
+             VALUES",
             14,
             "",
             &new,
@@ -668,7 +677,8 @@ impl<'c> Window<'c> {
         new.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         insert_rows(
             self.conn,
-            "INSERT INTO claims (id, project, queue, ttl, grace, updated_at, expires_at) VALUES",
+            "INSERT OR FAIL INTO claims (id, project, queue, ttl, grace, updated_at, expires_at) \
+             VALUES",
             7,
             "",
             &new,
