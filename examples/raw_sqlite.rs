@@ -7,10 +7,18 @@
 //! history index rows and the queue's next marker. Cairn's producer figures are set against
 //! this in `docs/benchmarks.md`.
 //!
-//! `cargo run --release --example raw_sqlite -- [--seconds 10] [--posts-per-commit 16] [--all-rows]`
+//! With `--checkpointer`, the connection is the writer's own (`connect_writer`: its
+//! pragmas and its automatic checkpoint threshold) and Cairn's checkpointer thread copies
+//! the log into the database, as in the server; without it, SQLite checkpoints inside the
+//! commits every 1,000 pages. With `--body-once` (and `--all-rows`), message rows hold an
+//! empty body: the limit of a layout that would keep each body only in the event log.
+//!
+//! `cargo run --release --example raw_sqlite -- [--seconds 10] [--posts-per-commit 16]
+//! [--all-rows] [--checkpointer] [--body-once]`
 
 use std::time::{Duration, Instant};
 
+use cairn::events::store::sqlite::{connect_writer, Checkpointer};
 use rusqlite::{params, params_from_iter, Connection};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -24,16 +32,37 @@ fn arg(name: &str, default: u64) -> u64 {
 fn main() -> anyhow::Result<()> {
     let seconds = arg("--seconds", 10);
     let per_commit = arg("--posts-per-commit", 16).max(1);
-    let all_rows = std::env::args().any(|a| a == "--all-rows");
+    let flag = |name: &str| std::env::args().any(|a| a == name);
+    let (all_rows, with_checkpointer, body_once) = (
+        flag("--all-rows"),
+        flag("--checkpointer"),
+        flag("--body-once"),
+    );
     let dir = tempfile::tempdir()?;
-    let conn = Connection::open(dir.path().join("raw.db"))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    let path = dir.path().join("raw.db");
+    let conn = if with_checkpointer {
+        connect_writer(&path, true)?
+    } else {
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn
+    };
     conn.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql"))?;
     conn.execute_batch(include_str!("../migrations/sqlite/0003_history.sql"))?;
     conn.execute_batch(include_str!("../migrations/sqlite/0005_history_rows.sql"))?;
     conn.execute("INSERT INTO queues VALUES ('raw', 'q', '{}', 0, 1)", [])?;
+    let checkpointer = if with_checkpointer {
+        Some(Checkpointer::start(&path, true)?)
+    } else {
+        None
+    };
     let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1010));
+    let row_body = if body_once {
+        String::new()
+    } else {
+        body.clone()
+    };
     let payload = format!("{{\"messages\":[{}]}}", [body.as_str(); 10].join(","));
     let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let insert_messages = format!(
@@ -59,7 +88,7 @@ fn main() -> anyhow::Result<()> {
                     "q".to_owned().into(),
                     marker.into(),
                     id.clone().into(),
-                    body.clone().into(),
+                    row_body.clone().into(),
                     3600i64.into(),
                     0i64.into(),
                     3_600_000i64.into(),
@@ -93,10 +122,17 @@ fn main() -> anyhow::Result<()> {
         commits += 1;
     }
     let secs = started.elapsed().as_secs_f64();
+    drop(checkpointer);
     println!(
-        "raw SQLite{}: {rows} messages in {secs:.2} s = {:.0} messages/s ({per_commit} posts \
+        "raw SQLite{}{}{}: {rows} messages in {secs:.2} s = {:.0} messages/s ({per_commit} posts \
          of 10 per commit, {:.0} commits/s)",
         if all_rows { " (all rows)" } else { "" },
+        if with_checkpointer {
+            " (checkpointer thread)"
+        } else {
+            ""
+        },
+        if body_once { " (bodies once)" } else { "" },
         rows as f64 / secs,
         commits as f64 / secs
     );

@@ -7,6 +7,11 @@ pub mod rebuild;
 pub mod retention;
 mod writer;
 
+/// The writer's connection settings and its checkpointer, also used by
+/// `examples/raw_sqlite` so that its raw limit runs under the server's arrangement.
+pub use checkpointer::Checkpointer;
+pub use writer::connect as connect_writer;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
