@@ -36,9 +36,11 @@ async fn pruning_keeps_the_state_and_says_where_history_stops() {
     let horizon = server.store.horizon().await.expect("horizon");
     assert!(horizon > 0, "events were pruned");
 
-    // The state is unchanged, the old message is still there.
+    // The state is unchanged, the old message is still there, its body with it: the event
+    // that held the body is gone, so the body was copied into the message's row.
     let got = client.get(&format!("/v2/queues/old/messages/{old}")).await;
     got.expect(200);
+    assert_eq!(got.body["body"], "a");
     let meta = client.get("/v2/queues/old").await;
     assert_eq!(meta.body["kept"], true);
 
@@ -61,7 +63,19 @@ async fn pruning_keeps_the_state_and_says_where_history_stops() {
         .await;
     let db = server.dir().path().join("cairn.db");
     let dir = server.dir();
+    let clock = server.clock.clone();
     server.shutdown().await;
+    let bodies_in_rows = |db: &std::path::Path| -> Vec<(String, bool)> {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut select = conn
+            .prepare("SELECT id, body IS NOT NULL FROM messages ORDER BY id")
+            .unwrap();
+        let rows = select.query_map([], |r| Ok((r.get(0)?, r.get(1)?)));
+        rows.unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let mut expected = vec![(old.clone(), true), (new.clone(), false)];
+    expected.sort();
+    assert_eq!(bodies_in_rows(&db), expected, "only the old body moved");
 
     // A snapshot written before the history index had one row per message still restores:
     // turn this one back into the old layout, one row per (message, event).
@@ -121,6 +135,18 @@ async fn pruning_keeps_the_state_and_says_where_history_stops() {
         .await
         .expect("verify the copy");
     assert!(divergences.is_empty(), "{divergences:?}");
+    assert_eq!(bodies_in_rows(&copy), expected);
+
+    // After the replays, a server on the store serves both bodies.
+    let server = TestServer::open(dir, clock, Default::default()).await;
+    let client = common::Client::new(&server.base, &client.client_id, &client.project);
+    let got = client.get(&format!("/v2/queues/old/messages/{old}")).await;
+    assert_eq!(got.expect(200).body["body"], "a");
+    let got = client
+        .get(&format!("/v2/queues/fresh/messages/{new}"))
+        .await;
+    assert_eq!(got.expect(200).body["body"], json!({"n": 1}));
+    server.shutdown().await;
 }
 
 #[tokio::test]

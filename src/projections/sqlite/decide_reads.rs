@@ -3,7 +3,6 @@
 //! `claims`, `subscriptions`), which serve clients through the async reader pool.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::value::RawValue;
 
 use crate::commands::load::ReadModel;
 use crate::commands::message::HeldBy;
@@ -14,34 +13,37 @@ use crate::model::{
 };
 use crate::projections::{ClaimState, MessageView, QueueState, SubscriptionView};
 
-const MESSAGE_COLUMNS: &str = "id, marker, body, ttl, created_at, expires_at, delay_until, \
-                               client_id, checksum, claim_id, claim_expires, claim_count";
+use super::bodies::{Bodies, COLUMNS as BODY_COLUMNS, JOIN};
+
+/// The message columns, then the body's ([`BODY_COLUMNS`], from 11 on).
+const MESSAGE_COLUMNS: &str = "m.id, m.marker, m.ttl, m.created_at, m.expires_at, m.delay_until, \
+                               m.client_id, m.checksum, m.claim_id, m.claim_expires, \
+                               m.claim_count";
 
 const SUBSCRIPTION_COLUMNS: &str =
     "id, queue, subscriber, ttl, options, created_at, expires_at, confirmed";
 
-fn message(row: &Row<'_>, now: Timestamp) -> rusqlite::Result<(MessageView, String)> {
-    let claim_expires: Option<i64> = row.get(10)?;
+fn message(row: &Row<'_>, now: Timestamp, bodies: &mut Bodies) -> Result<MessageView, StoreError> {
+    let claim_expires: Option<i64> = row.get(9)?;
     let live = claim_expires.is_some_and(|e| e > now.0);
-    let claim_id: Option<String> = row.get(9)?;
-    let body: String = row.get(2)?;
-    Ok((
-        MessageView {
-            id: MessageId::from_stored(row.get(0)?),
-            marker: row.get(1)?,
-            // Replaced below: a JSON error cannot leave a rusqlite row mapper.
-            body: RawValue::from_string("null".into()).expect("valid JSON"),
-            ttl: row.get(3)?,
-            created_at: Timestamp(row.get(4)?),
-            expires_at: Timestamp(row.get(5)?),
-            delay_until: Timestamp(row.get(6)?),
-            client_id: ClientId::from_stored(row.get(7)?),
-            checksum: row.get(8)?,
-            claim: claim_id.filter(|_| live).map(ClaimId::from_stored),
-            claim_count: row.get(11)?,
-        },
-        body,
-    ))
+    let claim_id: Option<String> = row.get(8)?;
+    let payload = row
+        .get_ref(14)?
+        .as_str_or_null()
+        .map_err(rusqlite::Error::from)?;
+    Ok(MessageView {
+        id: MessageId::from_stored(row.get(0)?),
+        marker: row.get(1)?,
+        body: bodies.body(row.get(11)?, row.get(12)?, row.get(13)?, payload)?,
+        ttl: row.get(2)?,
+        created_at: Timestamp(row.get(3)?),
+        expires_at: Timestamp(row.get(4)?),
+        delay_until: Timestamp(row.get(5)?),
+        client_id: ClientId::from_stored(row.get(6)?),
+        checksum: row.get(7)?,
+        claim: claim_id.filter(|_| live).map(ClaimId::from_stored),
+        claim_count: row.get(10)?,
+    })
 }
 
 fn subscription(row: &Row<'_>) -> rusqlite::Result<(SubscriptionView, String)> {
@@ -193,21 +195,16 @@ impl ReadModel for Connection {
         now: Timestamp,
     ) -> Result<Vec<MessageView>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages
-             WHERE project = ?1 AND queue = ?2 AND expires_at > ?3
-               AND (claim_expires IS NULL OR claim_expires <= ?3) AND delay_until <= ?3
-             ORDER BY marker LIMIT ?4"
+            "SELECT {MESSAGE_COLUMNS}, {BODY_COLUMNS} FROM {JOIN}
+             WHERE m.project = ?1 AND m.queue = ?2 AND m.expires_at > ?3
+               AND (m.claim_expires IS NULL OR m.claim_expires <= ?3) AND m.delay_until <= ?3
+             ORDER BY m.marker LIMIT ?4"
         );
         let mut select = self.prepare_cached(&sql)?;
-        let rows = select.query_map(
-            params![project.as_str(), queue.as_str(), now.0, limit],
-            |r| message(r, now),
-        )?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (mut view, body) = row?;
-            view.body = RawValue::from_string(body)?;
-            out.push(view);
+        let mut rows = select.query(params![project.as_str(), queue.as_str(), now.0, limit])?;
+        let (mut out, mut bodies) = (Vec::new(), Bodies::default());
+        while let Some(row) = rows.next()? {
+            out.push(message(row, now, &mut bodies)?);
         }
         Ok(out)
     }

@@ -16,7 +16,7 @@ use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Tim
 
 use super::{history, CHECKPOINT};
 
-/// Rows per multi-row statement (at most 11 parameters a row, under SQLite's limit).
+/// Rows per multi-row statement (at most 12 parameters a row, under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Folds one event into the read models.
@@ -59,7 +59,7 @@ pub fn apply(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         }
         Event::MessagesPosted(e) => {
             let client = env.client_id.as_ref().map_or("", |c| c.as_str());
-            insert_messages(conn, p, q, client, env.at, &e.messages)?;
+            insert_messages(conn, env, client, &e.messages)?;
             if let Some(last) = e.messages.last() {
                 advance_marker(conn, p, q, last.marker + 1)?;
             }
@@ -254,34 +254,35 @@ fn advance_marker(
     Ok(())
 }
 
+/// Inserts posted messages, their bodies left in the posting event (see [`super::bodies`]).
 fn insert_messages(
     conn: &Connection,
-    project: &ProjectId,
-    queue: &QueueName,
+    env: &Envelope,
     client_id: &str,
-    at: Timestamp,
     messages: &[PostedMessage],
 ) -> Result<(), StoreError> {
+    let indexed: Vec<(i64, &PostedMessage)> = (0..).zip(messages).collect();
     multi_row(
         conn,
-        "INSERT OR FAIL INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
-         delay_until, client_id, checksum) VALUES",
-        11,
+        "INSERT OR FAIL INTO messages (project, queue, marker, id, ttl, created_at, expires_at, \
+         delay_until, client_id, checksum, post_seq, post_index) VALUES",
+        12,
         "",
-        messages,
-        |m, row| {
+        &indexed,
+        |(index, m), row| {
             row.extend([
-                Value::from(project.as_str().to_owned()),
-                Value::from(queue.as_str().to_owned()),
+                Value::from(env.project.as_str().to_owned()),
+                Value::from(env.queue.as_str().to_owned()),
                 Value::from(m.marker),
                 Value::from(m.id.as_str().to_owned()),
-                Value::from(m.body.as_json().to_owned()),
                 Value::from(m.ttl),
-                Value::from(at.0),
+                Value::from(env.at.0),
                 Value::from(m.expires_at.0),
                 Value::from(m.delay_until.0),
                 Value::from(client_id.to_owned()),
                 Value::from(m.checksum.clone()),
+                Value::from(env.seq),
+                Value::from(*index),
             ]);
             Ok(())
         },

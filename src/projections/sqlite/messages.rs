@@ -1,7 +1,6 @@
 //! The `messages` table: the queries that serve reads. A message's claim counts only while
 //! `claim_expires` is in the future; expired messages are filtered by every read.
 
-use serde_json::value::RawValue;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, SqliteConnection};
 
@@ -9,30 +8,47 @@ use crate::error::StoreError;
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
 use crate::projections::{MessageFilter, MessageView, QueueStats};
 
+use super::bodies::{Bodies, COLUMNS as BODY_COLUMNS, JOIN};
+
 /// Rows per multi-row statement (well under SQLite's limit of bound parameters).
 pub const ROWS_PER_STATEMENT: usize = 200;
 
-const COLUMNS: &str = "id, marker, body, ttl, created_at, expires_at, delay_until, client_id, \
-                       checksum, claim_id, claim_expires, claim_count";
+/// The message columns, then the body's ([`BODY_COLUMNS`], from 11 on).
+const COLUMNS: &str = "m.id, m.marker, m.ttl, m.created_at, m.expires_at, m.delay_until, \
+                       m.client_id, m.checksum, m.claim_id, m.claim_expires, m.claim_count";
 
-fn from_row(row: &SqliteRow, now: Timestamp) -> Result<MessageView, StoreError> {
-    let claim_id: Option<String> = row.try_get(9)?;
-    let claim_expires: Option<i64> = row.try_get(10)?;
+fn from_row(
+    row: &SqliteRow,
+    now: Timestamp,
+    bodies: &mut Bodies,
+) -> Result<MessageView, StoreError> {
+    let claim_id: Option<String> = row.try_get(8)?;
+    let claim_expires: Option<i64> = row.try_get(9)?;
     let live = claim_expires.is_some_and(|e| e > now.0);
-    let body: String = row.try_get(2)?;
     Ok(MessageView {
         id: MessageId::from_stored(row.try_get(0)?),
         marker: row.try_get(1)?,
-        body: RawValue::from_string(body)?,
-        ttl: row.try_get(3)?,
-        created_at: Timestamp(row.try_get(4)?),
-        expires_at: Timestamp(row.try_get(5)?),
-        delay_until: Timestamp(row.try_get(6)?),
-        client_id: ClientId::from_stored(row.try_get(7)?),
-        checksum: row.try_get(8)?,
+        body: bodies.body(
+            row.try_get(11)?,
+            row.try_get(12)?,
+            row.try_get(13)?,
+            row.try_get(14)?,
+        )?,
+        ttl: row.try_get(2)?,
+        created_at: Timestamp(row.try_get(3)?),
+        expires_at: Timestamp(row.try_get(4)?),
+        delay_until: Timestamp(row.try_get(5)?),
+        client_id: ClientId::from_stored(row.try_get(6)?),
+        checksum: row.try_get(7)?,
         claim: claim_id.filter(|_| live).map(ClaimId::from_stored),
-        claim_count: row.try_get(11)?,
+        claim_count: row.try_get(10)?,
     })
+}
+
+/// The messages of `rows`, their bodies resolved.
+fn views(rows: &[SqliteRow], now: Timestamp) -> Result<Vec<MessageView>, StoreError> {
+    let mut bodies = Bodies::default();
+    rows.iter().map(|r| from_row(r, now, &mut bodies)).collect()
 }
 
 /// A page of a listing (reference §5.2), in posting order.
@@ -44,12 +60,12 @@ pub async fn list(
     now: Timestamp,
 ) -> Result<Vec<MessageView>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages
-         WHERE project = ?1 AND queue = ?2 AND marker > ?3 AND expires_at > ?4
-           AND (?5 IS NULL OR client_id <> ?5)
-           AND (?6 OR claim_expires IS NULL OR claim_expires <= ?4)
-           AND (?7 OR delay_until <= ?4)
-         ORDER BY marker LIMIT ?8"
+        "SELECT {COLUMNS}, {BODY_COLUMNS} FROM {JOIN}
+         WHERE m.project = ?1 AND m.queue = ?2 AND m.marker > ?3 AND m.expires_at > ?4
+           AND (?5 IS NULL OR m.client_id <> ?5)
+           AND (?6 OR m.claim_expires IS NULL OR m.claim_expires <= ?4)
+           AND (?7 OR m.delay_until <= ?4)
+         ORDER BY m.marker LIMIT ?8"
     );
     let rows = sqlx::query(&sql)
         .bind(project.as_str())
@@ -62,7 +78,7 @@ pub async fn list(
         .bind(filter.limit)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(|r| from_row(r, now)).collect()
+    views(&rows, now)
 }
 
 /// The unexpired messages under a live claim, in posting order.
@@ -72,15 +88,16 @@ pub async fn claimed_by(
     now: Timestamp,
 ) -> Result<Vec<MessageView>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages
-         WHERE claim_id = ?1 AND claim_expires > ?2 AND expires_at > ?2 ORDER BY marker"
+        "SELECT {COLUMNS}, {BODY_COLUMNS} FROM {JOIN}
+         WHERE m.claim_id = ?1 AND m.claim_expires > ?2 AND m.expires_at > ?2
+         ORDER BY m.marker"
     );
     let rows = sqlx::query(&sql)
         .bind(claim_id.as_str())
         .bind(now.0)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(|r| from_row(r, now)).collect()
+    views(&rows, now)
 }
 
 /// Unexpired messages by id, claimed and delayed ones included, in the order asked.
@@ -92,24 +109,26 @@ pub async fn get_many(
     now: Timestamp,
 ) -> Result<Vec<MessageView>, StoreError> {
     let mut found = std::collections::HashMap::with_capacity(ids.len());
+    let mut bodies = Bodies::default();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         // The unary `+` keeps SQLite on the `id` index instead of scanning the whole queue.
-        let mut select =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM messages WHERE +project = "));
+        let mut select = QueryBuilder::new(format!(
+            "SELECT {COLUMNS}, {BODY_COLUMNS} FROM {JOIN} WHERE +m.project = "
+        ));
         select
             .push_bind(project.as_str())
-            .push(" AND +queue = ")
+            .push(" AND +m.queue = ")
             .push_bind(queue.as_str())
-            .push(" AND expires_at > ")
+            .push(" AND m.expires_at > ")
             .push_bind(now.0)
-            .push(" AND id IN (");
+            .push(" AND m.id IN (");
         let mut list = select.separated(", ");
         for id in chunk {
             list.push_bind(id.as_str());
         }
         select.push(")");
         for row in select.build().fetch_all(&mut *conn).await? {
-            let m = from_row(&row, now)?;
+            let m = from_row(&row, now, &mut bodies)?;
             found.insert(m.id.clone(), m);
         }
     }

@@ -3,7 +3,7 @@
 //! `decide_reads` answers the reads decisions need, both on the writer's synchronous
 //! connection; the table files hold the queries that serve clients, through the async
 //! reader pool. [`window`] is the rebuild's fold: the same rules, a window of events at a
-//! time.
+//! time. Message rows keep no body of their own: [`bodies`] reads it from the posting event.
 //!
 //! Statements that write several rows are `OR FAIL`. Under SQLite's default
 //! (`ABORT`), a failing row undoes the rows its statement already wrote, so SQLite copies
@@ -11,6 +11,7 @@
 //! that: any error ends the whole transaction (the writer rolls its batch back, a rebuild
 //! commits nothing).
 
+pub mod bodies;
 pub mod claims;
 mod decide_reads;
 pub mod fold;

@@ -18,11 +18,11 @@ use smallvec::SmallVec;
 
 use crate::error::StoreError;
 use crate::events::{ClaimRenewed, Envelope, Event, MessagesClaimed, MessagesPosted};
-use crate::model::{ClaimId, ClientId, MessageBody, MessageId, ProjectId, QueueName, Timestamp};
+use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
 
 use super::{fold, history};
 
-/// Rows per multi-row statement (at most 14 parameters a row, under SQLite's limit).
+/// Rows per multi-row statement (at most 16 parameters a row, under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Messages the window may hold, live, before it must be written out.
@@ -66,28 +66,15 @@ impl Key {
     }
 }
 
-/// A message body: as posted, or as read from the table.
-#[derive(Debug)]
-enum Body {
-    Posted(MessageBody),
-    Stored(String),
-}
-
-impl Body {
-    fn text(&self) -> &str {
-        match self {
-            Body::Posted(body) => body.as_json(),
-            Body::Stored(text) => text,
-        }
-    }
-}
-
 /// A message row.
 #[derive(Debug)]
 struct Message {
     queue: Arc<(ProjectId, QueueName)>,
     marker: i64,
-    body: Body,
+    /// The row's own body, if it has one (see [`super::bodies`]).
+    body: Option<String>,
+    /// The posting event's position and the message's index in it, while `body` is `None`.
+    post: Option<(i64, i64)>,
     ttl: i64,
     created_at: i64,
     expires_at: i64,
@@ -249,12 +236,13 @@ impl<'c> Window<'c> {
             let next = self.markers.entry(queue.clone()).or_insert(0);
             *next = (*next).max(last.marker + 1);
         }
-        for m in e.messages {
+        for (index, m) in (0..).zip(e.messages) {
             let key = Key::of(m.id.as_str());
             let row = Message {
                 queue: queue.clone(),
                 marker: m.marker,
-                body: Body::Posted(m.body),
+                body: None,
+                post: Some((seq, index)),
                 ttl: m.ttl,
                 created_at: at.0,
                 expires_at: m.expires_at.0,
@@ -434,7 +422,8 @@ impl<'c> Window<'c> {
         Box::new(Message {
             queue,
             marker: r.marker,
-            body: Body::Stored(r.body),
+            body: r.body,
+            post: r.post_seq.zip(r.post_index),
             ttl: r.ttl,
             created_at: r.created_at,
             expires_at: r.expires_at,
@@ -602,9 +591,9 @@ impl<'c> Window<'c> {
         insert_rows(
             self.conn,
             "INSERT OR FAIL INTO messages (project, queue, marker, id, body, ttl, created_at, \
-             expires_at, delay_until, client_id, checksum, claim_id, claim_expires, claim_count) \
-             VALUES",
-            14,
+             expires_at, delay_until, client_id, checksum, claim_id, claim_expires, claim_count, \
+             post_seq, post_index) VALUES",
+            16,
             "",
             &new,
             |p, (key, m)| {
@@ -612,7 +601,7 @@ impl<'c> Window<'c> {
                 p.push(m.queue.1.as_str())?;
                 p.push(m.marker)?;
                 key.with_text(|id| p.push(id))?;
-                p.push(m.body.text())?;
+                p.push(m.body.as_deref())?;
                 p.push(m.ttl)?;
                 p.push(m.created_at)?;
                 p.push(m.expires_at)?;
@@ -621,7 +610,9 @@ impl<'c> Window<'c> {
                 p.push(m.checksum.as_deref())?;
                 p.push(m.claim_id.as_ref().map(|c| c.as_str()))?;
                 p.push(m.claim_expires)?;
-                p.push(m.claim_count)
+                p.push(m.claim_count)?;
+                p.push(m.post.map(|(seq, _)| seq))?;
+                p.push(m.post.map(|(_, index)| index))
             },
         )?;
         let mut update = self.conn.prepare_cached(
@@ -730,14 +721,14 @@ fn discard<T: Send + 'static>(rows: T, count: usize) {
 
 /// The columns of a message row that `message_row` reads, in order.
 const MESSAGE_COLUMNS: &str = "project, queue, marker, body, ttl, created_at, expires_at, \
-     delay_until, client_id, checksum, claim_id, claim_expires, claim_count";
+     delay_until, client_id, checksum, claim_id, claim_expires, claim_count, post_seq, post_index";
 
 /// A message row as read from the table.
 struct StoredMessage {
     project: ProjectId,
     queue: QueueName,
     marker: i64,
-    body: String,
+    body: Option<String>,
     ttl: i64,
     created_at: i64,
     expires_at: i64,
@@ -747,6 +738,8 @@ struct StoredMessage {
     claim_id: Option<String>,
     claim_expires: Option<i64>,
     claim_count: i64,
+    post_seq: Option<i64>,
+    post_index: Option<i64>,
 }
 
 fn message_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<StoredMessage> {
@@ -764,6 +757,8 @@ fn message_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<StoredMessage> 
         claim_id: r.get(at + 10)?,
         claim_expires: r.get(at + 11)?,
         claim_count: r.get(at + 12)?,
+        post_seq: r.get(at + 13)?,
+        post_index: r.get(at + 14)?,
     })
 }
 
@@ -813,16 +808,11 @@ fn insert_rows<T>(
 mod tests {
     use super::*;
     use crate::events::{MessagesDeleted, PostedMessage};
+    use crate::model::MessageBody;
 
     fn store() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        for sql in [
-            include_str!("../../../migrations/sqlite/0001_initial.sql"),
-            include_str!("../../../migrations/sqlite/0002_subscriptions.sql"),
-            include_str!("../../../migrations/sqlite/0003_history.sql"),
-            include_str!("../../../migrations/sqlite/0004_retention.sql"),
-            include_str!("../../../migrations/sqlite/0005_history_rows.sql"),
-        ] {
+        for (_, _, sql) in crate::events::store::sqlite::MIGRATIONS {
             conn.execute_batch(sql).unwrap();
         }
         conn
@@ -903,7 +893,8 @@ mod tests {
         window.write_out().unwrap();
         for sql in [
             "SELECT message_id || ' ' || seqs || ' ' || last_seq FROM message_history ORDER BY 1",
-            "SELECT id || ' ' || marker || ' ' || body FROM messages ORDER BY 1",
+            "SELECT id || ' ' || marker || ' ' || post_seq || ' ' || post_index FROM messages
+             ORDER BY 1",
         ] {
             assert_eq!(rows(&replayed, sql), rows(&writer, sql), "{sql}");
         }

@@ -36,7 +36,7 @@ use crate::projections::{
 };
 
 /// The schema, one entry per file of `migrations/sqlite`, compiled into the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "initial",
@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "history rows",
         include_str!("../../../../migrations/sqlite/0005_history_rows.sql"),
+    ),
+    (
+        6,
+        "bodies in the log",
+        include_str!("../../../../migrations/sqlite/0006_bodies_in_log.sql"),
     ),
 ];
 

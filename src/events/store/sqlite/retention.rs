@@ -10,6 +10,7 @@ use sqlx::SqliteConnection;
 use super::rebuild::READ_MODELS;
 use crate::error::StoreError;
 use crate::model::Timestamp;
+use crate::projections::sqlite::bodies;
 
 /// Where a store keeps its snapshots.
 pub fn snapshot_dir(db: &Path) -> PathBuf {
@@ -75,6 +76,7 @@ pub async fn prune(
     let path = snapshot_path(db, head);
     std::fs::create_dir_all(snapshot_dir(db))
         .map_err(|e| StoreError::Corrupt(format!("cannot create the snapshot directory: {e}")))?;
+    keep_bodies(conn, horizon).await?;
     // Always a fresh snapshot: an older file for the same position may still hold history
     // rows that this prune removes.
     write_snapshot(conn, &path, horizon).await?;
@@ -102,6 +104,63 @@ pub async fn prune(
         horizon,
         snapshot: head,
     }))
+}
+
+/// Message rows whose bodies [`keep_bodies`] copies per transaction.
+const BODIES_PER_TRANSACTION: i64 = 1_000;
+
+/// Copies the bodies of the messages posted at or before `horizon` from their posting events
+/// into their rows (see `projections::sqlite::bodies`), so that pruning those events loses
+/// no body. One short transaction per batch of rows, so that the writer is never held up
+/// for long; rows so filled stay valid whether or not the prune goes on.
+async fn keep_bodies(conn: &mut SqliteConnection, horizon: i64) -> Result<(), StoreError> {
+    let mut after = 0_i64;
+    loop {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let batch = async {
+            let rows: Vec<(i64, String, i64, i64, String)> = sqlx::query_as(
+                "SELECT m.rowid, m.id, m.post_index, e.seq, e.payload
+                 FROM messages AS m JOIN events AS e ON e.seq = m.post_seq
+                 WHERE m.rowid > ?1 AND m.post_seq <= ?2 ORDER BY m.rowid LIMIT ?3",
+            )
+            .bind(after)
+            .bind(horizon)
+            .bind(BODIES_PER_TRANSACTION)
+            .fetch_all(&mut *conn)
+            .await?;
+            let last = rows.last().map(|r| r.0);
+            let filled = bodies::in_rows(
+                rows.into_iter()
+                    .map(|(_, id, index, seq, payload)| (id, index, seq, payload))
+                    .collect(),
+            )?;
+            for (id, body) in &filled {
+                sqlx::query(
+                    "UPDATE messages SET body = ?2, post_seq = NULL, post_index = NULL
+                     WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(body)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok::<_, StoreError>(last)
+        }
+        .await;
+        match batch {
+            Ok(last) => {
+                sqlx::query("COMMIT").execute(&mut *conn).await?;
+                match last {
+                    Some(last) => after = last,
+                    None => return Ok(()),
+                }
+            }
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(e);
+            }
+        }
+    }
 }
 
 /// Copies every read-model table into a new SQLite file (the history index only of the
@@ -182,7 +241,16 @@ pub async fn restore(
                  SELECT message_id, group_concat(seq, ',' ORDER BY seq), MAX(seq)
                  FROM snap.message_events GROUP BY message_id"
             ),
-            _ => format!("INSERT INTO main.{table} SELECT * FROM snap.{table}"),
+            // By name: the snapshot may predate columns added since (which take defaults).
+            _ => {
+                let columns: String = sqlx::query_scalar(
+                    "SELECT group_concat(name, ', ') FROM pragma_table_info(?1, 'snap')",
+                )
+                .bind(table)
+                .fetch_one(&mut *conn)
+                .await?;
+                format!("INSERT INTO main.{table} ({columns}) SELECT {columns} FROM snap.{table}")
+            }
         };
         sqlx::query(&sql).execute(&mut *conn).await?;
     }
