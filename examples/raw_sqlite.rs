@@ -10,8 +10,9 @@
 //! With `--checkpointer`, the connection is the writer's own (`connect_writer`: its
 //! pragmas and its automatic checkpoint threshold) and Cairn's checkpointer thread copies
 //! the log into the database, as in the server; without it, SQLite checkpoints inside the
-//! commits every 1,000 pages. With `--body-once` (and `--all-rows`), message rows hold an
-//! empty body: the limit of a layout that would keep each body only in the event log.
+//! commits every 1,000 pages. With `--body-once` (and `--all-rows`), message rows keep no
+//! body but point at their event, as Cairn's rows do (`projections::sqlite::bodies`);
+//! without it, each row holds its body as well, as Cairn's did before.
 //!
 //! `cargo run --release --example raw_sqlite -- [--seconds 10] [--posts-per-commit 16]
 //! [--all-rows] [--checkpointer] [--body-once]`
@@ -51,6 +52,7 @@ fn main() -> anyhow::Result<()> {
     conn.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql"))?;
     conn.execute_batch(include_str!("../migrations/sqlite/0003_history.sql"))?;
     conn.execute_batch(include_str!("../migrations/sqlite/0005_history_rows.sql"))?;
+    conn.execute_batch(include_str!("../migrations/sqlite/0006_bodies_in_log.sql"))?;
     conn.execute("INSERT INTO queues VALUES ('raw', 'q', '{}', 0, 1)", [])?;
     let checkpointer = if with_checkpointer {
         Some(Checkpointer::start(&path, true)?)
@@ -58,16 +60,12 @@ fn main() -> anyhow::Result<()> {
         None
     };
     let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1010));
-    let row_body = if body_once {
-        String::new()
-    } else {
-        body.clone()
-    };
+    let row_body = (!body_once).then(|| body.clone());
     let payload = format!("{{\"messages\":[{}]}}", [body.as_str(); 10].join(","));
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let insert_messages = format!(
         "INSERT INTO messages (project, queue, marker, id, body, ttl, created_at, expires_at, \
-         delay_until, client_id) VALUES {}",
+         delay_until, client_id, post_seq, post_index) VALUES {}",
         [row; 10].join(", ")
     );
     let insert_history = format!(
@@ -80,9 +78,11 @@ fn main() -> anyhow::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         for _ in 0..per_commit {
             let ids: Vec<String> = (0..10).map(|_| uuid::Uuid::now_v7().to_string()).collect();
-            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(100);
-            for id in &ids {
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(120);
+            seq += 1;
+            for (index, id) in (0i64..).zip(&ids) {
                 marker += 1;
+                let post = body_once.then_some((seq, index));
                 values.extend([
                     "raw".to_owned().into(),
                     "q".to_owned().into(),
@@ -94,13 +94,14 @@ fn main() -> anyhow::Result<()> {
                     3_600_000i64.into(),
                     0i64.into(),
                     "client".to_owned().into(),
+                    post.map(|(seq, _)| seq).into(),
+                    post.map(|(_, index)| index).into(),
                 ]);
             }
             conn.prepare_cached(&insert_messages)?
                 .execute(params_from_iter(values))?;
             rows += 10;
             if all_rows {
-                seq += 1;
                 conn.prepare_cached(
                     "INSERT INTO events (seq, recorded_at, project, queue, kind, version, \
                      payload) VALUES (?1, 0, 'raw', 'q', 'MessagesPosted', 1, ?2)",
