@@ -41,6 +41,48 @@ async fn claim_answers_201_with_location_and_the_claimed_messages() {
     server.shutdown().await;
 }
 
+/// Posts and claims sent at once share the writer's batches, so claims are decided right
+/// after posts that are not yet committed: each claimed body must still come back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_in_the_same_commit_as_the_posts_return_their_bodies() {
+    const POSTS: usize = 60;
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_queue("q", &json!({})).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..POSTS {
+        let poster = c.clone();
+        tasks.spawn(async move {
+            let body = json!({"messages": [{"body": {"n": n}, "ttl": 300}]});
+            poster
+                .post("/v2/queues/q/messages", &body)
+                .await
+                .expect(201);
+            Vec::new()
+        });
+        let claimer = c.clone();
+        tasks.spawn(async move {
+            let claim = json!({"ttl": 300, "grace": 60});
+            let got = claimer.claim("q", &claim, Some(2)).await;
+            got.map(|(_, messages)| messages).unwrap_or_default()
+        });
+    }
+    let mut seen = Vec::new();
+    while let Some(claimed) = tasks.join_next().await {
+        seen.extend(claimed.expect("the task ends"));
+    }
+    // What the concurrent claims left, claimed now.
+    while let Some((_, messages)) = c.claim("q", &json!({"ttl": 300}), Some(20)).await {
+        seen.extend(messages);
+    }
+    let mut numbers: Vec<u64> = seen
+        .iter()
+        .map(|m| m["body"]["n"].as_u64().expect("a whole body"))
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..POSTS as u64).collect::<Vec<_>>());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claim_takes_ten_messages_by_default_and_ignores_echo() {
     let server = TestServer::start().await;

@@ -158,6 +158,9 @@ impl Writer {
                     request_id: job.scope.request_id.clone(),
                     event: new.event,
                 };
+                // Into the log first: a later command of the batch may read a message's body
+                // from its posting event (`projections::sqlite::bodies`).
+                fold::append(&self.conn, std::slice::from_ref(&env))?;
                 fold::apply(&self.conn, &env)?;
                 self.next_seq += 1;
                 appended.push(env);
@@ -168,7 +171,6 @@ impl Writer {
             }));
         }
         if !appended.is_empty() {
-            fold::append(&self.conn, &appended)?;
             fold::checkpoint(&self.conn, self.next_seq - 1)?;
         }
         self.conn.execute_batch("COMMIT")?;
