@@ -111,8 +111,8 @@ const BODIES_PER_TRANSACTION: i64 = 1_000;
 
 /// Copies the bodies of the messages posted at or before `horizon` from their posting events
 /// into their rows (see `projections::sqlite::bodies`), so that pruning those events loses
-/// no body. One short transaction per batch of rows, so that the writer is never held up
-/// for long; rows so filled stay valid whether or not the prune goes on.
+/// no body. A batch of rows per transaction, so that memory stays bounded however many
+/// messages are alive; rows so filled stay valid whether or not the prune goes on.
 async fn keep_bodies(conn: &mut SqliteConnection, horizon: i64) -> Result<(), StoreError> {
     let mut after = 0_i64;
     loop {
