@@ -1,7 +1,7 @@
 -- Each message body is stored once, in the log: a message row points at the event that
 -- posted it (`post_seq`) and at its place in that event's list (`post_index`), and keeps
 -- `body` NULL. Retention copies a body into its row (and clears the pointer) before it
--- prunes the event. Rows written before this layout keep their bodies.
+-- prunes the event. Rows written before this layout are converted at the end.
 CREATE TABLE messages_new (
     project       TEXT    NOT NULL,
     queue         TEXT    NOT NULL,
@@ -33,3 +33,19 @@ ALTER TABLE messages_new RENAME TO messages;
 CREATE UNIQUE INDEX messages_by_id ON messages (id);
 CREATE INDEX messages_by_expiry ON messages (expires_at);
 CREATE INDEX messages_by_claim ON messages (claim_id) WHERE claim_id IS NOT NULL;
+
+-- Rows written before this layout point at their posting event too, so that they match
+-- what a replay of the log folds: the first event of a message's history posted it. Rows
+-- posted at or before the snapshot position keep their bodies, as a replay restores them
+-- from the snapshot; so do rows whose posting event is no longer in the log.
+UPDATE messages SET body = NULL, post_seq = posted.seq, post_index = posted.idx
+FROM (
+    SELECT h.message_id AS id, e.seq AS seq, CAST(j.key AS INTEGER) AS idx
+    FROM message_history AS h
+    JOIN events AS e
+      ON e.seq = CAST(substr(h.seqs, 1, instr(h.seqs || ',', ',') - 1) AS INTEGER)
+     AND e.kind = 'MessagesPosted'
+    JOIN json_each(e.payload, '$.messages') AS j ON j.value ->> '$.id' = h.message_id
+    WHERE e.seq > COALESCE((SELECT value FROM log_meta WHERE key = 'snapshot'), 0)
+) AS posted
+WHERE messages.id = posted.id;

@@ -145,42 +145,54 @@ mod tests {
         }
     }
 
-    /// Rows written before this layout keep their bodies; rows written after point at the
-    /// log, and the queries' join resolves both.
+    /// The migration points rows written before this layout at their posting event, as a
+    /// replay would fold them, except rows the snapshot holds or whose event is gone; the
+    /// queries' join resolves both kinds.
     #[test]
-    fn the_migration_keeps_old_bodies_and_the_join_resolves_both_kinds() {
+    fn the_migration_converts_rows_a_replay_would_fold_and_the_join_resolves_all() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         let migrations = crate::events::store::sqlite::MIGRATIONS;
         let (old, new) = migrations.split_at(5);
         for (_, _, sql) in old {
             conn.execute_batch(sql).unwrap();
         }
-        let row = "'p', 'q', ?1, ?2, 60, 0, 1, 0, 'c'";
-        conn.execute(
-            &format!(
-                "INSERT INTO messages (project, queue, marker, id, ttl, created_at, expires_at,
-                                       delay_until, client_id, body)
-                 VALUES ({row}, '[\"old\"]')"
-            ),
-            rusqlite::params![1, "a"],
+        let snap_payload = r#"{"type":"MessagesPosted","messages":[
+            {"id":"s","marker":2,"body":["snap"],"ttl":60,"expires_at":1,"delay_until":0}]}"#;
+        let event = "INSERT INTO events (seq, recorded_at, project, queue, kind, version, payload)
+                     VALUES (?1, 0, 'p', 'q', 'MessagesPosted', 1, ?2)";
+        conn.execute(event, rusqlite::params![4, snap_payload])
+            .unwrap();
+        conn.execute(event, rusqlite::params![7, PAYLOAD]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO log_meta (key, value) VALUES ('snapshot', 5);
+             INSERT INTO message_history (message_id, seqs, last_seq)
+                 VALUES ('b', '7', 7), ('s', '4', 4), ('z', '2,9', 9);",
         )
         .unwrap();
+        let row = "'p', 'q', ?1, ?2, 60, 0, 1, 0, 'c'";
+        let old_row = format!(
+            "INSERT INTO messages (project, queue, marker, id, ttl, created_at, expires_at,
+                                   delay_until, client_id, body)
+             VALUES ({row}, ?3)"
+        );
+        for (marker, id, body) in [
+            (1, "b", r#""text \"quoted\"""#),
+            (2, "s", r#"["snap"]"#),
+            (3, "z", r#"["pruned"]"#),
+        ] {
+            conn.execute(&old_row, rusqlite::params![marker, id, body])
+                .unwrap();
+        }
         for (_, _, sql) in new {
             conn.execute_batch(sql).unwrap();
         }
         conn.execute(
-            "INSERT INTO events (seq, recorded_at, project, queue, kind, version, payload)
-             VALUES (7, 0, 'p', 'q', 'MessagesPosted', 1, ?1)",
-            [PAYLOAD],
-        )
-        .unwrap();
-        conn.execute(
             &format!(
                 "INSERT INTO messages (project, queue, marker, id, ttl, created_at, expires_at,
                                        delay_until, client_id, post_seq, post_index)
-                 VALUES ({row}, 7, 1)"
+                 VALUES ({row}, 7, 0)"
             ),
-            rusqlite::params![2, "b"],
+            rusqlite::params![4, "a"],
         )
         .unwrap();
         // A row with neither a body nor a pointer is refused.
@@ -189,7 +201,24 @@ mod tests {
                                    delay_until, client_id)
              VALUES ({row})"
         );
-        assert!(conn.execute(&bare, rusqlite::params![3, "c"]).is_err());
+        assert!(conn.execute(&bare, rusqlite::params![5, "c"]).is_err());
+
+        let layout: Vec<(String, bool, Option<i64>, Option<i64>)> = conn
+            .prepare("SELECT id, body IS NULL, post_seq, post_index FROM messages ORDER BY marker")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            layout,
+            [
+                ("b".into(), true, Some(7), Some(1)),
+                ("s".into(), false, None, None),
+                ("z".into(), false, None, None),
+                ("a".into(), true, Some(7), Some(0)),
+            ]
+        );
 
         let mut select = conn
             .prepare(&format!("SELECT {COLUMNS} FROM {JOIN} ORDER BY m.marker"))
@@ -209,7 +238,15 @@ mod tests {
                 .unwrap();
             got.push(body.get().to_owned());
         }
-        assert_eq!(got, [r#"["old"]"#, r#""text \"quoted\"""#]);
+        assert_eq!(
+            got,
+            [
+                r#""text \"quoted\"""#,
+                r#"["snap"]"#,
+                r#"["pruned"]"#,
+                r#"{"n":[1,2]}"#
+            ]
+        );
     }
 
     #[test]
