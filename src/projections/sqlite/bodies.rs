@@ -3,8 +3,8 @@
 //! (`post_index`); reads join the row to that event and take the body from its payload.
 //! A post thus writes each body once instead of twice, which on slow disks is the larger
 //! part of its cost. Retention copies the bodies of live messages into their rows before it
-//! prunes the events that hold them ([`in_rows`]); rows so filled, and rows written before
-//! this layout, keep their own body.
+//! prunes the events that hold them ([`in_rows`]); rows so filled keep their own body, as
+//! do the rows of an older store that its snapshot holds (`0006_bodies_in_log.sql`).
 //!
 //! The message queries select [`COLUMNS`] from `messages AS m LEFT JOIN events AS e ON
 //! e.seq = m.post_seq` ([`JOIN`]) and hand the last four columns to a [`Bodies`].
