@@ -3,7 +3,7 @@
 //! (`post_index`); reads join the row to that event and take the body from its payload.
 //! A post thus writes each body once instead of twice, which on slow disks is the larger
 //! part of its cost. Retention copies the bodies of live messages into their rows before it
-//! prunes the events that hold them ([`in_rows`]); rows so filled keep their own body, as
+//! prunes the events that hold them; rows so filled keep their own body, as
 //! do the rows of an older store that its snapshot holds (`0006_bodies_in_log.sql`).
 //!
 //! The message queries select [`COLUMNS`] from `messages AS m LEFT JOIN events AS e ON
@@ -86,18 +86,6 @@ impl Bodies {
                 StoreError::Corrupt(format!("event {seq} has no message at index {index}"))
             })
     }
-}
-
-/// The `(id, body)` pairs that retention writes into message rows before it prunes their
-/// posting events, from `(id, index, seq, payload)` rows in posting order.
-pub fn in_rows(rows: Vec<(String, i64, i64, String)>) -> Result<Vec<(String, String)>, StoreError> {
-    let mut bodies = Bodies::default();
-    rows.into_iter()
-        .map(|(id, index, seq, payload)| {
-            let body = bodies.body(None, Some(index), Some(seq), Some(&payload))?;
-            Ok((id, body.get().to_owned()))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -245,21 +233,6 @@ mod tests {
                 r#"["snap"]"#,
                 r#"["pruned"]"#,
                 r#"{"n":[1,2]}"#
-            ]
-        );
-    }
-
-    #[test]
-    fn retention_gets_each_body_as_text() {
-        let rows = vec![
-            ("a".to_owned(), 0, 7, PAYLOAD.to_owned()),
-            ("b".to_owned(), 1, 7, PAYLOAD.to_owned()),
-        ];
-        assert_eq!(
-            in_rows(rows).unwrap(),
-            [
-                ("a".to_owned(), r#"{"n":[1,2]}"#.to_owned()),
-                ("b".to_owned(), r#""text \"quoted\"""#.to_owned()),
             ]
         );
     }

@@ -113,26 +113,24 @@ pub fn checkpoint(conn: &Connection, seq: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Appends events to the log at their (pre-assigned) positions.
-pub fn append(conn: &Connection, events: &[Envelope]) -> Result<(), StoreError> {
-    let mut insert = conn.prepare_cached(
+/// Appends an event to the log at its (pre-assigned) position.
+pub fn append(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
+    conn.prepare_cached(
         "INSERT INTO events (seq, recorded_at, project, queue, kind, version, client_id,
                              request_id, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for env in events {
-        insert.execute(params![
-            env.seq,
-            env.at.0,
-            env.project.as_str(),
-            env.queue.as_str(),
-            env.event.kind(),
-            SCHEMA_VERSION,
-            env.client_id.as_ref().map(|c| c.as_str()),
-            env.request_id.as_deref(),
-            serde_json::to_string(&env.event)?
-        ])?;
-    }
+    )?
+    .execute(params![
+        env.seq,
+        env.at.0,
+        env.project.as_str(),
+        env.queue.as_str(),
+        env.event.kind(),
+        SCHEMA_VERSION,
+        env.client_id.as_ref().map(|c| c.as_str()),
+        env.request_id.as_deref(),
+        serde_json::to_string(&env.event)?
+    ])?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use sqlx::SqliteConnection;
 use super::rebuild::READ_MODELS;
 use crate::error::StoreError;
 use crate::model::Timestamp;
-use crate::projections::sqlite::bodies;
+use crate::projections::sqlite::bodies::Bodies;
 
 /// Where a store keeps its snapshots.
 pub fn snapshot_dir(db: &Path) -> PathBuf {
@@ -128,22 +128,19 @@ async fn keep_bodies(conn: &mut SqliteConnection, horizon: i64) -> Result<(), St
             .bind(BODIES_PER_TRANSACTION)
             .fetch_all(&mut *conn)
             .await?;
-            let last = rows.last().map(|r| r.0);
-            let filled = bodies::in_rows(
-                rows.into_iter()
-                    .map(|(_, id, index, seq, payload)| (id, index, seq, payload))
-                    .collect(),
-            )?;
-            for (id, body) in &filled {
+            let mut bodies = Bodies::default();
+            for (_, id, index, seq, payload) in &rows {
+                let body = bodies.body(None, Some(*index), Some(*seq), Some(payload))?;
                 sqlx::query(
                     "UPDATE messages SET body = ?2, post_seq = NULL, post_index = NULL
                      WHERE id = ?1",
                 )
                 .bind(id)
-                .bind(body)
+                .bind(body.get())
                 .execute(&mut *conn)
                 .await?;
             }
+            let last = rows.last().map(|r| r.0);
             Ok::<_, StoreError>(last)
         }
         .await;

@@ -160,7 +160,7 @@ impl Writer {
                 };
                 // Into the log first: a later command of the batch may read a message's body
                 // from its posting event (`projections::sqlite::bodies`).
-                fold::append(&self.conn, std::slice::from_ref(&env))?;
+                fold::append(&self.conn, &env)?;
                 fold::apply(&self.conn, &env)?;
                 self.next_seq += 1;
                 appended.push(env);
