@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use cairn::events::store::sqlite::{connect_writer, Checkpointer};
+use cairn::events::store::sqlite::{connect_writer, Checkpointer, MIGRATIONS};
 use rusqlite::{params, params_from_iter, Connection};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -49,10 +49,9 @@ fn main() -> anyhow::Result<()> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn
     };
-    conn.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql"))?;
-    conn.execute_batch(include_str!("../migrations/sqlite/0003_history.sql"))?;
-    conn.execute_batch(include_str!("../migrations/sqlite/0005_history_rows.sql"))?;
-    conn.execute_batch(include_str!("../migrations/sqlite/0006_bodies_in_log.sql"))?;
+    for (_, _, sql) in MIGRATIONS {
+        conn.execute_batch(sql)?;
+    }
     conn.execute("INSERT INTO queues VALUES ('raw', 'q', '{}', 0, 1)", [])?;
     let checkpointer = if with_checkpointer {
         Some(Checkpointer::start(&path, true)?)

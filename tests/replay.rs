@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cairn::events::store::sqlite::rebuild;
 use cairn::model::{ManualClock, Timestamp};
@@ -614,4 +615,116 @@ async fn a_replay_until_past_the_end_stops_at_the_head() {
         head + 1000,
         stdout(&out)
     );
+}
+
+/// A store last opened by a binary older than migration 6 (each message row held its body):
+/// `cairn verify` brings it up to this binary's schema first, as the server would at its next
+/// start, then finds the read models matching the log, and a server opened afterwards serves
+/// the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_upgrades_a_store_written_before_the_last_migration() {
+    use cairn::events::store::sqlite::MIGRATIONS;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+    let server = TestServer::start().await;
+    let current = server.dir();
+    let c = server.client();
+    let bodies: Vec<Value> = (0..6)
+        .map(|i| json!({"n": i, "pad": "x".repeat(i)}))
+        .collect();
+    let messages: Vec<Value> = bodies
+        .iter()
+        .map(|b| json!({"body": b, "ttl": 600}))
+        .collect();
+    post_raw(&c, "q", json!(messages)).await;
+    let r = c
+        .post("/v2/queues/q/claims?limit=2", &json!({"ttl": 300}))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let before = snapshot(&c, &[]).await;
+    let clock = server.clock.clone();
+    server.shutdown().await;
+
+    // The same log and read models in the schema before migration 6.
+    let older = &MIGRATIONS[..5];
+    let old = Arc::new(tempfile::tempdir().unwrap());
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db(old.path()))
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .connect()
+        .await
+        .unwrap();
+    let migrator = Migrator {
+        migrations: older
+            .iter()
+            .map(|(v, name, sql)| {
+                Migration::new(
+                    *v,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    (*sql).into(),
+                    false,
+                )
+            })
+            .collect::<Vec<_>>()
+            .into(),
+        ..Migrator::DEFAULT
+    };
+    migrator.run_direct(&mut conn).await.unwrap();
+    sqlx::query("ATTACH DATABASE ?1 AS cur")
+        .bind(path_str(&db(current.path())).to_owned())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM pragma_table_info('messages') WHERE name <> 'body' ORDER BY cid",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let (plain, prefixed) = (
+        columns.join(", "),
+        columns
+            .iter()
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let mut copy = vec![format!(
+        "INSERT INTO main.messages ({plain}, body) SELECT {prefixed}, \
+         json_extract(e.payload, '$.messages[' || m.post_index || '].body') \
+         FROM cur.messages AS m JOIN cur.events AS e ON e.seq = m.post_seq"
+    )];
+    for table in ["events", "log_meta", "queues", "claims", "subscriptions"]
+        .into_iter()
+        .chain(["message_history", "projection_checkpoints"])
+    {
+        copy.push(format!(
+            "INSERT INTO main.{table} SELECT * FROM cur.{table}"
+        ));
+    }
+    for sql in copy {
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM main.messages WHERE body IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(held, 6, "every row of the old layout holds its body");
+    conn.close().await.unwrap();
+
+    let out = cairn_verify(old.path());
+    assert_exit(&out, 0, "verify of a store before the last migration");
+    assert!(
+        stdout(&out).contains("read models match the log"),
+        "{}",
+        stdout(&out)
+    );
+
+    let server = TestServer::open(old.clone(), clock, Default::default()).await;
+    let c2 = Client::new(&server.base, &c.client_id, &c.project);
+    let after = snapshot(&c2, &[]).await;
+    assert_same_snapshot(&before, &after, "after the upgrade");
+    server.shutdown().await;
 }

@@ -36,7 +36,7 @@ use crate::projections::{
 };
 
 /// The schema, one entry per file of `migrations/sqlite`, compiled into the binary.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "initial",

@@ -354,7 +354,8 @@ pub async fn into(
 }
 
 /// Replays the log of the store at `path` into a scratch file and compares every read model
-/// with the live one, within one consistent snapshot of the live store.
+/// with the live one, within one consistent snapshot of the live store. A store last opened
+/// by an older binary is migrated first.
 pub async fn verify(
     path: &Path,
     scratch_dir: &Path,
@@ -376,6 +377,9 @@ pub async fn verify_in_windows(
     let started = Instant::now();
     let scratch: PathBuf = scratch_dir.join(format!("verify-{}.db", uuid::Uuid::new_v4()));
     let mut live = open(path, false).await?;
+    // The live store in this binary's schema, as the server would bring it at its next start
+    // (a no-op once the server has opened it); otherwise the tables could not be compared.
+    migrator().run_direct(&mut live).await?;
     let mut target = open(&scratch, true).await?;
     migrator().run_direct(&mut target).await?;
     // SQLite attaches only outside transactions; the scratch file is read (and its read
