@@ -624,7 +624,6 @@ async fn a_replay_until_past_the_end_stops_at_the_head() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_upgrades_a_store_written_before_the_last_migration() {
     use cairn::events::store::sqlite::MIGRATIONS;
-    use sqlx::migrate::{Migration, MigrationType, Migrator};
 
     let server = TestServer::start().await;
     let current = server.dir();
@@ -646,7 +645,6 @@ async fn verify_upgrades_a_store_written_before_the_last_migration() {
     server.shutdown().await;
 
     // The same log and read models in the schema before migration 6.
-    let older = &MIGRATIONS[..5];
     let old = Arc::new(tempfile::tempdir().unwrap());
     let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(db(old.path()))
@@ -655,23 +653,10 @@ async fn verify_upgrades_a_store_written_before_the_last_migration() {
         .connect()
         .await
         .unwrap();
-    let migrator = Migrator {
-        migrations: older
-            .iter()
-            .map(|(v, name, sql)| {
-                Migration::new(
-                    *v,
-                    (*name).into(),
-                    MigrationType::Simple,
-                    (*sql).into(),
-                    false,
-                )
-            })
-            .collect::<Vec<_>>()
-            .into(),
-        ..Migrator::DEFAULT
-    };
-    migrator.run_direct(&mut conn).await.unwrap();
+    cairn::events::store::migrator(&MIGRATIONS[..5])
+        .run_direct(&mut conn)
+        .await
+        .unwrap();
     sqlx::query("ATTACH DATABASE ?1 AS cur")
         .bind(path_str(&db(current.path())).to_owned())
         .execute(&mut conn)
