@@ -1,7 +1,8 @@
 //! Operational metrics in Prometheus' text format (`GET /metrics`): requests by route or
-//! action and status with latency histograms, committed events by type (so messages posted,
-//! claimed, deleted, expired, dead-lettered), the log position, group-commit batch sizes,
-//! WebSocket connections, and message counts read from the store at scrape time.
+//! action and status with latency histograms, committed events by type, messages by what
+//! happened to them (posted, claimed, deleted, popped, expired, dead-lettered), the log
+//! position, group-commit batch sizes, WebSocket connections, and message counts read from
+//! the store at scrape time.
 //! A small registry of atomics and mutex-guarded maps; nothing here does I/O.
 
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::events::Envelope;
+use crate::events::{Envelope, Event};
 
 /// Latency buckets (seconds).
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -18,6 +19,30 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 /// Group-commit batch-size buckets (commands per transaction).
 const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// What can happen to a message, as counted by `cairn_messages_total{outcome}`.
+const OUTCOMES: [&str; 6] = [
+    "posted",
+    "claimed",
+    "deleted",
+    "popped",
+    "expired",
+    "dead_lettered",
+];
+
+/// The outcome (index into [`OUTCOMES`]) and number of messages an event records, if it
+/// names its messages. A purge or a queue deletion removes messages without naming them.
+fn messages_of(event: &Event) -> Option<(usize, usize)> {
+    Some(match event {
+        Event::MessagesPosted(e) => (0, e.messages.len()),
+        Event::MessagesClaimed(e) => (1, e.messages.len()),
+        Event::MessagesDeleted(e) => (2, e.ids.len()),
+        Event::MessagesPopped(e) => (3, e.ids.len()),
+        Event::MessagesExpired(e) => (4, e.ids.len()),
+        Event::MessageDeadLettered(_) => (5, 1),
+        _ => return None,
+    })
+}
 
 /// A histogram with fixed buckets.
 #[derive(Debug)]
@@ -78,6 +103,7 @@ pub struct Metrics {
     ws_latency: Mutex<BTreeMap<String, Histogram>>,
     ws_connections: AtomicI64,
     events: Mutex<BTreeMap<&'static str, u64>>,
+    messages: [AtomicU64; OUTCOMES.len()],
     log_position: AtomicI64,
     batch_sizes: Histogram,
 }
@@ -91,6 +117,7 @@ impl Default for Metrics {
             ws_latency: Mutex::default(),
             ws_connections: AtomicI64::new(0),
             events: Mutex::default(),
+            messages: Default::default(),
             log_position: AtomicI64::new(0),
             batch_sizes: Histogram::new(&BATCH_BUCKETS),
         }
@@ -145,6 +172,9 @@ impl Metrics {
             for env in events {
                 *m.entry(env.event.kind()).or_default() += 1;
             }
+        }
+        for (outcome, n) in events.iter().filter_map(|env| messages_of(&env.event)) {
+            self.messages[outcome].fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -209,6 +239,15 @@ impl Metrics {
             for (kind, n) in m.iter() {
                 let _ = writeln!(out, "cairn_events_total{{type=\"{kind}\"}} {n}");
             }
+        }
+        out.push_str(
+            "# HELP cairn_messages_total Messages by what happened to them (a purge or a \
+             queue deletion is counted only in cairn_events_total).\n",
+        );
+        out.push_str("# TYPE cairn_messages_total counter\n");
+        for (outcome, n) in OUTCOMES.iter().zip(&self.messages) {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "cairn_messages_total{{outcome=\"{outcome}\"}} {n}");
         }
         out.push_str("# HELP cairn_log_position Sequence number of the last committed event.\n");
         out.push_str("# TYPE cairn_log_position gauge\n");

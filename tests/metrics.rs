@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text that counts REST and WebSocket requests, committed
-//! events, the log position, group-commit batches, connections and message counts.
+//! events, messages by outcome, the log position, group-commit batches, connections and
+//! message counts.
 
 mod common;
 
@@ -20,10 +21,19 @@ async fn metrics_count_what_happened() {
     let server = TestServer::start().await;
     let client = server.client();
     client.post_n("m", 3).await;
-    client
+    let (claim, claimed) = client
         .claim("m", &json!({"ttl": 60, "grace": 60}), Some(2))
         .await
         .expect("claimed");
+    let first = common::last_segment(claimed[0]["href"].as_str().expect("href")).to_owned();
+    client
+        .delete(&format!("/v2/queues/m/messages/{first}?claim_id={claim}"))
+        .await
+        .expect(204);
+    client
+        .delete("/v2/queues/m/messages?pop=1")
+        .await
+        .expect(200);
     client.get("/v2/no-such-route").await.expect(404);
     let mut ws = WsClient::open(&server, Codec::Json).await;
     ws.send("queue_list", json!({})).await;
@@ -59,15 +69,71 @@ async fn metrics_count_what_happened() {
         sample(&text, "cairn_events_total{type=\"MessagesClaimed\"}"),
         Some(1.0)
     );
-    // QueueCreated, MessagesPosted, MessagesClaimed (the start-up sweep records nothing).
-    assert_eq!(sample(&text, "cairn_log_position"), Some(3.0));
+    // Messages, not events: one post of 3, one claim of 2, one delete, one pop.
+    for (outcome, n) in [
+        ("posted", 3.0),
+        ("claimed", 2.0),
+        ("deleted", 1.0),
+        ("popped", 1.0),
+        ("expired", 0.0),
+        ("dead_lettered", 0.0),
+    ] {
+        let series = format!("cairn_messages_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(sample(&text, &series), Some(n), "{series}\n{text}");
+    }
+    // QueueCreated, MessagesPosted, MessagesClaimed, MessagesDeleted, MessagesPopped (the
+    // start-up sweep records nothing).
+    assert_eq!(sample(&text, "cairn_log_position"), Some(5.0));
     assert_eq!(
         sample(&text, "cairn_messages{state=\"claimed\"}"),
-        Some(2.0)
+        Some(1.0)
     );
-    assert_eq!(sample(&text, "cairn_messages{state=\"free\"}"), Some(1.0));
+    assert_eq!(sample(&text, "cairn_messages{state=\"free\"}"), Some(0.0));
     let batches = sample(&text, "cairn_group_commit_batch_size_count").expect("batches");
     assert!(batches >= 2.0, "{text}");
     assert!(text.contains("cairn_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v2/queues/{queue}/messages\",le=\"+Inf\"} 1"));
+    server.shutdown().await;
+}
+
+/// Expiry and dead-lettering are counted per message too: one message moves to the
+/// dead-letter queue on its second claim, another expires and is swept.
+#[tokio::test]
+async fn expired_and_dead_lettered_messages_are_counted() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_queue(
+        "work",
+        &json!({"_max_claim_count": 1, "_dead_letter_queue": "dlq",
+                "_dead_letter_queue_messages_ttl": 3600}),
+    )
+    .await;
+    c.post_messages("work", &[json!({"body": "job", "ttl": 3600})])
+        .await;
+    let (claim, _) = c.claim("work", &json!({}), None).await.expect("claim");
+    c.delete(&format!("/v2/queues/work/claims/{claim}"))
+        .await
+        .expect(204);
+    assert!(c.claim("work", &json!({}), None).await.is_none());
+    c.post_messages("short", &[json!({"body": "brief", "ttl": 60})])
+        .await;
+    server.advance(61);
+    server.sweep().await;
+
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    for (outcome, n) in [
+        ("posted", 2.0),
+        ("claimed", 1.0),
+        ("deleted", 0.0),
+        ("expired", 1.0),
+        ("dead_lettered", 1.0),
+    ] {
+        let series = format!("cairn_messages_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(sample(&text, &series), Some(n), "{series}\n{text}");
+    }
     server.shutdown().await;
 }
