@@ -16,6 +16,15 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Asserts `cairn_messages_total` for each `(outcome, count)`.
+#[track_caller]
+fn assert_outcomes(text: &str, expected: &[(&str, f64)]) {
+    for (outcome, n) in expected {
+        let series = format!("cairn_messages_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(sample(text, &series), Some(*n), "{series}\n{text}");
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_what_happened() {
     let server = TestServer::start().await;
@@ -70,17 +79,17 @@ async fn metrics_count_what_happened() {
         Some(1.0)
     );
     // Messages, not events: one post of 3, one claim of 2, one delete, one pop.
-    for (outcome, n) in [
-        ("posted", 3.0),
-        ("claimed", 2.0),
-        ("deleted", 1.0),
-        ("popped", 1.0),
-        ("expired", 0.0),
-        ("dead_lettered", 0.0),
-    ] {
-        let series = format!("cairn_messages_total{{outcome=\"{outcome}\"}}");
-        assert_eq!(sample(&text, &series), Some(n), "{series}\n{text}");
-    }
+    assert_outcomes(
+        &text,
+        &[
+            ("posted", 3.0),
+            ("claimed", 2.0),
+            ("deleted", 1.0),
+            ("popped", 1.0),
+            ("expired", 0.0),
+            ("dead_lettered", 0.0),
+        ],
+    );
     // QueueCreated, MessagesPosted, MessagesClaimed, MessagesDeleted, MessagesPopped (the
     // start-up sweep records nothing).
     assert_eq!(sample(&text, "cairn_log_position"), Some(5.0));
@@ -125,15 +134,15 @@ async fn expired_and_dead_lettered_messages_are_counted() {
         .text()
         .await
         .expect("body");
-    for (outcome, n) in [
-        ("posted", 2.0),
-        ("claimed", 1.0),
-        ("deleted", 0.0),
-        ("expired", 1.0),
-        ("dead_lettered", 1.0),
-    ] {
-        let series = format!("cairn_messages_total{{outcome=\"{outcome}\"}}");
-        assert_eq!(sample(&text, &series), Some(n), "{series}\n{text}");
-    }
+    assert_outcomes(
+        &text,
+        &[
+            ("posted", 2.0),
+            ("claimed", 1.0),
+            ("deleted", 0.0),
+            ("expired", 1.0),
+            ("dead_lettered", 1.0),
+        ],
+    );
     server.shutdown().await;
 }
