@@ -681,10 +681,15 @@ async fn verify_upgrades_a_store_written_before_the_last_migration() {
          json_extract(e.payload, '$.messages[' || m.post_index || '].body') \
          FROM cur.messages AS m JOIN cur.events AS e ON e.seq = m.post_seq"
     )];
-    for table in ["events", "log_meta", "queues", "claims", "subscriptions"]
-        .into_iter()
-        .chain(["message_history", "projection_checkpoints"])
-    {
+    for table in [
+        "events",
+        "log_meta",
+        "queues",
+        "claims",
+        "subscriptions",
+        "message_history",
+        "projection_checkpoints",
+    ] {
         copy.push(format!(
             "INSERT INTO main.{table} SELECT * FROM cur.{table}"
         ));
