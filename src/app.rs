@@ -37,6 +37,9 @@ pub struct Settings {
     /// How long events are kept in the log (`None`: forever). Older ones are pruned after
     /// the read models are snapshotted.
     pub event_retention: Option<Duration>,
+    /// Notification delivery (`None`: subscriptions are stored but nothing is sent, except
+    /// WebSocket push).
+    pub notify: Option<crate::notify::NotifySettings>,
 }
 
 /// An opened server, ready to serve on a listener.
@@ -44,6 +47,7 @@ pub struct Server {
     state: AppState,
     sweep_interval: Duration,
     event_retention: Option<Duration>,
+    notify: Option<crate::notify::NotifySettings>,
 }
 
 impl Server {
@@ -75,6 +79,7 @@ impl Server {
             },
             sweep_interval: settings.sweep_interval,
             event_retention: settings.event_retention,
+            notify: settings.notify.clone(),
         })
     }
 
@@ -101,10 +106,18 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
+        let notifier = match self.notify.clone() {
+            Some(settings) => Some(
+                crate::notify::start(self.state.clone(), settings, stopped.clone())
+                    .map_err(std::io::Error::other)?,
+            ),
+            None => None,
+        };
         let sweeper = tokio::spawn(sweep(
             self.state.clone(),
             self.sweep_interval,
             self.event_retention,
+            self.notify.is_some(),
             stopped.clone(),
         ));
         let ws_server = websocket.map(|listener| {
@@ -133,17 +146,27 @@ impl Server {
         if let Err(e) = sweeper.await {
             tracing::error!(error = %e, "the sweeper failed");
         }
+        if let Some(notifier) = notifier {
+            // It records what its lanes report before the store closes.
+            match tokio::time::timeout(Duration::from_secs(30), notifier).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "the notifier failed"),
+                Err(_) => tracing::error!("the notifier did not stop within 30 s"),
+                Ok(Ok(())) => {}
+            }
+        }
         self.state.store.close().await;
         served
     }
 }
 
 /// Periodically records the expiry of messages and claims and, with a retention period,
-/// prunes the log (at most every quarter of that period, and at most once a minute).
+/// prunes the log (at most every quarter of that period, and at most once a minute; while
+/// notifying, never past the notifier's checkpoint).
 async fn sweep(
     app: AppState,
     every: Duration,
     retention: Option<Duration>,
+    notifying: bool,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(every);
@@ -163,7 +186,7 @@ async fn sweep(
                 last_prune = Some(std::time::Instant::now());
                 let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
                 let before = crate::model::Timestamp(app.clock.now().0.saturating_sub(keep_ms));
-                if let Err(e) = app.store.prune(before).await {
+                if let Err(e) = app.store.prune_keeping(before, notifying).await {
                     tracing::warn!(error = %e, "pruning the log failed");
                 }
             }

@@ -188,6 +188,36 @@ pub struct ServeArgs {
     /// Seconds without any frame from a client after which its connection is closed.
     #[arg(long, env = "CAIRN_WEBSOCKET_IDLE_TIMEOUT", default_value_t = 600)]
     pub websocket_idle_timeout: u64,
+    /// Deliver no notifications: subscriptions are stored, and only WebSocket push
+    /// subscriptions are sent messages.
+    #[arg(long, env = "CAIRN_NO_NOTIFY")]
+    pub no_notify: bool,
+    /// Longest a webhook request or SMTP exchange may take (whole seconds: `10s`, `1m`).
+    #[arg(long, env = "CAIRN_NOTIFY_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub notify_timeout: std::time::Duration,
+    /// Most notification requests in flight to one subscriber URI at once.
+    #[arg(long, env = "CAIRN_NOTIFY_CONCURRENCY", default_value_t = 8)]
+    pub notify_concurrency: usize,
+    /// Most notifications waiting or in flight; beyond it delivery stops reading the log
+    /// until some finish.
+    #[arg(long, env = "CAIRN_NOTIFY_MAX_PENDING", default_value_t = 100_000)]
+    pub notify_max_pending: usize,
+    /// Sign every webhook as Standard Webhooks does (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`) with this secret (`whsec_<base64>` or plain text).
+    #[arg(long, env = "CAIRN_WEBHOOK_SIGNING_KEY", hide_env_values = true)]
+    pub webhook_signing_key: Option<String>,
+    /// Zaqar's `[signed_url] secret_key`: signs subscription confirmation requests (and
+    /// pre-signed URLs once they are supported).
+    #[arg(long, env = "CAIRN_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+    /// SMTP relay for `mailto:` subscribers: `smtp://HOST:PORT` (plain), with
+    /// `?tls=required` or `?tls=opportunistic` for STARTTLS, `smtps://` for TLS, and
+    /// `USER:PASSWORD@` for credentials.
+    #[arg(long, env = "CAIRN_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of notification mails whose subscription has no `from` option.
+    #[arg(long, env = "CAIRN_SMTP_FROM", default_value = "cairn@localhost")]
+    pub smtp_from: String,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
@@ -204,6 +234,38 @@ impl ServeArgs {
             ping_interval: std::time::Duration::from_secs(self.websocket_ping_interval.max(1)),
             idle_timeout: std::time::Duration::from_secs(self.websocket_idle_timeout.max(1)),
         }
+    }
+
+    /// The notification engine's settings, or `None` with `--no-notify`.
+    pub fn notify(&self) -> Result<Option<crate::notify::NotifySettings>, String> {
+        let policy = crate::model::AddressPolicy::new(&self.limits.notify_allow_hosts)?;
+        if self.limits.require_confirmation && self.signing_key.is_none() {
+            return Err(
+                "--require-confirmation needs --signing-key to sign the confirmation \
+                        requests"
+                    .into(),
+            );
+        }
+        if self.no_notify {
+            return Ok(None);
+        }
+        let webhook_key = self
+            .webhook_signing_key
+            .as_deref()
+            .map(crate::notify::signing::SigningKey::parse)
+            .transpose()?;
+        Ok(Some(crate::notify::NotifySettings {
+            send: crate::notify::send::SendSettings {
+                timeout: self.notify_timeout.max(std::time::Duration::from_secs(1)),
+                per_subscriber: self.notify_concurrency.max(1),
+                policy: std::sync::Arc::new(policy),
+                webhook_key,
+                smtp_url: self.smtp_url.clone(),
+                mail_from: self.smtp_from.clone(),
+            },
+            max_pending: self.notify_max_pending.max(1),
+            confirmation_key: self.signing_key.as_ref().map(|k| k.as_bytes().to_vec()),
+        }))
     }
 
     /// The store URL, defaulting to a database in the data directory.

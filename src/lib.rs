@@ -14,11 +14,15 @@
 //! - [`app`] wires state, transports and the expiry sweeper; [`config`] parses settings;
 //!   [`admin`] holds the offline `replay` and `verify` commands; [`metrics`] what `/metrics`
 //!   exposes.
+//! - [`notify`] delivers notifications (webhooks, mail) as a catch-up projection of the log,
+//!   with retries, a durable checkpoint and an SSRF guard; [`auth`] holds Zaqar's signed-URL
+//!   algorithm, which signs its confirmation requests.
 //! - [`bench`] is `cairn bench`, a zaqar-bench-style load generator with a self-check.
 
 pub mod actions;
 pub mod admin;
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod commands;
 pub mod config;
@@ -26,5 +30,6 @@ pub mod error;
 pub mod events;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod projections;
 pub mod transports;

@@ -45,6 +45,13 @@ async fn main() -> anyhow::Result<ExitCode> {
         sweep_interval: Duration::from_secs(args.sweep_interval.max(1)),
         websocket: args.websocket(),
         event_retention: args.event_retention,
+        notify: match args.notify() {
+            Ok(notify) => notify,
+            Err(message) => {
+                eprintln!("error: {message}");
+                std::process::exit(2);
+            }
+        },
     };
     let server = Server::open(&settings, Arc::new(SystemClock))
         .await

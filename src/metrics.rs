@@ -44,6 +44,18 @@ fn messages_of(event: &Event) -> Option<(usize, usize)> {
     })
 }
 
+/// What can happen to a notification attempt, as counted by `cairn_notifications_total`.
+const NOTIFICATION_OUTCOMES: [&str; 3] = ["delivered", "failed", "abandoned"];
+
+fn notification_of(event: &Event) -> Option<usize> {
+    match event {
+        Event::NotificationDelivered(_) => Some(0),
+        Event::NotificationFailed(_) => Some(1),
+        Event::NotificationAbandoned(_) => Some(2),
+        _ => None,
+    }
+}
+
 /// A histogram with fixed buckets.
 #[derive(Debug)]
 pub struct Histogram {
@@ -106,6 +118,9 @@ pub struct Metrics {
     messages: [AtomicU64; OUTCOMES.len()],
     log_position: AtomicI64,
     batch_sizes: Histogram,
+    notifications: [AtomicU64; NOTIFICATION_OUTCOMES.len()],
+    notifier_checkpoint: AtomicI64,
+    notifier_pending: AtomicI64,
 }
 
 impl Default for Metrics {
@@ -120,6 +135,9 @@ impl Default for Metrics {
             messages: Default::default(),
             log_position: AtomicI64::new(0),
             batch_sizes: Histogram::new(&BATCH_BUCKETS),
+            notifications: Default::default(),
+            notifier_checkpoint: AtomicI64::new(0),
+            notifier_pending: AtomicI64::new(0),
         }
     }
 }
@@ -176,6 +194,16 @@ impl Metrics {
         for (outcome, n) in events.iter().filter_map(|env| messages_of(&env.event)) {
             self.messages[outcome].fetch_add(n as u64, Ordering::Relaxed);
         }
+        for outcome in events.iter().filter_map(|env| notification_of(&env.event)) {
+            self.notifications[outcome].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The notification engine's checkpoint and deliveries waiting or in flight.
+    pub fn notifier(&self, checkpoint: i64, pending: i64) {
+        self.notifier_checkpoint
+            .store(checkpoint, Ordering::Relaxed);
+        self.notifier_pending.store(pending, Ordering::Relaxed);
     }
 
     /// Sets the log position (at start-up).
@@ -260,6 +288,38 @@ impl Metrics {
         out.push_str("# TYPE cairn_group_commit_batch_size histogram\n");
         self.batch_sizes
             .render(&mut out, "cairn_group_commit_batch_size", "");
+        out.push_str(
+            "# HELP cairn_notifications_total Notification attempts by outcome (delivered, \
+             failed and retried or given up, abandoned after the last retry).\n",
+        );
+        out.push_str("# TYPE cairn_notifications_total counter\n");
+        for (outcome, n) in NOTIFICATION_OUTCOMES.iter().zip(&self.notifications) {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "cairn_notifications_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let checkpoint = self.notifier_checkpoint.load(Ordering::Relaxed);
+        out.push_str(
+            "# HELP cairn_notifier_checkpoint Log position up to which every notification \
+             has been delivered or given up.\n",
+        );
+        out.push_str("# TYPE cairn_notifier_checkpoint gauge\n");
+        let _ = writeln!(out, "cairn_notifier_checkpoint {checkpoint}");
+        out.push_str(
+            "# HELP cairn_notifier_lag Events committed after the notifier's checkpoint.\n",
+        );
+        out.push_str("# TYPE cairn_notifier_lag gauge\n");
+        let head = self.log_position.load(Ordering::Relaxed);
+        let _ = writeln!(out, "cairn_notifier_lag {}", (head - checkpoint).max(0));
+        out.push_str("# HELP cairn_notifier_pending Notifications waiting or in flight.\n");
+        out.push_str("# TYPE cairn_notifier_pending gauge\n");
+        let _ = writeln!(
+            out,
+            "cairn_notifier_pending {}",
+            self.notifier_pending.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP cairn_messages Unexpired messages in all queues, by state.\n");
         out.push_str("# TYPE cairn_messages gauge\n");
         let _ = writeln!(out, "cairn_messages{{state=\"free\"}} {free}");

@@ -207,6 +207,13 @@ pub async fn decide<R: ReadModel>(
             let exists = c.subscription(p, queue, id.as_str(), now).await?.is_some();
             Ok(commands::subscription::delete(exists, p, queue, id))
         }
+        Command::RecordNotifications(cmd) => {
+            let mut states = Vec::new();
+            for (project, queue) in commands::notification::dead_letter_queues(cmd) {
+                states.push(c.queue_state(&project, &queue).await?);
+            }
+            Ok(commands::notification::record(cmd, &states, now, limits))
+        }
         Command::Prune { .. } => Ok(Decision::nothing()),
         Command::Sweep => Ok(commands::sweep::sweep(c.expired(now, SWEEP_BATCH).await?)),
     })

@@ -7,6 +7,7 @@
 pub mod claim;
 pub mod load;
 pub mod message;
+pub mod notification;
 pub mod queue;
 pub mod subscription;
 pub mod sweep;
@@ -19,6 +20,7 @@ use crate::projections::MessageView;
 
 pub use claim::{ClaimMessages, RenewClaim};
 pub use message::{DeleteMessage, DeleteMessages, PopMessages, PostMessages};
+pub use notification::{NotificationOutcome, RecordNotifications};
 pub use queue::PatchOp;
 pub use subscription::{CreateSubscription, UpdateSubscription};
 
@@ -70,12 +72,17 @@ pub enum Command {
         queue: QueueName,
         id: SubscriptionId,
     },
+    /// Record what the notification engine did, and how far it has got.
+    RecordNotifications(RecordNotifications),
     /// Record the expiry of messages and claims whose time has passed.
     Sweep,
     /// Drop the events recorded before `before`, after snapshotting the read models (log
     /// maintenance: appends nothing).
     Prune {
         before: crate::model::Timestamp,
+        /// Keep the events after the notifier's checkpoint (delivery is on and still owes
+        /// their notifications).
+        keep_undelivered: bool,
     },
 }
 

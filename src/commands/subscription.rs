@@ -4,8 +4,8 @@
 use super::{Decision, Outcome};
 use crate::error::ApiError;
 use crate::events::{
-    NewEvent, QueueCreated, SubscriptionConfirmed, SubscriptionCreated, SubscriptionDeleted,
-    SubscriptionUpdated,
+    NewEvent, QueueCreated, SubscriptionConfirmationRequested, SubscriptionConfirmed,
+    SubscriptionCreated, SubscriptionDeleted, SubscriptionUpdated,
 };
 use crate::model::{Limits, ProjectId, QueueName, SubscriptionId, SubscriptionSpec, Timestamp};
 use crate::projections::SubscriptionView;
@@ -62,8 +62,19 @@ pub fn create(
                     .into(),
             ));
         }
+        // Asked again while unconfirmed: the confirmation request goes out again.
+        let events = match limits.require_confirmation {
+            true => vec![NewEvent::new(
+                project,
+                &cmd.queue,
+                SubscriptionConfirmationRequested {
+                    id: existing.id.clone(),
+                },
+            )],
+            false => Vec::new(),
+        };
         return Ok(Decision::new(
-            Vec::new(),
+            events,
             Outcome::SubscriptionCreated(existing.id),
         ));
     }

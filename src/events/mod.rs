@@ -9,6 +9,7 @@
 pub mod bus;
 pub mod claim;
 pub mod message;
+pub mod notification;
 pub mod queue;
 pub mod store;
 pub mod subscription;
@@ -22,10 +23,13 @@ pub use message::{
     MessageDeadLettered, MessagesDeleted, MessagesExpired, MessagesPopped, MessagesPosted,
     PostedMessage,
 };
+pub use notification::{
+    NotificationAbandoned, NotificationDelivered, NotificationFailed, NotificationKind,
+};
 pub use queue::{QueueCreated, QueueDeleted, QueueMetadataUpdated, QueuePurged};
 pub use subscription::{
-    SubscriptionConfirmed, SubscriptionCreated, SubscriptionDeleted, SubscriptionUpdated,
-    SubscriptionsExpired, SubscriptionsPurged,
+    SubscriptionConfirmationRequested, SubscriptionConfirmed, SubscriptionCreated,
+    SubscriptionDeleted, SubscriptionUpdated, SubscriptionsExpired, SubscriptionsPurged,
 };
 
 use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
@@ -90,6 +94,10 @@ events!(
     SubscriptionDeleted,
     SubscriptionsPurged,
     SubscriptionsExpired,
+    SubscriptionConfirmationRequested,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationAbandoned,
 );
 
 /// An event decided by a command, before the log assigns its position.

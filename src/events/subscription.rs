@@ -32,6 +32,13 @@ pub struct SubscriptionConfirmed {
     pub confirmed: bool,
 }
 
+/// A client created an unconfirmed subscription again: its confirmation request is sent
+/// anew (only recorded when confirmation is required).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionConfirmationRequested {
+    pub id: SubscriptionId,
+}
+
 /// A subscription was deleted by a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionDeleted {

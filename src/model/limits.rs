@@ -97,6 +97,18 @@ pub struct Limits {
     /// Report an MD5 checksum of each message body, as Zaqar's `enable_checksum` does.
     #[arg(long, env = "CAIRN_ENABLE_CHECKSUM", default_value_t = false)]
     pub enable_checksum: bool,
+    /// Notify only subscribers that confirmed their subscription (Zaqar's
+    /// `require_confirmation`): each new subscriber first gets a signed confirmation request.
+    /// Needs `--signing-key`.
+    #[arg(long, env = "CAIRN_REQUIRE_CONFIRMATION", default_value_t = false)]
+    #[serde(default)]
+    pub require_confirmation: bool,
+    /// Exceptions to the guard that keeps notifications away from loopback, private,
+    /// link-local, shared and multicast addresses: CIDRs, addresses or host names
+    /// (comma-separated), e.g. `127.0.0.1/32,hooks.internal`.
+    #[arg(long, env = "CAIRN_NOTIFY_ALLOW_HOSTS", value_delimiter = ',')]
+    #[serde(default)]
+    pub notify_allow_hosts: Vec<String>,
 }
 
 impl Default for Limits {
@@ -126,6 +138,8 @@ impl Default for Limits {
             max_length_client_id: 36,
             message_delete_with_claim_id: false,
             enable_checksum: false,
+            require_confirmation: false,
+            notify_allow_hosts: Vec::new(),
         }
     }
 }

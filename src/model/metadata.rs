@@ -132,12 +132,8 @@ impl QueueMetadata {
                 )));
             }
         }
-        if let Some(v) = self.0.get("_retry_policy") {
-            if !v.is_object() {
-                return Err(ApiError::InvalidRequest(
-                    "_retry_policy must be a dict.".into(),
-                ));
-            }
+        if let Some(v) = self.0.get("_retry_policy").filter(|v| truthy(v)) {
+            super::RetryPolicy::from_value(v)?;
         }
         Ok(())
     }

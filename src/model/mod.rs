@@ -8,6 +8,8 @@ pub mod limits;
 pub mod message;
 pub mod metadata;
 pub mod names;
+pub mod retry_policy;
+pub mod subscriber;
 pub mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -16,4 +18,6 @@ pub use limits::Limits;
 pub use message::{MessageBody, NewMessage};
 pub use metadata::QueueMetadata;
 pub use names::{ClientId, ClientIdPolicy, ProjectId, QueueName};
+pub use retry_policy::RetryPolicy;
+pub use subscriber::{AddressPolicy, Target};
 pub use subscription::SubscriptionSpec;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::limits::Limits;
 use super::message::optional_int;
-use super::Timestamp;
+use super::{AddressPolicy, RetryPolicy, Timestamp};
 use crate::error::ApiError;
 
 /// Minimum subscription TTL (seconds).
@@ -60,6 +60,13 @@ impl SubscriptionSpec {
                         "The subscriber may not contain control characters.".into(),
                     ));
                 }
+                let policy = AddressPolicy::new(&limits.notify_allow_hosts)
+                    .map_err(ApiError::InvalidRequest)?;
+                if let Some(why) = policy.refuses_subscriber(s) {
+                    return Err(ApiError::InvalidRequest(format!(
+                        "The subscriber {s} is not allowed: {why}."
+                    )));
+                }
                 Some(s.clone())
             }
             Some(_) => {
@@ -70,7 +77,10 @@ impl SubscriptionSpec {
         };
         let options = match obj.get("options") {
             None | Some(Value::Null) => None,
-            Some(Value::Object(o)) => Some(o.clone()),
+            Some(Value::Object(o)) => {
+                RetryPolicy::validate_in(o)?;
+                Some(o.clone())
+            }
             Some(_) => return Err(ApiError::InvalidRequest("Options must be a dict.".into())),
         };
         let ttl = match obj.get("ttl") {

@@ -304,6 +304,7 @@ impl Inspector {
             sweep_interval: Duration::from_secs(3600),
             websocket: Default::default(),
             event_retention: None,
+            notify: None,
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await

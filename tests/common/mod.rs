@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod process;
+pub mod receiver;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -89,6 +90,18 @@ impl TestServer {
         limits: Limits,
         websocket: WsSettings,
     ) -> TestServer {
+        TestServer::with_notify(dir, store, clock, limits, websocket, None).await
+    }
+
+    /// [`TestServer::on_store`] with notification delivery.
+    pub async fn with_notify(
+        dir: Arc<TempDir>,
+        store: StoreUrl,
+        clock: ManualClock,
+        limits: Limits,
+        websocket: WsSettings,
+        notify: Option<cairn::notify::NotifySettings>,
+    ) -> TestServer {
         let settings = Settings {
             store,
             store_options: StoreOptions::default(),
@@ -96,6 +109,7 @@ impl TestServer {
             sweep_interval: Duration::from_secs(3600),
             websocket,
             event_retention: None,
+            notify,
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await

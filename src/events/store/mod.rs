@@ -16,6 +16,39 @@ use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
 
+/// The `log_meta` key of the notification engine's checkpoint.
+pub const NOTIFIER_CHECKPOINT: &str = "notifier";
+
+/// The PostgreSQL advisory lock held by the one node that delivers notifications.
+const NOTIFIER_LOCK: i64 = 0x6361_6972_6e02;
+
+/// The right to run a cluster-wide singleton (the notification engine): always held on
+/// SQLite (one process), held through an advisory lock's connection on PostgreSQL.
+pub enum Lease {
+    Local,
+    Postgres(sqlx::PgConnection),
+}
+
+impl Lease {
+    /// Resolves when the lease is lost (the lock's connection broke); never on SQLite.
+    pub async fn lost(&mut self) {
+        match self {
+            Lease::Local => std::future::pending().await,
+            Lease::Postgres(conn) => loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let alive = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    sqlx::query("SELECT 1").execute(&mut *conn),
+                )
+                .await;
+                if !matches!(alive, Ok(Ok(_))) {
+                    return;
+                }
+            },
+        }
+    }
+}
+
 /// A command waiting for a backend's writer, with the channel to answer on.
 pub struct Job {
     pub scope: Scope,
@@ -130,6 +163,35 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.subscribe(),
             Store::Postgres(s) => s.subscribe(),
+        }
+    }
+
+    /// Up to `limit` events of every project after position `after`, in log order.
+    pub async fn log_range(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.log_range(after, limit).await,
+            Store::Postgres(s) => s.log_range(after, limit).await,
+        }
+    }
+
+    /// The notification engine's lease, if this node may take it now.
+    pub async fn notifier_lease(&self) -> Result<Option<Lease>, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(Some(Lease::Local)),
+            Store::Postgres(s) => Ok(s.try_lease(NOTIFIER_LOCK).await?.map(Lease::Postgres)),
+        }
+    }
+
+    /// The notification engine's checkpoint: every delivery due for events up to it is
+    /// resolved.
+    pub async fn notifier_checkpoint(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.meta(NOTIFIER_CHECKPOINT).await,
+            Store::Postgres(s) => s.meta(NOTIFIER_CHECKPOINT).await,
         }
     }
 
@@ -324,14 +386,26 @@ impl Store {
 
     /// Prunes the events recorded before `before`, snapshotting the read models first.
     pub async fn prune(&self, before: Timestamp) -> Result<(), ApiError> {
+        self.prune_keeping(before, false).await
+    }
+
+    /// [`Store::prune`], keeping (with `keep_undelivered`) every event after the notifier's
+    /// checkpoint.
+    pub async fn prune_keeping(
+        &self,
+        before: Timestamp,
+        keep_undelivered: bool,
+    ) -> Result<(), ApiError> {
         let scope = Scope {
             project: ProjectId::new(Some("-")).expect("non-empty"),
             client_id: None,
             request_id: None,
         };
-        self.submit(scope, Command::Prune { before })
-            .await
-            .map(|_| ())
+        let prune = Command::Prune {
+            before,
+            keep_undelivered,
+        };
+        self.submit(scope, prune).await.map(|_| ())
     }
 
     /// Runs one expiry sweep now (the background sweeper calls this periodically).

@@ -24,6 +24,15 @@ pub async fn record(conn: &mut PgConnection, env: &Envelope) -> Result<(), Store
         Event::MessagesPopped(e) => insert(conn, &e.ids.iter().collect::<Vec<_>>(), env.seq).await,
         Event::MessagesExpired(e) => insert(conn, &e.ids.iter().collect::<Vec<_>>(), env.seq).await,
         Event::MessageDeadLettered(e) => insert(conn, &[&e.id], env.seq).await,
+        Event::NotificationDelivered(e) => {
+            insert(conn, &e.message_id.iter().collect::<Vec<_>>(), env.seq).await
+        }
+        Event::NotificationFailed(e) => {
+            insert(conn, &e.message_id.iter().collect::<Vec<_>>(), env.seq).await
+        }
+        Event::NotificationAbandoned(e) => {
+            insert(conn, &e.message_id.iter().collect::<Vec<_>>(), env.seq).await
+        }
         Event::ClaimRenewed(e) => held_by(conn, &e.claim_id, env.seq).await,
         Event::ClaimReleased(e) => held_by(conn, &e.claim_id, env.seq).await,
         Event::ClaimExpired(e) => held_by(conn, &e.claim_id, env.seq).await,
@@ -47,7 +56,8 @@ pub async fn record(conn: &mut PgConnection, env: &Envelope) -> Result<(), Store
         | Event::SubscriptionConfirmed(_)
         | Event::SubscriptionDeleted(_)
         | Event::SubscriptionsPurged(_)
-        | Event::SubscriptionsExpired(_) => Ok(()),
+        | Event::SubscriptionsExpired(_)
+        | Event::SubscriptionConfirmationRequested(_) => Ok(()),
     }
 }
 

@@ -78,7 +78,39 @@ pub async fn apply(conn: &mut PgConnection, env: &Envelope) -> Result<(), StoreE
         }
         Event::SubscriptionsPurged(_) => subscriptions::delete_queue(conn, p, q).await,
         Event::SubscriptionsExpired(e) => subscriptions::delete_ids(conn, &e.ids).await,
+        // Only the history index records these.
+        Event::SubscriptionConfirmationRequested(_)
+        | Event::NotificationDelivered(_)
+        | Event::NotificationFailed(_)
+        | Event::NotificationAbandoned(_) => Ok(()),
     }
+}
+
+/// Moves a catch-up consumer's checkpoint (a `log_meta` key, e.g. `notifier`) forward to
+/// `seq`; never backward. Not a read model: replay leaves it alone.
+pub async fn advance_checkpoint(
+    conn: &mut PgConnection,
+    key: &str,
+    seq: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO log_meta (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = GREATEST(log_meta.value, excluded.value)",
+    )
+    .bind(key)
+    .bind(seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A catch-up consumer's checkpoint (0 if it never recorded one).
+pub async fn read_checkpoint(conn: &mut PgConnection, key: &str) -> Result<i64, StoreError> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT value FROM log_meta WHERE key = $1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
+    Ok(seq.unwrap_or(0))
 }
 
 /// Records that the read models reflect the log up to `seq`.

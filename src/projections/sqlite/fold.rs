@@ -99,6 +99,11 @@ pub fn apply(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         Event::SubscriptionDeleted(e) => delete_subscriptions(conn, std::slice::from_ref(&e.id))?,
         Event::SubscriptionsPurged(_) => delete_queue_rows(conn, "subscriptions", p, q)?,
         Event::SubscriptionsExpired(e) => delete_subscriptions(conn, &e.ids)?,
+        // Only the history index records these.
+        Event::SubscriptionConfirmationRequested(_)
+        | Event::NotificationDelivered(_)
+        | Event::NotificationFailed(_)
+        | Event::NotificationAbandoned(_) => {}
     }
     Ok(())
 }
@@ -110,6 +115,17 @@ pub fn checkpoint(conn: &Connection, seq: i64) -> Result<(), StoreError> {
          ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
     )?
     .execute(params![CHECKPOINT, seq])?;
+    Ok(())
+}
+
+/// Moves a catch-up consumer's checkpoint (a `log_meta` key, e.g. `notifier`) forward to
+/// `seq`; never backward. Not a read model: replay leaves it alone.
+pub fn advance_checkpoint(conn: &Connection, key: &str, seq: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO log_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+    )?
+    .execute(params![key, seq])?;
     Ok(())
 }
 
@@ -169,6 +185,9 @@ fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         Event::MessagesPopped(e) => e.ids.iter().collect(),
         Event::MessagesExpired(e) => e.ids.iter().collect(),
         Event::MessageDeadLettered(e) => vec![&e.id],
+        Event::NotificationDelivered(e) => e.message_id.iter().collect(),
+        Event::NotificationFailed(e) => e.message_id.iter().collect(),
+        Event::NotificationAbandoned(e) => e.message_id.iter().collect(),
         Event::ClaimRenewed(e) => return history_of_claim(conn, &e.claim_id, env.seq),
         Event::ClaimReleased(e) => return history_of_claim(conn, &e.claim_id, env.seq),
         Event::ClaimExpired(e) => return history_of_claim(conn, &e.claim_id, env.seq),
@@ -193,7 +212,8 @@ fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         | Event::SubscriptionConfirmed(_)
         | Event::SubscriptionDeleted(_)
         | Event::SubscriptionsPurged(_)
-        | Event::SubscriptionsExpired(_) => return Ok(()),
+        | Event::SubscriptionsExpired(_)
+        | Event::SubscriptionConfirmationRequested(_) => return Ok(()),
     };
     // One row per message: an id named twice would append the position twice.
     ids.sort_unstable();

@@ -202,6 +202,10 @@ impl<'c> Window<'c> {
             Event::ClaimRenewed(e) => self.renew(&e, env.at, seq)?,
             Event::ClaimReleased(e) => self.end_claim(&e.claim_id, seq)?,
             Event::ClaimExpired(e) => self.end_claim(&e.claim_id, seq)?,
+            Event::NotificationDelivered(e) => self.mention(e.message_id.as_ref(), seq)?,
+            Event::NotificationFailed(e) => self.mention(e.message_id.as_ref(), seq)?,
+            Event::NotificationAbandoned(e) => self.mention(e.message_id.as_ref(), seq)?,
+            Event::SubscriptionConfirmationRequested(_) => {}
             // Neither touches what the window holds.
             Event::QueueMetadataUpdated(_)
             | Event::SubscriptionCreated(_)
@@ -387,6 +391,16 @@ impl<'c> Window<'c> {
         }
         // `holding` read the claim's slot in; the write-out deletes a stored row.
         self.claim_slot(claim_id)?.row = None;
+        Ok(())
+    }
+
+    /// Indexes event `seq` against a message that it names without changing it (a
+    /// notification about it), whether or not the message still exists.
+    fn mention(&mut self, id: Option<&MessageId>, seq: i64) -> Result<(), StoreError> {
+        let Some(id) = id else { return Ok(()) };
+        let key = Key::of(id.as_str());
+        self.message(&key)?;
+        self.record(&key, seq);
         Ok(())
     }
 

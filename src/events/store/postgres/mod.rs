@@ -32,11 +32,18 @@ use crate::projections::{
 };
 
 /// The schema, one entry per file of `migrations/postgres`, compiled into the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "notifier",
+        include_str!("../../../../migrations/postgres/0002_notifier.sql"),
+    ),
+];
 
 /// How long a request waits for a pooled connection before it gets a 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -136,6 +143,21 @@ impl PgStore {
     /// Events committed from now on, by any node.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Envelope>> {
         self.bus.subscribe()
+    }
+
+    /// Takes the session-level advisory lock `key` on a connection of its own, if no other
+    /// node holds it; the lock lasts as long as that connection.
+    pub async fn try_lease(&self, key: i64) -> Result<Option<sqlx::PgConnection>, StoreError> {
+        let mut conn = self.readers.acquire().await?.detach();
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut conn)
+            .await?;
+        if held {
+            return Ok(Some(conn));
+        }
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(None)
     }
 
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
@@ -253,6 +275,17 @@ impl PgStore {
         filter: &EventFilter,
     ) -> Result<Vec<Envelope>, StoreError> {
         log::list(&mut *self.readers.acquire().await?, project, filter).await
+    }
+
+    /// Up to `limit` events of every project after `after`, in log order.
+    pub async fn log_range(&self, after: i64, limit: i64) -> Result<Vec<Envelope>, StoreError> {
+        log::range(&mut *self.readers.acquire().await?, after, None, limit).await
+    }
+
+    /// A value of `log_meta` (0 when unset).
+    pub async fn meta(&self, key: &str) -> Result<i64, StoreError> {
+        crate::projections::postgres::read_checkpoint(&mut *self.readers.acquire().await?, key)
+            .await
     }
 
     /// The log is never pruned on PostgreSQL (yet): it is always complete.

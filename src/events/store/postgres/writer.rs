@@ -14,9 +14,9 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{log, relay};
-use crate::commands::{load, Committed};
+use crate::commands::{load, Command, Committed};
 use crate::error::{ApiError, StoreError};
-use crate::events::store::Job;
+use crate::events::store::{Job, NOTIFIER_CHECKPOINT};
 use crate::events::Envelope;
 use crate::model::{Clock, Limits};
 use crate::projections::postgres as views;
@@ -137,6 +137,9 @@ impl Writer {
                 views::apply(conn, &env).await?;
                 next_seq += 1;
                 appended.push(env);
+            }
+            if let Command::RecordNotifications(r) = &job.command {
+                views::advance_checkpoint(conn, NOTIFIER_CHECKPOINT, r.checkpoint).await?;
             }
             results.push(Ok(Committed {
                 outcome: decision.outcome,

@@ -149,6 +149,23 @@ pub async fn list(
     rows.iter().map(|row| envelope(row, &mut names)).collect()
 }
 
+/// Up to `limit` events of every project after `after`, in log order (for catch-up
+/// consumers such as the notification engine).
+pub async fn range(
+    conn: &mut SqliteConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Envelope>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    let rows = sqlx::query(&sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    let mut names = Names::default();
+    rows.iter().map(|row| envelope(row, &mut names)).collect()
+}
+
 /// The events at the given positions that belong to `project`, in order.
 pub async fn at_positions(
     conn: &mut SqliteConnection,

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "bodies in the log",
         include_str!("../../../../migrations/sqlite/0006_bodies_in_log.sql"),
     ),
+    (
+        7,
+        "notifier",
+        include_str!("../../../../migrations/sqlite/0007_notifier.sql"),
+    ),
 ];
 
 /// A handle to an open SQLite store; cheap to clone.
@@ -286,6 +291,20 @@ impl SqliteStore {
         filter: &crate::events::EventFilter,
     ) -> Result<Vec<crate::events::Envelope>, StoreError> {
         log::list(&mut *self.readers.acquire().await?, project, filter).await
+    }
+
+    /// Up to `limit` events of every project after `after`, in log order.
+    pub async fn log_range(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+        log::range(&mut *self.readers.acquire().await?, after, limit).await
+    }
+
+    /// A value of `log_meta` (0 when unset).
+    pub async fn meta(&self, key: &str) -> Result<i64, StoreError> {
+        retention::meta(&mut *self.readers.acquire().await?, key).await
     }
 
     /// The last pruned log position (0 if the log is complete).

@@ -343,6 +343,12 @@ pub async fn into(
             .await?;
     }
     let from = retention::restore(&mut target, into, snapshot).await?;
+    // The copy is the past: the notifications its log called for were due then, not now.
+    sqlx::query("UPDATE log_meta SET value = ?1 WHERE key = ?2")
+        .bind(last)
+        .bind(crate::events::store::NOTIFIER_CHECKPOINT)
+        .execute(&mut target)
+        .await?;
     drop(target);
     copy_log(path, into, horizon, last)?;
     let events = fold(path, into, from, last, false, DEFAULT_ENTRIES, progress)?;

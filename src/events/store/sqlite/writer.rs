@@ -19,6 +19,7 @@ use crate::commands::{load, Command, Committed};
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
 use crate::events::store::Job;
+use crate::events::store::NOTIFIER_CHECKPOINT;
 use crate::events::Envelope;
 use crate::model::{Clock, Limits};
 use crate::projections::sqlite::fold;
@@ -88,13 +89,21 @@ impl Writer {
         let mut results = self.commit_batch(batch);
         // Log maintenance runs after the batch, outside any transaction.
         for (job, result) in batch.iter().zip(results.iter_mut()) {
-            if let (Command::Prune { before }, Ok(_)) = (&job.command, &result) {
+            if let (
+                Command::Prune {
+                    before,
+                    keep_undelivered,
+                },
+                Ok(_),
+            ) = (&job.command, &result)
+            {
                 let head = self.next_seq - 1;
                 let pruned = self.runtime.block_on(retention::prune(
                     &mut self.maintenance,
                     &self.path,
                     *before,
                     head,
+                    *keep_undelivered,
                 ));
                 match pruned {
                     Ok(Some(p)) => {
@@ -164,6 +173,9 @@ impl Writer {
                 fold::apply(&self.conn, &env)?;
                 self.next_seq += 1;
                 appended.push(env);
+            }
+            if let Command::RecordNotifications(r) = &job.command {
+                fold::advance_checkpoint(&self.conn, NOTIFIER_CHECKPOINT, r.checkpoint)?;
             }
             results.push(Ok(Committed {
                 outcome: decision.outcome,

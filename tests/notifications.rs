@@ -1,0 +1,419 @@
+//! Notification delivery against a real HTTP receiver: Zaqar's webhook payload and headers,
+//! retries on server errors and their timing under the test clock, dead-lettering, the
+//! confirmation flow, deletion and expiry, project isolation, the SSRF guard and signed
+//! webhooks, and resuming after a restart. Every attempt is checked in the log too.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use cairn::model::{AddressPolicy, Limits, ManualClock, Timestamp};
+use cairn::notify::send::SendSettings;
+use cairn::notify::signing::SigningKey;
+use cairn::notify::NotifySettings;
+use cairn::transports::websocket::WsSettings;
+use common::receiver::Receiver;
+use common::{Client, TestServer, START};
+use hmac::Mac;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+const SOON: Duration = Duration::from_secs(10);
+const QUIET: Duration = Duration::from_millis(700);
+
+fn settings(allow: &[&str]) -> NotifySettings {
+    let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+    NotifySettings {
+        send: SendSettings {
+            timeout: Duration::from_secs(5),
+            per_subscriber: 4,
+            policy: Arc::new(AddressPolicy::new(&allow).unwrap()),
+            webhook_key: None,
+            smtp_url: None,
+            mail_from: "cairn@localhost".into(),
+        },
+        max_pending: 10_000,
+        confirmation_key: None,
+    }
+}
+
+fn limits(allow: &[&str]) -> Limits {
+    Limits {
+        notify_allow_hosts: allow.iter().map(|s| s.to_string()).collect(),
+        ..Limits::default()
+    }
+}
+
+async fn open(dir: Arc<TempDir>, limits: Limits, notify: NotifySettings) -> TestServer {
+    let store = common::store_url(&dir).await;
+    let clock = ManualClock::starting_at(START);
+    TestServer::with_notify(
+        dir,
+        store,
+        clock,
+        limits,
+        WsSettings::default(),
+        Some(notify),
+    )
+    .await
+}
+
+/// A server that may notify 127.0.0.1.
+async fn server() -> TestServer {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    open(dir, limits(&["127.0.0.1/32"]), settings(&["127.0.0.1/32"])).await
+}
+
+async fn subscribe(c: &Client, queue: &str, subscriber: &str, options: Value) -> String {
+    let r = c
+        .post(
+            &format!("/v2/queues/{queue}/subscriptions"),
+            &json!({"subscriber": subscriber, "ttl": 3600, "options": options}),
+        )
+        .await;
+    r.expect(201);
+    r.body["subscription_id"].as_str().unwrap().to_owned()
+}
+
+/// The events of a message's history, waiting (at most 10 s) until one of type `kind`
+/// appears `n` times.
+async fn history_with(c: &Client, queue: &str, id: &str, kind: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + SOON;
+    loop {
+        let r = c
+            .get(&format!("/v2/queues/{queue}/messages/{id}/history"))
+            .await;
+        r.expect(200);
+        let events = r.body["events"].as_array().cloned().unwrap_or_default();
+        if events.iter().filter(|e| e["type"] == kind).count() >= n {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {n} × {kind} in the history of {id}: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+#[tokio::test]
+async fn webhooks_carry_zaqars_payload_and_headers_in_post_order() {
+    let rx = Receiver::start().await;
+    let s = server().await;
+    let c = s.client();
+    let options = json!({"post_headers": {"X-Hook-Key": "abc"}});
+    let sub = subscribe(&c, "orders", &rx.url("/hook"), options).await;
+    let ids = c
+        .post_messages(
+            "orders",
+            &[
+                json!({"body": {"n": 1}, "ttl": 300}),
+                json!({"body": {"n": 2}, "ttl": 300}),
+                json!({"body": {"n": 3}, "ttl": 300}),
+            ],
+        )
+        .await;
+    let got = rx.wait_for("/hook", 3, SOON).await;
+    for (i, r) in got.iter().enumerate() {
+        assert_eq!(
+            r.json(),
+            json!({"ttl": 300, "body": {"n": i + 1}, "Message_Type": "Notification",
+                   "queue_name": "orders"}),
+            "{r:?}"
+        );
+        assert_eq!(r.header("x-hook-key"), Some("abc"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    let events = history_with(&c, "orders", &ids[0], "NotificationDelivered", 1).await;
+    let delivered = of_type(&events, "NotificationDelivered")[0];
+    assert_eq!(delivered["event"]["subscription_id"], sub.as_str());
+    assert_eq!(delivered["event"]["attempt"], 1);
+    assert_eq!(delivered["event"]["status"], 200);
+    assert_eq!(delivered["event"]["message_id"], ids[0].as_str());
+    assert!(delivered["client_id"].is_null());
+    // The feed shows the three deliveries; /metrics counts them.
+    let feed = c.get("/v2/events?type=NotificationDelivered").await;
+    assert_eq!(feed.body["events"].as_array().unwrap().len(), 3, "{feed:?}");
+    let metrics = c
+        .bare(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("cairn_notifications_total{outcome=\"delivered\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains("cairn_notifier_checkpoint"), "{text}");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_the_subscriber_accepts() {
+    let rx = Receiver::start().await;
+    rx.answer(&[500, 503]);
+    let s = server().await;
+    let c = s.client();
+    subscribe(&c, "q", &rx.url("/hook"), json!({})).await;
+    let id = c.post_one("q", json!({"k": "v"})).await;
+    rx.wait_for("/hook", 3, SOON).await;
+    let events = history_with(&c, "q", &id, "NotificationDelivered", 1).await;
+    let failed = of_type(&events, "NotificationFailed");
+    assert_eq!(failed.len(), 2, "{events:#?}");
+    assert_eq!(failed[0]["event"]["attempt"], 1);
+    assert_eq!(failed[0]["event"]["status"], 500);
+    assert_eq!(failed[1]["event"]["attempt"], 2);
+    assert_eq!(failed[1]["event"]["status"], 503);
+    // Immediate retries first (retries_with_no_delay = 3 by default).
+    assert_eq!(failed[0]["event"]["retry_at"], START.0);
+    let delivered = of_type(&events, "NotificationDelivered");
+    assert_eq!(delivered[0]["event"]["attempt"], 3);
+    rx.stays_at("/hook", 3, QUIET).await;
+}
+
+#[tokio::test]
+async fn backoff_follows_the_retry_policy_on_the_clock_then_dead_letters() {
+    let rx = Receiver::start().await;
+    rx.answer(&[500; 10]);
+    let s = server().await;
+    let c = s.client();
+    // Delays: 5 (minimum_delay_retries), then linear 5, 10 (range(5, 15, 5)).
+    let policy = json!({"retries_with_no_delay": 0, "minimum_delay_retries": 1,
+        "minimum_delay": 5, "maximum_delay": 15, "maximum_delay_retries": 0});
+    let options = json!({"_retry_policy": policy, "_dead_letter_queue": "undelivered"});
+    subscribe(&c, "q", &rx.url("/hook"), options).await;
+    let id = c.post_one("q", json!({"order": 7})).await;
+    rx.wait_for("/hook", 1, SOON).await;
+    rx.stays_at("/hook", 1, QUIET).await;
+    s.advance(5);
+    rx.wait_for("/hook", 2, SOON).await;
+    rx.stays_at("/hook", 2, QUIET).await;
+    s.advance(5);
+    rx.wait_for("/hook", 3, SOON).await;
+    s.advance(9);
+    rx.stays_at("/hook", 3, QUIET).await;
+    s.advance(1);
+    rx.wait_for("/hook", 4, SOON).await;
+    let events = history_with(&c, "q", &id, "NotificationAbandoned", 1).await;
+    let failed = of_type(&events, "NotificationFailed");
+    assert_eq!(failed.len(), 4, "{events:#?}");
+    let retry_at: Vec<Value> = failed
+        .iter()
+        .map(|f| f["event"]["retry_at"].clone())
+        .collect();
+    assert_eq!(
+        retry_at,
+        [
+            json!(START.0 + 5_000),
+            json!(START.0 + 10_000),
+            json!(START.0 + 20_000),
+            Value::Null
+        ]
+    );
+    let abandoned = of_type(&events, "NotificationAbandoned")[0];
+    assert_eq!(abandoned["event"]["attempts"], 4);
+    assert_eq!(abandoned["event"]["dead_letter_queue"], "undelivered");
+    // The notification waits in the dead-letter queue, with why it was given up.
+    let dead = c.get("/v2/queues/undelivered/messages?echo=true").await;
+    dead.expect(200);
+    let body = &dead.body["messages"][0]["body"];
+    assert_eq!(body["Message_Type"], "NotificationAbandoned", "{dead:?}");
+    assert_eq!(body["message_id"], id.as_str());
+    assert_eq!(body["attempts"], 4);
+    assert_eq!(body["notification"]["body"]["order"], 7);
+    assert!(body["reason"].as_str().unwrap().contains("500"), "{body}");
+}
+
+#[tokio::test]
+async fn deleted_and_expired_subscriptions_are_not_notified_and_projects_stay_apart() {
+    let rx = Receiver::start().await;
+    let s = server().await;
+    let a = s.client();
+    let b = s.client();
+    let sub_a = subscribe(&a, "q", &rx.url("/a"), json!({})).await;
+    subscribe(&b, "q", &rx.url("/b"), json!({})).await;
+    a.post_n("q", 2).await;
+    b.post_one("q", json!({"from": "b"})).await;
+    rx.wait_for("/a", 2, SOON).await;
+    let got_b = rx.wait_for("/b", 1, SOON).await;
+    assert_eq!(got_b[0].json()["body"], json!({"from": "b"}));
+    a.delete(&format!("/v2/queues/q/subscriptions/{sub_a}"))
+        .await
+        .expect(204);
+    a.post_n("q", 1).await;
+    rx.stays_at("/a", 2, QUIET).await;
+    rx.stays_at("/b", 1, Duration::ZERO).await;
+    // A subscription that expired is not notified either.
+    let r = a
+        .post(
+            "/v2/queues/short/subscriptions",
+            &json!({"subscriber": rx.url("/short"), "ttl": 60}),
+        )
+        .await;
+    r.expect(201);
+    s.advance(61);
+    a.post_n("short", 1).await;
+    rx.stays_at("/short", 0, QUIET).await;
+}
+
+#[tokio::test]
+async fn confirmation_is_required_before_delivery() {
+    let rx = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut notify = settings(&["127.0.0.1/32"]);
+    notify.confirmation_key = Some(b"confirm-secret".to_vec());
+    let limits = Limits {
+        require_confirmation: true,
+        ..limits(&["127.0.0.1/32"])
+    };
+    let s = open(dir, limits, notify).await;
+    let c = s.client();
+    let id = subscribe(&c, "q", &rx.url("/hook"), json!({})).await;
+    let got = rx.wait_for("/hook", 1, SOON).await;
+    let doc = got[0].json();
+    let path = format!("/v2/queues/q/subscriptions/{id}/confirm");
+    assert_eq!(doc["Message_Type"], "SubscriptionConfirmation", "{doc}");
+    assert_eq!(doc["URL-Paths"], path.as_str());
+    assert_eq!(doc["URL-Methods"], "PUT");
+    assert_eq!(doc["X-Project-ID"], c.project.as_str());
+    assert_eq!(doc["SubscribeBody"], json!({"confirmed": true}));
+    assert_eq!(doc["UnsubscribeBody"], json!({"confirmed": false}));
+    assert_eq!(doc["queue_name"], "q");
+    let expires = Timestamp(START.0 + 3_600_000);
+    assert_eq!(
+        doc["URL-Expires"],
+        cairn::auth::signed_url::expires_text(expires).as_str()
+    );
+    let signed =
+        cairn::auth::signed_url::sign(b"confirm-secret", &[&path], &["PUT"], &c.project, expires);
+    assert_eq!(doc["URL-Signature"], signed.signature.as_str());
+    // Nothing is delivered before the subscriber confirms.
+    c.post_n("q", 1).await;
+    rx.stays_at("/hook", 1, QUIET).await;
+    // Subscribing again while unconfirmed sends the request again.
+    let again = subscribe(&c, "q", &rx.url("/hook"), json!({})).await;
+    assert_eq!(again, id);
+    rx.wait_for("/hook", 2, SOON).await;
+    // The subscriber confirms with the headers it was given.
+    let confirm = c
+        .request(reqwest::Method::PUT, &path)
+        .header("URL-Signature", doc["URL-Signature"].as_str().unwrap())
+        .header("URL-Methods", "PUT")
+        .header("URL-Paths", path.as_str())
+        .header("URL-Expires", doc["URL-Expires"].as_str().unwrap())
+        .json(&json!({"confirmed": true}));
+    c.send(confirm).await.expect(204);
+    c.post_one("q", json!({"after": "confirm"})).await;
+    let got = rx.wait_for("/hook", 3, SOON).await;
+    assert_eq!(got[2].json()["body"], json!({"after": "confirm"}));
+    // Unconfirming sends the unsubscribe notice and mutes the subscription.
+    c.put(&path, &json!({"confirmed": false})).await.expect(204);
+    let got = rx.wait_for("/hook", 4, SOON).await;
+    assert_eq!(got[3].json()["Message_Type"], "UnsubscribeConfirmation");
+    c.post_n("q", 1).await;
+    rx.stays_at("/hook", 4, QUIET).await;
+}
+
+#[tokio::test]
+async fn the_guard_keeps_notifications_from_private_addresses() {
+    let rx = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let s = open(dir, limits(&[]), settings(&[])).await;
+    let c = s.client();
+    for subscriber in [
+        rx.url("/hook"),
+        "http://[::1]:9/".to_owned(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "https://10.0.0.1/".to_owned(),
+    ] {
+        let r = c
+            .post(
+                "/v2/queues/q/subscriptions",
+                &json!({"subscriber": subscriber}),
+            )
+            .await;
+        r.expect_error(400, "Invalid API request");
+        assert!(r.description().contains("not allowed"), "{r:?}");
+    }
+    // A name that resolves to loopback, and an address written in short, fail at delivery.
+    let port = rx.base.rsplit(':').next().unwrap().to_owned();
+    let no_retry = json!({"_retry_policy": {"retries_with_no_delay": 0,
+        "minimum_delay_retries": 0, "maximum_delay_retries": 0,
+        "minimum_delay": 0, "maximum_delay": 10}});
+    subscribe(
+        &c,
+        "q",
+        &format!("http://localhost:{port}/name"),
+        no_retry.clone(),
+    )
+    .await;
+    subscribe(&c, "q", &format!("http://127.1:{port}/short"), no_retry).await;
+    let id = c.post_one("q", json!({})).await;
+    let events = history_with(&c, "q", &id, "NotificationFailed", 2).await;
+    for failed in of_type(&events, "NotificationFailed") {
+        let reason = failed["event"]["reason"].as_str().unwrap();
+        assert!(reason.contains("forbidden address"), "{reason}");
+        assert!(reason.contains("loopback"), "{reason}");
+    }
+    assert!(rx.received().is_empty());
+}
+
+#[tokio::test]
+async fn signed_webhooks_verify_with_the_shared_secret() {
+    let rx = Receiver::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let secret = b"0123456789abcdef-cairn";
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut notify = settings(&["127.0.0.1/32"]);
+    notify.send.webhook_key =
+        Some(SigningKey::parse(&format!("whsec_{}", b64.encode(secret))).unwrap());
+    let s = open(dir, limits(&["127.0.0.1/32"]), notify).await;
+    let c = s.client();
+    subscribe(&c, "q", &rx.url("/hook"), json!({})).await;
+    let id = c.post_one("q", json!({"signed": true})).await;
+    let got = rx.wait_for("/hook", 1, SOON).await;
+    let r = &got[0];
+    assert_eq!(r.header("webhook-id"), Some(id.as_str()));
+    let timestamp = r.header("webhook-timestamp").unwrap();
+    assert_eq!(timestamp, (START.0 / 1000).to_string());
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{id}.{timestamp}.{}", r.body).as_bytes());
+    let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
+    assert_eq!(r.header("webhook-signature"), Some(expected.as_str()));
+}
+
+#[tokio::test]
+async fn delivery_resumes_after_a_restart() {
+    let rx = Receiver::start().await;
+    // The subscriber fails until after the restart; the retry waits on the clock.
+    rx.answer(&[503; 4]);
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let s = open(
+        dir.clone(),
+        limits(&["127.0.0.1/32"]),
+        settings(&["127.0.0.1/32"]),
+    )
+    .await;
+    let c = s.client();
+    subscribe(&c, "q", &rx.url("/hook"), json!({})).await;
+    let id = c.post_one("q", json!({"survives": "restart"})).await;
+    rx.wait_for("/hook", 4, SOON).await;
+    history_with(&c, "q", &id, "NotificationFailed", 4).await;
+    s.shutdown().await;
+    let s = open(dir, limits(&["127.0.0.1/32"]), settings(&["127.0.0.1/32"])).await;
+    let c = Client::new(&s.base, &c.client_id, &c.project);
+    // The restarted engine starts over from its checkpoint, before the post.
+    let got = rx.wait_for("/hook", 5, SOON).await;
+    assert_eq!(got[4].json()["body"], json!({"survives": "restart"}));
+    let events = history_with(&c, "q", &id, "NotificationDelivered", 1).await;
+    assert_eq!(
+        of_type(&events, "NotificationDelivered")[0]["event"]["attempt"],
+        1
+    );
+    drop(s);
+}
