@@ -31,6 +31,89 @@ async fn node(url: &str) -> TestServer {
     TestServer::on_store(dir, store, clock, Limits::default(), WsSettings::default()).await
 }
 
+/// An in-process node that delivers notifications (to 127.0.0.1 only).
+async fn notifying_node(url: &str) -> TestServer {
+    use cairn::notify::{send::SendSettings, NotifySettings};
+    let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+    let store = StoreUrl::Postgres(url.to_owned());
+    let allow = vec!["127.0.0.1/32".to_owned()];
+    let notify = NotifySettings {
+        send: SendSettings {
+            timeout: Duration::from_secs(5),
+            per_subscriber: 4,
+            policy: Arc::new(cairn::model::AddressPolicy::new(&allow).unwrap()),
+            webhook_key: None,
+            smtp_url: None,
+            mail_from: "cairn@localhost".into(),
+        },
+        max_pending: 10_000,
+        confirmation_key: None,
+    };
+    let limits = Limits {
+        notify_allow_hosts: allow,
+        ..Limits::default()
+    };
+    let clock = ManualClock::starting_at(START);
+    TestServer::with_notify(
+        dir,
+        store,
+        clock,
+        limits,
+        WsSettings::default(),
+        Some(notify),
+    )
+    .await
+}
+
+/// Bodies `{"n": …}` the receiver got at `path`, with how often each came.
+fn counts(rx: &common::receiver::Receiver, path: &str) -> HashMap<u64, usize> {
+    let mut seen = HashMap::new();
+    for r in rx.at(path) {
+        *seen
+            .entry(r.json()["body"]["n"].as_u64().unwrap())
+            .or_default() += 1;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_delivers_notifications_and_another_takes_over_when_it_stops() {
+    let url = fresh_database().await;
+    let rx = common::receiver::Receiver::start().await;
+    let (a, b) = (notifying_node(&url).await, notifying_node(&url).await);
+    let on_a = a.client();
+    let on_b = Client::new(&b.base, &common::new_uuid(), &on_a.project);
+    on_a.post(
+        "/v2/queues/q/subscriptions",
+        &json!({"subscriber": rx.url("/hook"), "ttl": 3600}),
+    )
+    .await
+    .expect(201);
+    // Posts through both nodes are each delivered once: one node holds the lease.
+    for n in 0..20u64 {
+        let c = if n % 2 == 0 { &on_a } else { &on_b };
+        c.post_one("q", json!({"n": n})).await;
+    }
+    rx.wait_for("/hook", 20, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = counts(&rx, "/hook");
+    assert_eq!(seen.len(), 20, "{seen:?}");
+    assert!(seen.values().all(|n| *n == 1), "delivered twice: {seen:?}");
+    // Whichever node delivered, stopping both one at a time hands the work over: stop A,
+    // post through B; then the survivor delivers everything posted.
+    a.shutdown().await;
+    for n in 20..30u64 {
+        on_b.post_one("q", json!({"n": n})).await;
+    }
+    let got = rx.wait_for("/hook", 30, Duration::from_secs(20)).await;
+    let seen = counts(&rx, "/hook");
+    assert!(
+        (0..30).all(|n| seen.contains_key(&n)),
+        "missing: {seen:?} of {got:?}"
+    );
+    b.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_queues_messages_claims_and_the_log() {
     let url = fresh_database().await;

@@ -10,6 +10,9 @@ use crate::error::ApiError;
 
 /// Longest accepted project id.
 pub const MAX_PROJECT_ID_LEN: usize = 256;
+/// Separates a project id from the suffix of its topic namespace (a control character, which
+/// project ids may not contain).
+const TOPICS: char = '\u{1f}';
 /// Longest accepted queue name.
 pub const MAX_QUEUE_NAME_LEN: usize = 64;
 
@@ -28,8 +31,30 @@ impl ProjectId {
             Some(s) if s.contains('\0') => Err(ApiError::InvalidRequest(
                 "The project id may not contain the NUL character.".into(),
             )),
+            Some(s) if s.contains(TOPICS) => Err(ApiError::InvalidRequest(
+                "The project id may not contain control characters.".into(),
+            )),
             Some(s) => Ok(ProjectId(s.into())),
         }
+    }
+
+    /// The namespace of this project's topics (reference §2.7): stored like queues, apart
+    /// from them. No client can name it: project ids cannot hold the separator.
+    pub fn topics(&self) -> ProjectId {
+        match self.is_topics() {
+            true => self.clone(),
+            false => ProjectId(format!("{}{TOPICS}topics", self.0).into()),
+        }
+    }
+
+    /// Whether this is a project's topic namespace.
+    pub fn is_topics(&self) -> bool {
+        self.0.contains(TOPICS)
+    }
+
+    /// The project as its clients name it (without a topic namespace's suffix).
+    pub fn public(&self) -> &str {
+        self.0.split(TOPICS).next().unwrap_or_default()
     }
 
     /// A project id read back from storage (validated when written).
@@ -60,7 +85,7 @@ impl QueueName {
                  only contain ASCII letters, digits, underscores, hyphens and periods."
             )));
         }
-        if project.as_str().len() > MAX_PROJECT_ID_LEN {
+        if project.public().len() > MAX_PROJECT_ID_LEN {
             return Err(ApiError::InvalidQueueName(format!(
                 "Project ids may not be more than {MAX_PROJECT_ID_LEN} characters long."
             )));

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::signed_url;
 use crate::events::{NotificationKind, PostedMessage};
-use crate::model::{QueueName, Timestamp};
+use crate::model::{ProjectId, QueueName, Timestamp};
 use crate::projections::SubscriptionView;
 
 /// The notification of one posted message: `{"ttl", "body", ["delay",] "Message_Type",
@@ -30,15 +30,20 @@ pub fn notification(message: &PostedMessage, posted_at: Timestamp, queue: &Queue
 pub fn confirmation(
     kind: NotificationKind,
     subscription: &SubscriptionView,
-    project: &str,
+    project: &ProjectId,
     key: &[u8],
     expires: Timestamp,
 ) -> Value {
     let queue = subscription.source.as_str();
+    let collection = match project.is_topics() {
+        true => "topics",
+        false => "queues",
+    };
     let path = format!(
-        "/v2/queues/{queue}/subscriptions/{}/confirm",
+        "/v2/{collection}/{queue}/subscriptions/{}/confirm",
         subscription.id.as_str()
     );
+    let project = project.public();
     let signed = signed_url::sign(key, &[&path], &["PUT"], project, expires);
     let (kind_name, message) = match kind {
         NotificationKind::UnsubscribeConfirmation => (
@@ -82,7 +87,7 @@ pub fn webhook_body(document: &Value, options: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MessageBody, MessageId, ProjectId, SubscriptionId};
+    use crate::model::{MessageBody, MessageId, SubscriptionId};
 
     #[test]
     fn a_notification_is_the_posted_message_with_zaqars_two_keys() {
@@ -130,7 +135,7 @@ mod tests {
         let doc = confirmation(
             NotificationKind::SubscriptionConfirmation,
             &view,
-            "p",
+            &p,
             b"k",
             expires,
         );

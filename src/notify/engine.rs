@@ -293,7 +293,7 @@ impl Engine {
             }
             _ => env.at.plus_secs(sub.ttl),
         };
-        let doc = document::confirmation(kind, &sub, key.0.as_str(), &secret, expires);
+        let doc = document::confirmation(kind, &sub, &key.0, &secret, expires);
         vec![Planned {
             sub,
             kind,

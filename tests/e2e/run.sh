@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of Cairn with the real python-zaqarclient: first over REST
-# (test_zaqarclient.py), then over WebSocket (test_zaqarclient_ws.py, the
-# client's ws transport); fails if either fails.
+# (test_zaqarclient.py), then its subscription API with webhook delivery to a
+# local receiver (test_notifications.py), then over WebSocket
+# (test_zaqarclient_ws.py, the client's ws transport); fails if any fails.
 #
 #   CAIRN_BIN=target/release/cairn tests/e2e/run.sh   # starts the server itself
 #   CAIRN_URL=http://127.0.0.1:8888 tests/e2e/run.sh   # uses a running server
@@ -31,7 +32,7 @@ fi
 STAMP="$VENV/.cairn-e2e-requirements.sha256"
 WANT="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ] \
-   || ! "$VENV/bin/python" -c 'import zaqarclient.queues.client, websocket' >/dev/null 2>&1; then
+   || ! "$VENV/bin/python" -c 'import zaqarclient.queues.client, websocket, aiosmtpd' >/dev/null 2>&1; then
     log "installing $REQS"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQS"
     echo "$WANT" > "$STAMP"
@@ -76,9 +77,13 @@ if [ -n "${CAIRN_BIN:-}" ]; then
     DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e-data.XXXXXX")"
     SERVER_LOG="$(mktemp "${TMPDIR:-/tmp}/cairn-e2e-log.XXXXXX")"
     WS_PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    # test_notifications.py runs an SMTP server there for the mailto subscribers.
+    CAIRN_E2E_SMTP_PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    export CAIRN_E2E_SMTP_PORT
     log "starting $CAIRN_BIN serve --bind 127.0.0.1:$PORT --websocket-bind 127.0.0.1:$WS_PORT --data-dir $DATA_DIR"
     "$CAIRN_BIN" serve --bind "127.0.0.1:$PORT" --websocket-bind "127.0.0.1:$WS_PORT" \
-        --data-dir "$DATA_DIR" >"$SERVER_LOG" 2>&1 &
+        --data-dir "$DATA_DIR" --notify-allow-hosts 127.0.0.1/32 \
+        --smtp-url "smtp://127.0.0.1:$CAIRN_E2E_SMTP_PORT" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     export CAIRN_URL="http://127.0.0.1:$PORT"
     export CAIRN_WS_URL="ws://127.0.0.1:$WS_PORT"
@@ -128,6 +133,11 @@ log "REST: test_zaqarclient.py against $CAIRN_URL"
 CAIRN_URL="$CAIRN_URL" timeout -k 10 "$TIMEOUT" \
     "$PY" "$HERE/test_zaqarclient.py"
 REST_STATUS=$?
+log "notifications: test_notifications.py against $CAIRN_URL"
+CAIRN_URL="$CAIRN_URL" timeout -k 10 "$TIMEOUT" \
+    "$PY" "$HERE/test_notifications.py"
+NOTIFY_STATUS=$?
+if [ "$REST_STATUS" -eq 0 ]; then REST_STATUS=$NOTIFY_STATUS; fi
 if [ -n "${CAIRN_WS_URL:-}" ]; then
     log "WebSocket: test_zaqarclient_ws.py against $CAIRN_WS_URL"
     CAIRN_WS_URL="$CAIRN_WS_URL" timeout -k 10 "$TIMEOUT" \

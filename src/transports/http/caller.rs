@@ -41,6 +41,11 @@ impl FromRequestParts<AppState> for Caller {
                 .or_else(|| header_str(headers, "x-tenant-id"))
                 .or_else(|| header_str(headers, "x-tenant")),
         )?;
+        // Topic routes act on the project's topic namespace (see `topics`).
+        let project = match parts.uri.path().starts_with(super::topics::PREFIX) {
+            true => project.topics(),
+            false => project,
+        };
         let request_id = parts
             .extensions
             .get::<RequestId>()

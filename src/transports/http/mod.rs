@@ -12,6 +12,7 @@ mod query;
 mod queues;
 mod render;
 mod subscriptions;
+mod topics;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
@@ -36,7 +37,8 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// All REST routes.
 pub fn router(state: AppState) -> Router {
-    let q = "/v2/queues/{queue}";
+    let topics =
+        queue_routes(topics::PREFIX, false).route_layer(middleware::from_fn(topics::render));
     Router::new()
         .route("/", get(meta::versions))
         .route("/v2", get(meta::home))
@@ -45,7 +47,24 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/health", get(meta::health))
         .route("/v2/ws", get(crate::transports::websocket::upgrade))
         .route("/v2/events", get(audit::events))
-        .route("/v2/queues", get(queues::list))
+        .merge(queue_routes("/v2/queues", true))
+        .merge(topics)
+        .fallback(not_found)
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
+        .with_state(state)
+}
+
+/// The routes of queues under `prefix` (`/v2/queues`), or of topics (`/v2/topics`: the same
+/// handlers in the project's topic namespace, without claims).
+fn queue_routes(prefix: &str, claims: bool) -> Router<AppState> {
+    let q = format!("{prefix}/{{queue}}");
+    let q = q.as_str();
+    let routes = Router::new()
+        .route(prefix, get(queues::list))
         .route(
             q,
             put(queues::create)
@@ -70,13 +89,6 @@ pub fn router(state: AppState) -> Router {
             &format!("{q}/messages/{{message_id}}/history"),
             get(audit::history),
         )
-        .route(&format!("{q}/claims"), post(claims::create))
-        .route(
-            &format!("{q}/claims/{{claim_id}}"),
-            get(claims::get)
-                .patch(claims::update)
-                .delete(claims::delete),
-        )
         .route(
             &format!("{q}/subscriptions"),
             post(subscriptions::create).get(subscriptions::list),
@@ -90,14 +102,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{q}/subscriptions/{{subscription_id}}/confirm"),
             put(subscriptions::confirm),
+        );
+    if !claims {
+        return routes;
+    }
+    routes
+        .route(&format!("{q}/claims"), post(claims::create))
+        .route(
+            &format!("{q}/claims/{{claim_id}}"),
+            get(claims::get)
+                .patch(claims::update)
+                .delete(claims::delete),
         )
-        .fallback(not_found)
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context,
-        ))
-        .with_state(state)
 }
 
 /// Unknown routes: the framework's 404.
