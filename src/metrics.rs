@@ -47,11 +47,13 @@ fn messages_of(event: &Event) -> Option<(usize, usize)> {
 /// What can happen to a notification attempt, as counted by `cairn_notifications_total`.
 const NOTIFICATION_OUTCOMES: [&str; 3] = ["delivered", "failed", "abandoned"];
 
-fn notification_of(event: &Event) -> Option<usize> {
+/// The outcome (index into [`NOTIFICATION_OUTCOMES`]) and number of attempts an event
+/// records.
+fn notification_of(event: &Event) -> Option<(usize, usize)> {
     match event {
-        Event::NotificationDelivered(_) => Some(0),
-        Event::NotificationFailed(_) => Some(1),
-        Event::NotificationAbandoned(_) => Some(2),
+        Event::NotificationDelivered(e) => Some((0, e.deliveries.len())),
+        Event::NotificationFailed(_) => Some((1, 1)),
+        Event::NotificationAbandoned(_) => Some((2, 1)),
         _ => None,
     }
 }
@@ -194,8 +196,8 @@ impl Metrics {
         for (outcome, n) in events.iter().filter_map(|env| messages_of(&env.event)) {
             self.messages[outcome].fetch_add(n as u64, Ordering::Relaxed);
         }
-        for outcome in events.iter().filter_map(|env| notification_of(&env.event)) {
-            self.notifications[outcome].fetch_add(1, Ordering::Relaxed);
+        for (outcome, n) in events.iter().filter_map(|env| notification_of(&env.event)) {
+            self.notifications[outcome].fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 

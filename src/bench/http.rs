@@ -117,6 +117,17 @@ impl HttpConn {
         }
     }
 
+    /// Subscribes a webhook to the queue for the run's lifetime and more.
+    pub async fn subscribe(&mut self, queue: &str, subscriber: &str) -> Result<(), OpError> {
+        let doc = serde_json::json!({"subscriber": subscriber, "ttl": 86_400});
+        let path = format!("/v2/queues/{queue}/subscriptions");
+        let body = serde_json::to_vec(&doc).map_err(OpError::encode)?;
+        match self.send(Method::POST, &path, Some(body)).await? {
+            (StatusCode::CREATED, _, _) => Ok(()),
+            (s, _, body) => Err(Self::refused(s, &body)),
+        }
+    }
+
     pub async fn post(
         &mut self,
         queue: &str,

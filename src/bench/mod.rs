@@ -113,6 +113,10 @@ pub struct Options {
     /// start empty and the self-check sees only this run's messages.
     #[arg(long)]
     pub project: Option<String>,
+    /// Subscribe a webhook to every queue before the clock starts: `URL/<queue>` (for
+    /// measuring posts under notification delivery; `examples/webhook_sink` receives them).
+    #[arg(long)]
+    pub subscriber: Option<String>,
 }
 
 impl Default for Options {
@@ -133,6 +137,7 @@ impl Default for Options {
             prefill: 0,
             rate: 0.0,
             project: None,
+            subscriber: None,
         }
     }
 }

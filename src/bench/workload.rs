@@ -121,6 +121,13 @@ impl Conn {
         })
     }
 
+    async fn subscribe(&mut self, queue: &str, subscriber: &str) -> Result<(), OpError> {
+        match self {
+            Conn::Http(c) => c.subscribe(queue, subscriber).await,
+            Conn::Ws(c) => c.subscribe(queue, subscriber).await,
+        }
+    }
+
     async fn create_queue(&mut self, queue: &str) -> Result<(), OpError> {
         match self {
             Conn::Http(c) => c.create_queue(queue).await,
@@ -408,6 +415,13 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Report> {
             .create_queue(queue)
             .await
             .with_context(|| format!("creating queue {queue}"))?;
+        if let Some(url) = &options.subscriber {
+            let subscriber = format!("{}/{queue}", url.trim_end_matches('/'));
+            setup
+                .subscribe(queue, &subscriber)
+                .await
+                .with_context(|| format!("subscribing {subscriber} to {queue}"))?;
+        }
     }
     drop(setup);
 

@@ -178,6 +178,16 @@ impl WsConn {
         }
     }
 
+    /// Subscribes a webhook to the queue (a subscription with a subscriber is stored, not
+    /// bound to this connection).
+    pub async fn subscribe(&mut self, queue: &str, subscriber: &str) -> Result<(), OpError> {
+        let body = json!({"queue_name": queue, "subscriber": subscriber, "ttl": 86_400});
+        match self.call("subscription_create", body).await? {
+            (201, _) => Ok(()),
+            (status, body) => Err(Self::refused(status, &body)),
+        }
+    }
+
     pub async fn post(
         &mut self,
         queue: &str,

@@ -5,8 +5,8 @@
 
 use super::message::{self, PostMessages};
 use super::{Decision, Outcome};
-use crate::events::{Event, NewEvent, NotificationAbandoned};
-use crate::model::{Limits, NewMessage, ProjectId, QueueName, Timestamp};
+use crate::events::{Event, NewEvent, NotificationAbandoned, NotificationKind};
+use crate::model::{Limits, NewMessage, ProjectId, QueueName, SubscriptionId, Timestamp};
 use crate::projections::QueueState;
 
 /// Outcomes of delivery attempts, and the engine's new checkpoint.
@@ -44,7 +44,8 @@ pub fn dead_letter_queues(cmd: &RecordNotifications) -> Vec<(ProjectId, QueueNam
     queues
 }
 
-/// Appends every outcome; abandoned notifications with a dead-letter queue are posted there
+/// Appends every outcome, the deliveries to one subscription gathered in one event (at the
+/// place of the first); abandoned notifications with a dead-letter queue are posted there
 /// as one batch per queue, after the outcomes. A dead letter that cannot be posted (its
 /// queue's size cap) is left out, and its `NotificationAbandoned` says no queue.
 pub fn record(
@@ -57,7 +58,21 @@ pub fn record(
     let mut posts: Vec<Vec<NewMessage>> = vec![Vec::new(); targets.len()];
     let mut abandoned_at: Vec<Vec<usize>> = vec![Vec::new(); targets.len()];
     let mut events: Vec<NewEvent> = Vec::with_capacity(cmd.outcomes.len());
+    // Where the deliveries to each subscription (and kind) of this command are gathered.
+    let mut delivered_at: Vec<(SubscriptionId, NotificationKind, usize)> = Vec::new();
     for o in &cmd.outcomes {
+        if let Event::NotificationDelivered(d) = &o.event {
+            let same = |(s, k, _): &&(SubscriptionId, NotificationKind, usize)| {
+                *s == d.subscription_id && *k == d.kind
+            };
+            if let Some(&(_, _, at)) = delivered_at.iter().find(same) {
+                if let Event::NotificationDelivered(gathered) = &mut events[at].event {
+                    gathered.deliveries.extend(d.deliveries.iter().cloned());
+                    continue;
+                }
+            }
+            delivered_at.push((d.subscription_id.clone(), d.kind, events.len()));
+        }
         if let Some((q, m)) = &o.dead_letter {
             let i = targets
                 .iter()
@@ -102,19 +117,21 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{NotificationDelivered, NotificationKind};
-    use crate::model::{MessageBody, MessageId, SubscriptionId};
+    use crate::events::{Delivery, NotificationDelivered};
+    use crate::model::{MessageBody, MessageId};
     use serde_json::json;
 
     fn outcome(p: &ProjectId, q: &QueueName, dead_letter: Option<&str>) -> NotificationOutcome {
         let event = match dead_letter {
             None => Event::NotificationDelivered(NotificationDelivered {
-                subscription_id: SubscriptionId::generate(),
+                subscription_id: SubscriptionId::from_stored("s".into()),
                 subscriber: "http://a".into(),
-                message_id: Some(MessageId::generate()),
                 kind: NotificationKind::Notification,
-                attempt: 1,
-                status: 200,
+                deliveries: vec![Delivery {
+                    message_id: Some(MessageId::generate()),
+                    attempt: 1,
+                    status: 200,
+                }],
             }),
             Some(dlq) => Event::NotificationAbandoned(NotificationAbandoned {
                 subscription_id: SubscriptionId::generate(),
@@ -144,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn given_outcomes_when_recorded_then_each_is_appended_and_dead_letters_are_posted_once_per_queue(
+    fn given_outcomes_when_recorded_then_deliveries_are_gathered_and_dead_letters_posted_once_per_queue(
     ) {
         let p = ProjectId::new(Some("p")).unwrap();
         let q = QueueName::new("q", &p).unwrap();
@@ -152,6 +169,7 @@ mod tests {
             outcomes: vec![
                 outcome(&p, &q, None),
                 outcome(&p, &q, Some("dead")),
+                outcome(&p, &q, None),
                 outcome(&p, &q, Some("dead")),
             ],
             checkpoint: 7,
@@ -168,6 +186,14 @@ mod tests {
                 "QueueCreated",
                 "MessagesPosted"
             ]
+        );
+        let Event::NotificationDelivered(delivered) = &d.events[0].event else {
+            panic!("expected the deliveries first");
+        };
+        assert_eq!(
+            delivered.deliveries.len(),
+            2,
+            "both deliveries in one event"
         );
         let Event::MessagesPosted(posted) = &d.events[4].event else {
             panic!("expected a post");

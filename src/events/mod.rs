@@ -24,7 +24,7 @@ pub use message::{
     PostedMessage,
 };
 pub use notification::{
-    NotificationAbandoned, NotificationDelivered, NotificationFailed, NotificationKind,
+    Delivery, NotificationAbandoned, NotificationDelivered, NotificationFailed, NotificationKind,
 };
 pub use queue::{QueueCreated, QueueDeleted, QueueMetadataUpdated, QueuePurged};
 pub use subscription::{

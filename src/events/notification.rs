@@ -19,18 +19,33 @@ pub enum NotificationKind {
     UnsubscribeConfirmation,
 }
 
-/// A subscriber accepted a notification (a 2xx answer, or the mail relay took the mail).
+/// A subscriber accepted notifications (a 2xx answer, or the mail relay took the mail):
+/// the deliveries to one subscription recorded together, in the order they were made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotificationDelivered {
     pub subscription_id: SubscriptionId,
     pub subscriber: String,
+    pub kind: NotificationKind,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One accepted notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The message it carried (none for a confirmation request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<MessageId>,
-    pub kind: NotificationKind,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// The HTTP status (250 for an accepted mail).
+    /// The HTTP status (the SMTP reply code for a mail).
     pub status: u16,
+}
+
+impl NotificationDelivered {
+    /// The messages it names.
+    pub fn message_ids(&self) -> impl Iterator<Item = &MessageId> {
+        self.deliveries.iter().filter_map(|d| d.message_id.as_ref())
+    }
 }
 
 /// One attempt failed; `retry_at` says when the next one is due (none: this was the last).

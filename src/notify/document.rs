@@ -9,20 +9,27 @@ use crate::events::{NotificationKind, PostedMessage};
 use crate::model::{ProjectId, QueueName, Timestamp};
 use crate::projections::SubscriptionView;
 
-/// The notification of one posted message: `{"ttl", "body", ["delay",] "Message_Type",
-/// "queue_name"}` (no id, as in Zaqar). `posted_at` is the posting event's time.
-pub fn notification(message: &PostedMessage, posted_at: Timestamp, queue: &QueueName) -> Value {
-    let body: Value = serde_json::from_str(message.body.as_json()).unwrap_or(Value::Null);
-    let mut doc = Map::new();
-    doc.insert("ttl".into(), message.ttl.into());
-    doc.insert("body".into(), body);
+/// The notification of one posted message, as JSON text: `{"ttl", "body", ["delay",]
+/// "Message_Type", "queue_name"}` (no id, as in Zaqar). `posted_at` is the posting event's
+/// time. Written around the body's stored text, which is already compact JSON, so a
+/// notification never parses the body.
+pub fn notification(message: &PostedMessage, posted_at: Timestamp, queue: &QueueName) -> String {
+    let body = message.body.as_json();
+    let queue = serde_json::to_string(queue.as_str()).unwrap_or_else(|_| "\"\"".into());
+    let mut doc = String::with_capacity(body.len() + queue.len() + 80);
+    doc.push_str("{\"ttl\":");
+    doc.push_str(itoa::Buffer::new().format(message.ttl));
+    doc.push_str(",\"body\":");
+    doc.push_str(body);
     let delay = posted_at.secs_until(message.delay_until);
     if delay > 0 {
-        doc.insert("delay".into(), delay.into());
+        doc.push_str(",\"delay\":");
+        doc.push_str(itoa::Buffer::new().format(delay));
     }
-    doc.insert("Message_Type".into(), "Notification".into());
-    doc.insert("queue_name".into(), queue.as_str().into());
-    Value::Object(doc)
+    doc.push_str(",\"Message_Type\":\"Notification\",\"queue_name\":");
+    doc.push_str(&queue);
+    doc.push('}');
+    doc
 }
 
 /// The confirmation (or unsubscribe) request for a subscription, signed with `key` for a
@@ -33,7 +40,7 @@ pub fn confirmation(
     project: &ProjectId,
     key: &[u8],
     expires: Timestamp,
-) -> Value {
+) -> String {
     let queue = subscription.source.as_str();
     let collection = match project.is_topics() {
         true => "topics",
@@ -70,17 +77,19 @@ pub fn confirmation(
         "UnsubscribeBody": {"confirmed": false},
         "queue_name": queue,
     })
+    .to_string()
 }
 
 /// The HTTP body for a webhook: the document as JSON, or the subscription's `post_data`
 /// template with every `"$zaqar_message$"` (quotes included) replaced by it.
-pub fn webhook_body(document: &Value, options: &Map<String, Value>) -> String {
-    let json = document.to_string();
+pub fn webhook_body(document: &str, options: &Map<String, Value>) -> String {
     match options.get("post_data") {
-        Some(Value::String(template)) => template.replace("\"$zaqar_message$\"", &json),
+        Some(Value::String(template)) => template.replace("\"$zaqar_message$\"", document),
         // Zaqar takes a non-string template as it is, serialized.
-        Some(other) if !other.is_null() => other.to_string().replace("\"$zaqar_message$\"", &json),
-        _ => json,
+        Some(other) if !other.is_null() => {
+            other.to_string().replace("\"$zaqar_message$\"", document)
+        }
+        _ => document.to_owned(),
     }
 }
 
@@ -103,8 +112,9 @@ mod tests {
             checksum: None,
         };
         let doc = notification(&m, Timestamp(0), &q);
+        assert!(serde_json::from_str::<Value>(&doc).is_ok());
         assert_eq!(
-            doc.to_string(),
+            doc,
             r#"{"ttl":300,"body":{"event":"created"},"Message_Type":"Notification","queue_name":"orders"}"#
         );
         let mut options = Map::new();
@@ -132,13 +142,14 @@ mod tests {
             confirmed: false,
         };
         let expires = Timestamp(1_893_456_000_000);
-        let doc = confirmation(
+        let doc: Value = serde_json::from_str(&confirmation(
             NotificationKind::SubscriptionConfirmation,
             &view,
             &p,
             b"k",
             expires,
-        );
+        ))
+        .unwrap();
         let path = "/v2/queues/orders/subscriptions/s1/confirm";
         assert_eq!(doc["URL-Paths"], path);
         assert_eq!(doc["URL-Expires"], "2030-01-01T00:00:00");

@@ -80,7 +80,7 @@ struct QueueSubscriptions {
 struct Planned<'e> {
     sub: Arc<SubscriptionView>,
     kind: NotificationKind,
-    document: Value,
+    document: String,
     message: Option<&'e PostedMessage>,
 }
 

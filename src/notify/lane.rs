@@ -14,7 +14,8 @@ use super::send::{Attempt, Failure, Sender};
 use super::{Report, DEAD_LETTER_OPTION};
 use crate::commands::NotificationOutcome;
 use crate::events::{
-    Event, NotificationAbandoned, NotificationDelivered, NotificationFailed, NotificationKind,
+    Delivery, Event, NotificationAbandoned, NotificationDelivered, NotificationFailed,
+    NotificationKind,
 };
 use crate::model::{
     Clock, MessageBody, MessageId, NewMessage, ProjectId, QueueName, RetryPolicy, Timestamp,
@@ -32,7 +33,8 @@ pub struct Job {
     pub message_id: Option<MessageId>,
     /// When the message expires: a notification is not sent after that.
     pub message_expires: Option<Timestamp>,
-    pub document: Value,
+    /// JSON text.
+    pub document: String,
     /// Holds a place among the engine's pending deliveries until the job ends.
     pub permit: OwnedSemaphorePermit,
 }
@@ -131,10 +133,12 @@ async fn deliver(
                 let event = NotificationDelivered {
                     subscription_id: view.id.clone(),
                     subscriber: view.subscriber.clone(),
-                    message_id: job.message_id.clone(),
                     kind: job.kind,
-                    attempt,
-                    status,
+                    deliveries: vec![Delivery {
+                        message_id: job.message_id.clone(),
+                        attempt,
+                        status,
+                    }],
                 };
                 return Some(Some(outcome(state, &view, event.into(), None)));
             }
@@ -212,7 +216,7 @@ fn abandoned(
             "message_id": job.message_id.as_ref().map(|m| m.as_str()),
             "attempts": attempts,
             "reason": reason,
-            "notification": job.document,
+            "notification": serde_json::from_str::<Value>(&job.document).unwrap_or(Value::Null),
         });
         NewMessage {
             body: MessageBody::from_value(&doc),

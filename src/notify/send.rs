@@ -64,7 +64,8 @@ pub struct Sender {
 pub struct Attempt<'a> {
     pub subscription: &'a SubscriptionView,
     pub kind: NotificationKind,
-    pub document: &'a Value,
+    /// JSON text.
+    pub document: &'a str,
     /// Stable across retries (the `webhook-id`).
     pub id: &'a str,
     /// Unix seconds, for the signature.
@@ -207,7 +208,7 @@ impl Sender {
             .to(to.parse().map_err(|e| bad("bad recipient address", &e))?)
             .subject(subject.unwrap_or_default())
             .header(ContentType::TEXT_PLAIN)
-            .body(attempt.document.to_string())
+            .body(attempt.document.to_owned())
             .map_err(|e| bad("cannot build the mail", &e))?;
         match mailer.send(message).await {
             Ok(response) => Ok(u16::from(response.code())),

@@ -135,6 +135,22 @@ pub fn history_entry(env: &Envelope, id: &MessageId) -> Value {
             *details = json!({ "claim_id": e.claim_id.as_ref().map(|c| c.as_str()) });
         }
         Event::MessagesPopped(_) | Event::MessagesExpired(_) => *details = json!({}),
+        Event::NotificationDelivered(e) => {
+            if let Some(d) = e
+                .deliveries
+                .iter()
+                .find(|d| d.message_id.as_ref() == Some(id))
+            {
+                *details = json!({
+                    "subscription_id": e.subscription_id.as_str(),
+                    "subscriber": e.subscriber,
+                    "kind": e.kind,
+                    "message_id": id.as_str(),
+                    "attempt": d.attempt,
+                    "status": d.status,
+                });
+            }
+        }
         _ => {}
     }
     entry

@@ -16,6 +16,8 @@ use serde_json::Value;
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// What the receiver answered.
+    pub status: u16,
     pub path: String,
     pub headers: HeaderMap,
     pub body: String,
@@ -58,6 +60,7 @@ async fn record(
 ) -> StatusCode {
     let status = inner.script.lock().unwrap().pop_front().unwrap_or(200);
     inner.received.lock().unwrap().push(Received {
+        status,
         path: uri.path().to_owned(),
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
@@ -96,6 +99,14 @@ impl Receiver {
     /// Every request so far.
     pub fn received(&self) -> Vec<Received> {
         self.inner.received.lock().unwrap().clone()
+    }
+
+    /// The requests answered with a success so far.
+    pub fn accepted(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.status < 300)
+            .collect()
     }
 
     /// The requests to `path` so far.

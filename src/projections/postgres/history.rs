@@ -25,7 +25,7 @@ pub async fn record(conn: &mut PgConnection, env: &Envelope) -> Result<(), Store
         Event::MessagesExpired(e) => insert(conn, &e.ids.iter().collect::<Vec<_>>(), env.seq).await,
         Event::MessageDeadLettered(e) => insert(conn, &[&e.id], env.seq).await,
         Event::NotificationDelivered(e) => {
-            insert(conn, &e.message_id.iter().collect::<Vec<_>>(), env.seq).await
+            insert(conn, &e.message_ids().collect::<Vec<_>>(), env.seq).await
         }
         Event::NotificationFailed(e) => {
             insert(conn, &e.message_id.iter().collect::<Vec<_>>(), env.seq).await

@@ -185,7 +185,7 @@ fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         Event::MessagesPopped(e) => e.ids.iter().collect(),
         Event::MessagesExpired(e) => e.ids.iter().collect(),
         Event::MessageDeadLettered(e) => vec![&e.id],
-        Event::NotificationDelivered(e) => e.message_id.iter().collect(),
+        Event::NotificationDelivered(e) => e.message_ids().collect(),
         Event::NotificationFailed(e) => e.message_id.iter().collect(),
         Event::NotificationAbandoned(e) => e.message_id.iter().collect(),
         Event::ClaimRenewed(e) => return history_of_claim(conn, &e.claim_id, env.seq),

@@ -202,7 +202,11 @@ impl<'c> Window<'c> {
             Event::ClaimRenewed(e) => self.renew(&e, env.at, seq)?,
             Event::ClaimReleased(e) => self.end_claim(&e.claim_id, seq)?,
             Event::ClaimExpired(e) => self.end_claim(&e.claim_id, seq)?,
-            Event::NotificationDelivered(e) => self.mention(e.message_id.as_ref(), seq)?,
+            Event::NotificationDelivered(e) => {
+                for id in e.message_ids() {
+                    self.mention(Some(id), seq)?;
+                }
+            }
             Event::NotificationFailed(e) => self.mention(e.message_id.as_ref(), seq)?,
             Event::NotificationAbandoned(e) => self.mention(e.message_id.as_ref(), seq)?,
             Event::SubscriptionConfirmationRequested(_) => {}
