@@ -20,7 +20,7 @@ use crate::projections::{
 pub const NOTIFIER_CHECKPOINT: &str = "notifier";
 
 /// The PostgreSQL advisory lock held by the one node that delivers notifications.
-const NOTIFIER_LOCK: i64 = 0x6361_6972_6e02;
+const NOTIFIER_LOCK: i32 = 0x6361_6902;
 
 /// The right to run a cluster-wide singleton (the notification engine): always held on
 /// SQLite (one process), held through an advisory lock's connection on PostgreSQL.

@@ -145,14 +145,16 @@ impl PgStore {
         self.bus.subscribe()
     }
 
-    /// Takes the session-level advisory lock `key` on a connection of its own, if no other
-    /// node holds it; the lock lasts as long as that connection.
-    pub async fn try_lease(&self, key: i64) -> Result<Option<sqlx::PgConnection>, StoreError> {
+    /// Takes the session-level advisory lock `key` of this store's schema (advisory locks
+    /// are per database; stores in other schemas of it have their own) on a connection of
+    /// its own, if no other node holds it; the lock lasts as long as that connection.
+    pub async fn try_lease(&self, key: i32) -> Result<Option<sqlx::PgConnection>, StoreError> {
         let mut conn = self.readers.acquire().await?.detach();
-        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut conn)
-            .await?;
+        let held: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))")
+                .bind(key)
+                .fetch_one(&mut conn)
+                .await?;
         if held {
             return Ok(Some(conn));
         }
