@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use cairn::model::{AddressPolicy, Limits, ManualClock, Timestamp};
-use cairn::notify::send::SendSettings;
+use cairn::model::{Limits, ManualClock, Timestamp};
 use cairn::notify::signing::SigningKey;
 use cairn::notify::NotifySettings;
 use cairn::transports::websocket::WsSettings;
@@ -24,26 +23,11 @@ const SOON: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(700);
 
 fn settings(allow: &[&str]) -> NotifySettings {
-    let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
-    NotifySettings {
-        send: SendSettings {
-            timeout: Duration::from_secs(5),
-            per_subscriber: 4,
-            policy: Arc::new(AddressPolicy::new(&allow).unwrap()),
-            webhook_key: None,
-            smtp_url: None,
-            mail_from: "cairn@localhost".into(),
-        },
-        max_pending: 10_000,
-        confirmation_key: None,
-    }
+    common::notify_settings(allow)
 }
 
 fn limits(allow: &[&str]) -> Limits {
-    Limits {
-        notify_allow_hosts: allow.iter().map(|s| s.to_string()).collect(),
-        ..Limits::default()
-    }
+    common::notify_limits(allow)
 }
 
 async fn open(dir: Arc<TempDir>, limits: Limits, notify: NotifySettings) -> TestServer {

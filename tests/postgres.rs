@@ -33,26 +33,10 @@ async fn node(url: &str) -> TestServer {
 
 /// An in-process node that delivers notifications (to 127.0.0.1 only).
 async fn notifying_node(url: &str) -> TestServer {
-    use cairn::notify::{send::SendSettings, NotifySettings};
     let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
     let store = StoreUrl::Postgres(url.to_owned());
-    let allow = vec!["127.0.0.1/32".to_owned()];
-    let notify = NotifySettings {
-        send: SendSettings {
-            timeout: Duration::from_secs(5),
-            per_subscriber: 4,
-            policy: Arc::new(cairn::model::AddressPolicy::new(&allow).unwrap()),
-            webhook_key: None,
-            smtp_url: None,
-            mail_from: "cairn@localhost".into(),
-        },
-        max_pending: 10_000,
-        confirmation_key: None,
-    };
-    let limits = Limits {
-        notify_allow_hosts: allow,
-        ..Limits::default()
-    };
+    let notify = common::notify_settings(&["127.0.0.1/32"]);
+    let limits = common::notify_limits(&["127.0.0.1/32"]);
     let clock = ManualClock::starting_at(START);
     TestServer::with_notify(
         dir,

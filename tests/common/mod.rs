@@ -183,6 +183,32 @@ impl Drop for TestServer {
     }
 }
 
+/// Notification delivery as the tests run it: 5-second timeout, addresses in `allow` open
+/// to the SSRF guard (e.g. `127.0.0.1/32` for a local receiver).
+pub fn notify_settings(allow: &[&str]) -> cairn::notify::NotifySettings {
+    let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+    cairn::notify::NotifySettings {
+        send: cairn::notify::send::SendSettings {
+            timeout: Duration::from_secs(5),
+            per_subscriber: 4,
+            policy: Arc::new(cairn::model::AddressPolicy::new(&allow).unwrap()),
+            webhook_key: None,
+            smtp_url: None,
+            mail_from: "cairn@localhost".into(),
+        },
+        max_pending: 10_000,
+        confirmation_key: None,
+    }
+}
+
+/// Zaqar's default limits, with the same exceptions to the SSRF guard at creation.
+pub fn notify_limits(allow: &[&str]) -> Limits {
+    Limits {
+        notify_allow_hosts: allow.iter().map(|s| s.to_string()).collect(),
+        ..Limits::default()
+    }
+}
+
 /// The PostgreSQL server the tests use.
 pub fn postgres_url() -> String {
     std::env::var("CAIRN_TEST_POSTGRES_URL")
