@@ -23,6 +23,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub websocket: Arc<WsSettings>,
     pub metrics: Arc<Metrics>,
+    pub auth: Arc<crate::auth::Auth>,
+    pub cors: Option<Arc<crate::transports::http::CorsSettings>>,
 }
 
 /// Everything needed to open a server.
@@ -40,6 +42,11 @@ pub struct Settings {
     /// Notification delivery (`None`: subscriptions are stored but nothing is sent, except
     /// WebSocket push).
     pub notify: Option<crate::notify::NotifySettings>,
+    /// Authentication, signed URLs and policy.
+    pub auth: crate::auth::AuthSettings,
+    /// Cross-origin requests from browsers (`None`: no CORS headers, as Zaqar without
+    /// `allowed_origin`).
+    pub cors: Option<crate::transports::http::CorsSettings>,
 }
 
 /// An opened server, ready to serve on a listener.
@@ -69,6 +76,12 @@ impl Server {
         )
         .await?;
         metrics.set_log_position(store.last_seq().await?);
+        let auth = Arc::new(
+            settings
+                .auth
+                .build(metrics.clone())
+                .map_err(|e| StoreError::Unsupported(format!("authentication: {e}")))?,
+        );
         Ok(Server {
             state: AppState {
                 store,
@@ -76,6 +89,8 @@ impl Server {
                 clock,
                 websocket: Arc::new(settings.websocket.clone()),
                 metrics,
+                auth,
+                cors: settings.cors.clone().map(Arc::new),
             },
             sweep_interval: settings.sweep_interval,
             event_retention: settings.event_retention,

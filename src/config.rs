@@ -125,6 +125,15 @@ pub struct VerifyArgs {
     pub quiet: bool,
 }
 
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthStrategy {
+    /// The project header is trusted (Zaqar's noauth).
+    None,
+    /// Keystone v3 tokens.
+    Keystone,
+}
+
 /// SQLite durability level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Synchronous {
@@ -206,10 +215,66 @@ pub struct ServeArgs {
     /// `webhook-signature`) with this secret (`whsec_<base64>` or plain text).
     #[arg(long, env = "CAIRN_WEBHOOK_SIGNING_KEY", hide_env_values = true)]
     pub webhook_signing_key: Option<String>,
-    /// Zaqar's `[signed_url] secret_key`: signs subscription confirmation requests (and
-    /// pre-signed URLs once they are supported).
+    /// Zaqar's `[signed_url] secret_key`: signs pre-signed URLs (`POST …/share`) and
+    /// subscription confirmation requests. Without it, `share` answers 400.
     #[arg(long, env = "CAIRN_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
+    /// How requests are authenticated: `none` (the project header is trusted; for
+    /// development) or `keystone` (`X-Auth-Token` validated against Keystone v3).
+    #[arg(long, env = "CAIRN_AUTH", value_enum, default_value = "none")]
+    pub auth: AuthStrategy,
+    /// Keystone's address, e.g. `http://127.0.0.1:5000`.
+    #[arg(long, env = "CAIRN_KEYSTONE_URL")]
+    pub keystone_url: Option<String>,
+    /// Cairn's service user in Keystone (it needs a role that may validate tokens, such as
+    /// `admin` or `service`).
+    #[arg(long, env = "CAIRN_KEYSTONE_USER")]
+    pub keystone_user: Option<String>,
+    #[arg(long, env = "CAIRN_KEYSTONE_PASSWORD", hide_env_values = true)]
+    pub keystone_password: Option<String>,
+    /// The project the service user's token is scoped to.
+    #[arg(long, env = "CAIRN_KEYSTONE_PROJECT")]
+    pub keystone_project: Option<String>,
+    /// Domain (name) of the service user.
+    #[arg(long, env = "CAIRN_KEYSTONE_USER_DOMAIN", default_value = "Default")]
+    pub keystone_user_domain: String,
+    /// Domain (name) of the service user's project.
+    #[arg(long, env = "CAIRN_KEYSTONE_PROJECT_DOMAIN", default_value = "Default")]
+    pub keystone_project_domain: String,
+    /// An application credential instead of user and password: its id ...
+    #[arg(long, env = "CAIRN_KEYSTONE_APPLICATION_CREDENTIAL_ID")]
+    pub keystone_application_credential_id: Option<String>,
+    /// ... and its secret.
+    #[arg(
+        long,
+        env = "CAIRN_KEYSTONE_APPLICATION_CREDENTIAL_SECRET",
+        hide_env_values = true
+    )]
+    pub keystone_application_credential_secret: Option<String>,
+    /// Most validated tokens kept in the cache.
+    #[arg(long, env = "CAIRN_KEYSTONE_CACHE_SIZE", default_value_t = 10_000)]
+    pub keystone_cache_size: usize,
+    /// Longest a validated token is trusted without asking Keystone again (so a revoked
+    /// token works at most this long): `5m`, `30s`, `0s` for no cache.
+    #[arg(long, env = "CAIRN_KEYSTONE_CACHE_TTL", value_parser = parse_duration, default_value = "5m")]
+    pub keystone_cache_ttl: std::time::Duration,
+    /// Longest one request to Keystone may take.
+    #[arg(long, env = "CAIRN_KEYSTONE_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub keystone_timeout: std::time::Duration,
+    /// A policy file (JSON, or TOML for other extensions): rule name to oslo.policy rule,
+    /// over Zaqar's defaults. See the README's Authentication section.
+    #[arg(long, env = "CAIRN_POLICY_FILE")]
+    pub policy_file: Option<PathBuf>,
+    /// Origins allowed to call the API from a browser (comma-separated, `*` for any).
+    /// Without it no CORS headers are sent, as in Zaqar.
+    #[arg(long, env = "CAIRN_CORS_ALLOWED_ORIGIN", value_delimiter = ',')]
+    pub cors_allowed_origin: Vec<String>,
+    /// Let browsers send credentials (cookies, HTTP auth) on cross-origin requests.
+    #[arg(long, env = "CAIRN_CORS_ALLOW_CREDENTIALS")]
+    pub cors_allow_credentials: bool,
+    /// Seconds a browser may cache a preflight answer.
+    #[arg(long, env = "CAIRN_CORS_MAX_AGE")]
+    pub cors_max_age: Option<u64>,
     /// SMTP relay for `mailto:` subscribers: `smtp://HOST:PORT` (plain), with
     /// `?tls=required` or `?tls=opportunistic` for STARTTLS, `smtps://` for TLS, and
     /// `USER:PASSWORD@` for credentials.
@@ -266,6 +331,81 @@ impl ServeArgs {
             max_pending: self.notify_max_pending.max(1),
             confirmation_key: self.signing_key.as_ref().map(|k| k.as_bytes().to_vec()),
         }))
+    }
+
+    /// Authentication, signed URLs and policy, checked for consistency.
+    pub fn auth(&self) -> Result<crate::auth::AuthSettings, String> {
+        use crate::auth::keystone::{KeystoneSettings, ServiceCredentials};
+        let policy = match &self.policy_file {
+            Some(path) => crate::auth::Policy::load(path)?,
+            None => crate::auth::Policy::default(),
+        };
+        let keystone = match self.auth {
+            AuthStrategy::None => None,
+            AuthStrategy::Keystone => {
+                let url = self
+                    .keystone_url
+                    .clone()
+                    .ok_or("--auth keystone needs --keystone-url")?;
+                url::Url::parse(&url).map_err(|e| format!("--keystone-url {url:?}: {e}"))?;
+                let credentials = match (
+                    &self.keystone_application_credential_id,
+                    &self.keystone_application_credential_secret,
+                ) {
+                    (Some(id), Some(secret)) => ServiceCredentials::ApplicationCredential {
+                        id: id.clone(),
+                        secret: secret.clone(),
+                    },
+                    (None, None) => ServiceCredentials::Password {
+                        user: self.keystone_user.clone().ok_or(
+                            "--auth keystone needs --keystone-user (or an application credential)",
+                        )?,
+                        password: self
+                            .keystone_password
+                            .clone()
+                            .ok_or("--keystone-user needs --keystone-password")?,
+                        project: self
+                            .keystone_project
+                            .clone()
+                            .ok_or("--keystone-user needs --keystone-project")?,
+                        user_domain: self.keystone_user_domain.clone(),
+                        project_domain: self.keystone_project_domain.clone(),
+                    },
+                    _ => {
+                        return Err("an application credential needs both its id and its \
+                                    secret"
+                            .into())
+                    }
+                };
+                Some(KeystoneSettings {
+                    url,
+                    credentials,
+                    cache_size: self.keystone_cache_size.max(1),
+                    cache_ttl: self.keystone_cache_ttl,
+                    timeout: self.keystone_timeout.max(std::time::Duration::from_secs(1)),
+                })
+            }
+        };
+        Ok(crate::auth::AuthSettings {
+            keystone,
+            signing_key: self.signing_key.as_ref().map(|k| k.as_bytes().to_vec()),
+            policy,
+        })
+    }
+
+    /// CORS, when origins are allowed.
+    pub fn cors(&self) -> Option<crate::transports::http::CorsSettings> {
+        let origins: Vec<String> = self
+            .cors_allowed_origin
+            .iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        (!origins.is_empty()).then(|| crate::transports::http::CorsSettings {
+            allowed_origins: origins,
+            allow_credentials: self.cors_allow_credentials,
+            max_age: self.cors_max_age,
+        })
     }
 
     /// The store URL, defaulting to a database in the data directory.

@@ -55,9 +55,23 @@ pub enum ApiError {
     /// The Accept header excludes JSON.
     #[error("not acceptable")]
     NotAcceptable,
-    /// The admin-only route was called without admin rights.
+    /// The policy does not let the caller run this operation.
     #[error("not authorized")]
     Forbidden,
+    /// No valid credentials: a missing, garbage, expired or revoked token (401). `realm` is
+    /// the identity service's address, for the `WWW-Authenticate` header.
+    #[error("unauthenticated: {description}")]
+    Unauthenticated {
+        description: String,
+        realm: Option<String>,
+    },
+    /// The project named in the request is not the one the credentials belong to (403).
+    #[error("project mismatch")]
+    ProjectMismatch,
+    /// A pre-signed URL's signature, expiry, methods or paths do not cover the request. Zaqar
+    /// answers 404 over REST and 403 over WebSocket.
+    #[error("signature rejected")]
+    SignatureRejected,
     /// The store failed; the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),

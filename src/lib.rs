@@ -2,7 +2,8 @@
 //! as an event-sourced engine with CQRS.
 //!
 //! A tour, following a request:
-//! - [`transports`] decode the wire (REST today) into one [`actions::Request`];
+//! - [`transports`] decode the wire (REST and WebSocket) into one [`actions::Request`],
+//!   after [`auth`] has said who is asking;
 //! - [`actions`] validates and runs it: reads go to the read models, writes become
 //!   [`commands`];
 //! - [`commands`] decide, from state loaded by the store's single writer, which
@@ -15,8 +16,10 @@
 //!   [`admin`] holds the offline `replay` and `verify` commands; [`metrics`] what `/metrics`
 //!   exposes.
 //! - [`notify`] delivers notifications (webhooks, mail) as a catch-up projection of the log,
-//!   with retries, a durable checkpoint and an SSRF guard; [`auth`] holds Zaqar's signed-URL
-//!   algorithm, which signs its confirmation requests.
+//!   with retries, a durable checkpoint and an SSRF guard.
+//! - [`auth`] authenticates every request, whatever its transport, once: Keystone tokens
+//!   (with a bounded cache), Zaqar's pre-signed URLs, or nothing (`--auth none`); and holds
+//!   the policy `actions::execute` checks each action against.
 //! - [`bench`] is `cairn bench`, a zaqar-bench-style load generator with a self-check.
 
 pub mod actions;

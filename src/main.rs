@@ -52,7 +52,22 @@ async fn main() -> anyhow::Result<ExitCode> {
                 std::process::exit(2);
             }
         },
+        auth: match args.auth() {
+            Ok(auth) => auth,
+            Err(message) => {
+                eprintln!("error: {message}");
+                std::process::exit(2);
+            }
+        },
+        cors: args.cors(),
     };
+    match &settings.auth.keystone {
+        None => tracing::warn!(
+            "authentication is off (--auth none): requests are NOT authenticated, any client \
+             can act as any project; use --auth keystone outside development"
+        ),
+        Some(keystone) => tracing::info!(keystone = %keystone.url, "requests are authenticated by Keystone"),
+    }
     let server = Server::open(&settings, Arc::new(SystemClock))
         .await
         .with_context(|| format!("opening the store {}", settings.store))?;

@@ -123,6 +123,10 @@ pub struct Metrics {
     notifications: [AtomicU64; NOTIFICATION_OUTCOMES.len()],
     notifier_checkpoint: AtomicI64,
     notifier_pending: AtomicI64,
+    /// Keystone token validations answered from the cache, and those that asked Keystone.
+    token_cache: [AtomicU64; 2],
+    /// Requests refused by authentication or policy, by reason.
+    auth_refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Default for Metrics {
@@ -140,6 +144,8 @@ impl Default for Metrics {
             notifications: Default::default(),
             notifier_checkpoint: AtomicI64::new(0),
             notifier_pending: AtomicI64::new(0),
+            token_cache: Default::default(),
+            auth_refusals: Mutex::default(),
         }
     }
 }
@@ -206,6 +212,18 @@ impl Metrics {
         self.notifier_checkpoint
             .store(checkpoint, Ordering::Relaxed);
         self.notifier_pending.store(pending, Ordering::Relaxed);
+    }
+
+    /// One token validation: from the cache (`hit`) or from Keystone.
+    pub fn token_lookup(&self, hit: bool) {
+        self.token_cache[usize::from(!hit)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request refused by authentication or policy (`reason`: a fixed label).
+    pub fn auth_refused(&self, reason: &'static str) {
+        if let Ok(mut m) = self.auth_refusals.lock() {
+            *m.entry(reason).or_default() += 1;
+        }
     }
 
     /// Sets the log position (at start-up).
@@ -322,6 +340,24 @@ impl Metrics {
             "cairn_notifier_pending {}",
             self.notifier_pending.load(Ordering::Relaxed)
         );
+        out.push_str(
+            "# HELP cairn_auth_token_cache_total Keystone token validations, answered from \
+             the cache (hit) or by Keystone (miss).\n",
+        );
+        out.push_str("# TYPE cairn_auth_token_cache_total counter\n");
+        for (result, n) in ["hit", "miss"].iter().zip(&self.token_cache) {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "cairn_auth_token_cache_total{{result=\"{result}\"}} {n}");
+        }
+        out.push_str(
+            "# HELP cairn_auth_refusals_total Requests refused by authentication or policy.\n",
+        );
+        out.push_str("# TYPE cairn_auth_refusals_total counter\n");
+        if let Ok(m) = self.auth_refusals.lock() {
+            for (reason, n) in m.iter() {
+                let _ = writeln!(out, "cairn_auth_refusals_total{{reason=\"{reason}\"}} {n}");
+            }
+        }
         out.push_str("# HELP cairn_messages Unexpired messages in all queues, by state.\n");
         out.push_str("# TYPE cairn_messages gauge\n");
         let _ = writeln!(out, "cairn_messages{{state=\"free\"}} {free}");

@@ -26,6 +26,8 @@ const NOTHING_WRITTEN: i64 = i64::MIN;
 
 async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply, ApiError> {
     let Request { ctx, action } = req;
+    app.auth
+        .authorize(action.rule(ctx.project.is_topics()), &ctx.principal)?;
     let project = &ctx.project;
     let store = &app.store;
     let now = app.clock.now();
@@ -44,6 +46,17 @@ async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply,
     match action {
         Action::Ping => Ok(Reply::Pong(store.ping().await)),
         Action::Health => health(app, project).await.map(Reply::Health),
+        Action::QueueShare {
+            paths,
+            methods,
+            expires,
+            ..
+        } => {
+            let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+            let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+            let url = app.auth.share(&paths, &methods, project.as_str(), expires)?;
+            Ok(Reply::Shared(url))
+        }
         Action::QueueList { filter, with_count } => {
             let queues = store.list_queues(project, &filter).await?;
             let count = match with_count {

@@ -5,6 +5,7 @@
 
 pub mod decode;
 mod execute;
+mod rules;
 
 pub use execute::execute;
 
@@ -25,7 +26,10 @@ use crate::projections::{
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Context {
+    /// The project acted on: the principal's, or its topic namespace on topic routes.
     pub project: ProjectId,
+    /// Who the request was authenticated as (see [`crate::auth`]).
+    pub principal: std::sync::Arc<crate::auth::Principal>,
     pub client_id: ClientId,
     /// `req-<uuid>`, echoed as `x-openstack-request-id` and recorded with events.
     pub request_id: String,
@@ -166,6 +170,99 @@ impl Action {
         }))
     }
 
+    /// A share request's body (reference §2.4.8), validated as Zaqar does: only `paths`
+    /// (of `messages`, `subscriptions`, `claims`; default `messages`), `methods` (a list;
+    /// default `GET`) and `expires` (ISO 8601, in the future; default a day from `now`).
+    pub fn queue_share(
+        queue: QueueName,
+        body: &serde_json::Map<String, serde_json::Value>,
+        now: Timestamp,
+    ) -> Result<Action, ApiError> {
+        let unknown: Vec<&str> = body
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !matches!(*k, "paths" | "methods" | "expires"))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::InvalidRequest(format!(
+                "Unknown keys: {}",
+                unknown.join(", ")
+            )));
+        }
+        let strings = |name: &str| -> Result<Option<Vec<String>>, ApiError> {
+            match body.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Some)
+                    .ok_or_else(|| {
+                        ApiError::InvalidRequest(format!("`{name}` must be a list of strings"))
+                    }),
+                Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` should be a list"))),
+            }
+        };
+        let paths = strings("paths")?.filter(|p| !p.is_empty());
+        let paths = match paths {
+            None => vec!["messages".to_owned()],
+            Some(paths) => {
+                let invalid: Vec<&str> = paths
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|p| !matches!(*p, "messages" | "subscriptions" | "claims"))
+                    .collect();
+                if !invalid.is_empty() {
+                    return Err(ApiError::InvalidRequest(format!(
+                        "Invalid paths: {}",
+                        invalid.join(", ")
+                    )));
+                }
+                paths
+            }
+        };
+        let paths = paths
+            .iter()
+            .map(|p| format!("/v2/queues/{}/{p}", queue.as_str()))
+            .collect();
+        let methods = strings("methods")?
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| vec!["GET".to_owned()]);
+        let expires = match body.get("expires") {
+            None | Some(serde_json::Value::Null) => Timestamp(now.0 + 86_400_000),
+            Some(value) => {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                if text.trim().parse::<i64>().is_ok() {
+                    return Err(ApiError::InvalidRequest(format!(
+                        "`expires` should be date format, for example 2016-01-01T00:00:00, \
+                         not integer value: {text}"
+                    )));
+                }
+                crate::auth::signed_url::parse_expires(&text).ok_or_else(|| {
+                    ApiError::InvalidRequest(format!(
+                        "`expires` must be an ISO 8601 time such as 2016-01-01T00:00:00, \
+                         not {text:?}"
+                    ))
+                })?
+            }
+        };
+        // Signed URLs carry whole seconds.
+        if expires.0 / 1000 <= now.0 / 1000 {
+            return Err(ApiError::InvalidRequest(
+                "`expires` is lower than the current time".into(),
+            ));
+        }
+        Ok(Action::QueueShare {
+            queue,
+            paths,
+            methods,
+            expires,
+        })
+    }
+
     /// Messages by ids (1..=`max_messages_per_page` of them).
     pub fn message_get_many(
         queue: QueueName,
@@ -210,6 +307,14 @@ pub enum Action {
         queue: QueueName,
         messages: bool,
         subscriptions: bool,
+    },
+    /// A pre-signed URL for some of the queue's resources (`POST …/share`).
+    QueueShare {
+        queue: QueueName,
+        /// Full paths, e.g. `/v2/queues/q/messages`.
+        paths: Vec<String>,
+        methods: Vec<String>,
+        expires: Timestamp,
     },
     MessagePost(PostMessages),
     MessageList(ListMessages),
@@ -319,6 +424,8 @@ pub enum Reply {
     },
     Subscriptions(Vec<SubscriptionView>),
     Subscription(SubscriptionView),
+    /// A pre-signed URL.
+    Shared(crate::auth::signed_url::SignedUrl),
     Done,
 }
 

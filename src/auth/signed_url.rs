@@ -1,6 +1,11 @@
 //! Zaqar's pre-signed URLs (reference §1.11): the signature over paths, methods, project and
 //! expiry, computed exactly as Zaqar's `common/urls.py` does, so that URLs signed by Zaqar
 //! verify here and the reverse. The separators are the two characters backslash and `n`.
+//!
+//! Verification differs from Zaqar's where Zaqar is unsafe: the signature is compared in
+//! constant time, an empty signature is a failed one (never "no signature"), and a signed
+//! path grants itself and what lies below it (`…/messages` grants `…/messages/{id}`), not
+//! any path it happens to match as a regular expression.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -19,6 +24,104 @@ pub struct SignedUrl {
     pub expires: String,
     /// Lower-case hex HMAC-SHA256.
     pub signature: String,
+}
+
+/// What a verified signature grants: these methods on these paths (and below them), in
+/// `project`, until `expires`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub paths: Vec<String>,
+    pub methods: Vec<String>,
+    pub project: String,
+    pub expires: Timestamp,
+}
+
+impl Grant {
+    /// Whether the grant covers `method` on `path`.
+    pub fn permits(&self, method: &str, path: &str) -> bool {
+        self.methods.iter().any(|m| m == method)
+            && self.paths.iter().any(|p| {
+                !p.is_empty()
+                    && path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+    }
+}
+
+/// The signed-URL headers of a request, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presented {
+    pub signature: String,
+    pub expires: Option<String>,
+    pub methods: Vec<String>,
+    pub paths: Vec<String>,
+    /// The `X-Project-ID` header; Zaqar signs the text `None` when there is none.
+    pub project: Option<String>,
+}
+
+/// Checks a presented signature: well-formed, unexpired at `now`, and made with `key`.
+/// Which method and path it may reach is the caller's check ([`Grant::permits`]).
+pub fn verify(key: &[u8], presented: &Presented, now: Timestamp) -> Option<Grant> {
+    let text = presented.expires.as_deref()?;
+    if text.trim().parse::<i64>().is_ok() {
+        return None;
+    }
+    let expires = parse_expires(text)?;
+    if expires.0 <= now.0 {
+        return None;
+    }
+    let signature = hex::decode(presented.signature.trim()).ok()?;
+    let project = presented.project.as_deref().unwrap_or("None");
+    let mut paths = presented.paths.clone();
+    let mut methods = presented.methods.clone();
+    paths.sort();
+    methods.sort();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message(&paths, &methods, project, &expires_text(expires)).as_bytes());
+    mac.verify_slice(&signature).ok()?;
+    Some(Grant {
+        paths,
+        methods,
+        project: project.to_owned(),
+        expires,
+    })
+}
+
+/// An ISO 8601 instant as Zaqar accepts one for `expires`: with or without fractional
+/// seconds and offset (none means UTC), or a bare date.
+pub fn parse_expires(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(Timestamp(at.timestamp_millis()));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(at) = chrono::DateTime::parse_from_str(text, format) {
+            return Some(Timestamp(at.timestamp_millis()));
+        }
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(Timestamp(at.and_utc().timestamp_millis()));
+        }
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(Timestamp(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis()))
+}
+
+/// The signed text: each separator is backslash and `n`, as in Zaqar.
+fn message(paths: &[String], methods: &[String], project: &str, expires: &str) -> String {
+    format!(
+        r"{}\n{}\n{}\n{}",
+        paths.join(","),
+        methods.join(","),
+        project,
+        expires
+    )
 }
 
 /// An expiry instant as Zaqar writes it in signed URLs.
@@ -42,15 +145,8 @@ pub fn sign(
     paths.sort();
     methods.sort();
     let expires = expires_text(expires);
-    let data = format!(
-        r"{}\n{}\n{}\n{}",
-        paths.join(","),
-        methods.join(","),
-        project,
-        expires
-    );
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
-    mac.update(data.as_bytes());
+    mac.update(message(&paths, &methods, project, &expires).as_bytes());
     SignedUrl {
         signature: hex::encode(mac.finalize().into_bytes()),
         paths,
@@ -82,5 +178,55 @@ mod tests {
             url.signature,
             "a71627c44a2402965ea68102b9d091e12b4efbda2abd23949e89bcd035c02eb7"
         );
+    }
+
+    fn presented(url: &SignedUrl) -> Presented {
+        Presented {
+            signature: url.signature.clone(),
+            expires: Some(url.expires.clone()),
+            methods: url.methods.clone(),
+            paths: url.paths.clone(),
+            project: Some(url.project.clone()),
+        }
+    }
+
+    #[test]
+    fn what_is_signed_verifies_and_nothing_else() {
+        let expires = Timestamp(1_893_456_000_000);
+        let now = Timestamp(1_800_000_000_000);
+        let url = sign(b"k", &["/v2/queues/q/messages"], &["GET"], "p", expires);
+        let grant = verify(b"k", &presented(&url), now).expect("verifies");
+        assert!(grant.permits("GET", "/v2/queues/q/messages"));
+        assert!(grant.permits("GET", "/v2/queues/q/messages/abc"));
+        assert!(!grant.permits("POST", "/v2/queues/q/messages"));
+        assert!(!grant.permits("GET", "/v2/queues/q/messagesx"));
+        assert!(!grant.permits("GET", "/v2/queues/q2/messages"));
+        assert!(!grant.permits("GET", "/v2/queues/q/claims"));
+        // Another key, project, method list or expiry: no grant.
+        assert!(verify(b"other", &presented(&url), now).is_none());
+        let mut p = presented(&url);
+        p.project = Some("p2".into());
+        assert!(verify(b"k", &p, now).is_none());
+        let mut p = presented(&url);
+        p.methods.push("DELETE".into());
+        assert!(verify(b"k", &p, now).is_none());
+        let mut p = presented(&url);
+        p.signature = String::new();
+        assert!(verify(b"k", &p, now).is_none());
+        let mut p = presented(&url);
+        p.expires = Some("1893456000".into());
+        assert!(verify(b"k", &p, now).is_none());
+        assert!(verify(b"k", &presented(&url), Timestamp(expires.0 + 1)).is_none());
+    }
+
+    #[test]
+    fn expiry_formats() {
+        let at = Timestamp(1_893_456_000_000);
+        assert_eq!(parse_expires("2030-01-01T00:00:00"), Some(at));
+        assert_eq!(parse_expires("2030-01-01T00:00:00Z"), Some(at));
+        assert_eq!(parse_expires("2030-01-01T01:00:00+01:00"), Some(at));
+        assert_eq!(parse_expires("2030-01-01T00:00:00.000"), Some(at));
+        assert_eq!(parse_expires("2030-01-01"), Some(at));
+        assert_eq!(parse_expires("not a real date"), None);
     }
 }

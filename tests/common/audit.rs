@@ -305,6 +305,8 @@ impl Inspector {
             websocket: Default::default(),
             event_retention: None,
             notify: None,
+            auth: Default::default(),
+            cors: None,
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod keystone;
 pub mod process;
 pub mod receiver;
 pub mod ws;
@@ -110,7 +111,32 @@ impl TestServer {
             websocket,
             event_retention: None,
             notify,
+            auth: Default::default(),
+            cors: None,
         };
+        TestServer::launch(dir, settings, clock).await
+    }
+
+    /// A server on a fresh database whose settings `adjust` changes from the defaults.
+    pub async fn custom(clock: ManualClock, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        let mut settings = Settings {
+            store: store_url(&dir).await,
+            store_options: StoreOptions::default(),
+            limits: Limits::default(),
+            sweep_interval: Duration::from_secs(3600),
+            websocket: WsSettings::default(),
+            event_retention: None,
+            notify: None,
+            auth: Default::default(),
+            cors: None,
+        };
+        adjust(&mut settings);
+        TestServer::launch(dir, settings, clock).await
+    }
+
+    /// Opens and serves `settings`.
+    pub async fn launch(dir: Arc<TempDir>, settings: Settings, clock: ManualClock) -> TestServer {
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await
             .expect("the server opens its store");
@@ -352,6 +378,8 @@ pub struct Client {
     base: String,
     pub client_id: String,
     pub project: String,
+    /// Headers every request carries besides Client-ID and X-Project-ID (e.g. a token).
+    pub extra: Vec<(String, String)>,
 }
 
 impl Client {
@@ -365,7 +393,16 @@ impl Client {
             base: base.to_owned(),
             client_id: client_id.to_owned(),
             project: project.to_owned(),
+            extra: Vec::new(),
         }
+    }
+
+    /// This client, sending also `name: value` on every request.
+    pub fn with_header(&self, name: &str, value: &str) -> Client {
+        let mut client = self.clone();
+        client.extra.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        client.extra.push((name.to_owned(), value.to_owned()));
+        client
     }
 
     /// The same project, another Client-ID (another instance of the same tenant).
@@ -393,9 +430,14 @@ impl Client {
 
     /// A request with the default headers.
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.bare(method, path)
+        let mut request = self
+            .bare(method, path)
             .header("Client-ID", &self.client_id)
-            .header("X-Project-ID", &self.project)
+            .header("X-Project-ID", &self.project);
+        for (name, value) in &self.extra {
+            request = request.header(name, value);
+        }
+        request
     }
 
     /// A request without any default header.

@@ -1,14 +1,20 @@
 //! The REST request pipeline that runs before every `/v2` handler (reference §1.2), in
-//! Zaqar's order: form bodies are refused, `Accept` must admit JSON, then `Client-ID` and the
-//! project header are validated into an [`actions::Context`](crate::actions::Context).
+//! Zaqar's order: a pre-signed URL or a token is checked first ([`crate::auth`]), form
+//! bodies are refused, `Accept` must admit JSON, then `Client-ID` and (without
+//! authentication) the project header are validated into an
+//! [`actions::Context`](crate::actions::Context).
 
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderMap};
 
+use std::sync::Arc;
+
 use crate::actions::Context;
 use crate::app::AppState;
+use crate::auth::signed_url::Presented;
+use crate::auth::Credentials;
 use crate::error::ApiError;
-use crate::model::{ClientId, ProjectId};
+use crate::model::ClientId;
 
 /// The request id given to this request by the middleware.
 #[derive(Debug, Clone)]
@@ -23,6 +29,22 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let headers = &parts.headers;
+        let creds = Credentials {
+            token: header_str(headers, "x-auth-token"),
+            project: header_str(headers, "x-project-id")
+                .or_else(|| header_str(headers, "x-tenant-id"))
+                .or_else(|| header_str(headers, "x-tenant")),
+            signed: signed_headers(headers),
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+        };
+        let now = app.clock.now();
+        // Signatures and tokens are judged before anything else, as in Zaqar; without
+        // authentication the project header is validated after Client-ID.
+        let early = match creds.signed.is_some() || app.auth.requires_token() {
+            true => Some(app.auth.authenticate(&creds, now).await?),
+            false => None,
+        };
         if has_body(headers) && is_form(headers) {
             return Err(ApiError::FormBody);
         }
@@ -36,15 +58,14 @@ impl FromRequestParts<AppState> for Caller {
             limits.min_length_client_id,
             limits.max_length_client_id,
         )?;
-        let project = ProjectId::new(
-            header_str(headers, "x-project-id")
-                .or_else(|| header_str(headers, "x-tenant-id"))
-                .or_else(|| header_str(headers, "x-tenant")),
-        )?;
+        let principal = match early {
+            Some(principal) => principal,
+            None => app.auth.authenticate(&creds, now).await?,
+        };
         // Topic routes act on the project's topic namespace (see `topics`).
         let project = match parts.uri.path().starts_with(super::topics::PREFIX) {
-            true => project.topics(),
-            false => project,
+            true => principal.project.topics(),
+            false => principal.project.clone(),
         };
         let request_id = parts
             .extensions
@@ -53,10 +74,32 @@ impl FromRequestParts<AppState> for Caller {
             .unwrap_or_default();
         Ok(Caller(Context {
             project,
+            principal: Arc::new(principal),
             client_id,
             request_id,
         }))
     }
+}
+
+/// The pre-signed URL headers, when `URL-Signature` is present (even empty). Methods and
+/// paths are comma-separated, as Zaqar reads them.
+fn signed_headers(headers: &HeaderMap) -> Option<Presented> {
+    // A signature that is not text is a failed signature, not an absent one.
+    let signature = headers.get("url-signature")?.to_str().unwrap_or("");
+    let list = |name: &str| -> Vec<String> {
+        header_str(headers, name)
+            .unwrap_or("")
+            .split(',')
+            .map(str::to_owned)
+            .collect()
+    };
+    Some(Presented {
+        signature: signature.to_owned(),
+        expires: header_str(headers, "url-expires").map(str::to_owned),
+        methods: list("url-methods"),
+        paths: list("url-paths"),
+        project: header_str(headers, "x-project-id").map(str::to_owned),
+    })
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

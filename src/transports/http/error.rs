@@ -8,6 +8,7 @@ use crate::error::ApiError;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut realm = None;
         let (status, title, description) = match self {
             ApiError::InvalidRequest(d) => (StatusCode::BAD_REQUEST, "Invalid API request", d),
             ApiError::InvalidBody(d) => (StatusCode::BAD_REQUEST, "Invalid request body", d),
@@ -57,6 +58,22 @@ impl IntoResponse for ApiError {
                 "Not authorized",
                 "You are not authorized to complete this action.".into(),
             ),
+            ApiError::Unauthenticated {
+                description,
+                realm: r,
+            } => {
+                realm = r;
+                (StatusCode::UNAUTHORIZED, "Unauthorized", description)
+            }
+            ApiError::ProjectMismatch => (
+                StatusCode::FORBIDDEN,
+                "Not authorized",
+                "The project in X-Project-ID is not the project of the token.".into(),
+            ),
+            // Zaqar answers every failed signature check with a bare 404.
+            ApiError::SignatureRejected => {
+                return (StatusCode::NOT_FOUND, "").into_response();
+            }
             ApiError::Unavailable(d) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service temporarily unavailable",
@@ -69,6 +86,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=UTF-8"),
         );
+        if let Some(value) = realm.and_then(|r| HeaderValue::from_str(&format!("Keystone uri=\"{r}\"")).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
         response
     }
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod caller;
 mod claims;
+mod cors;
 mod error;
 mod messages;
 mod meta;
@@ -30,6 +31,7 @@ use crate::error::ApiError;
 use crate::model::QueueName;
 
 pub use caller::RequestId;
+pub use cors::CorsSettings;
 
 /// Largest request body read at all; bodies above their route's own limit are read (so the
 /// client gets a clean 400 rather than a reset connection) up to this size.
@@ -39,7 +41,8 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let topics =
         queue_routes(topics::PREFIX, false).route_layer(middleware::from_fn(topics::render));
-    Router::new()
+    let cors = state.cors.as_ref().map(|c| c.layer());
+    let router = Router::new()
         .route("/", get(meta::versions))
         .route("/v2", get(meta::home))
         .route("/v2/", get(meta::home))
@@ -54,8 +57,13 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
-        ))
-        .with_state(state)
+        ));
+    // Outermost, so that preflights are answered before anything else runs.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// The routes of queues under `prefix` (`/v2/queues`), or of topics (`/v2/topics`: the same
@@ -107,6 +115,7 @@ fn queue_routes(prefix: &str, claims: bool) -> Router<AppState> {
         return routes;
     }
     routes
+        .route(&format!("{q}/share"), post(queues::share))
         .route(&format!("{q}/claims"), post(claims::create))
         .route(
             &format!("{q}/claims/{{claim_id}}"),

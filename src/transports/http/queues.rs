@@ -228,3 +228,32 @@ pub async fn purge(
     let seq = Seq(answer.seq);
     Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
+
+/// `POST /v2/queues/{queue}/share`: a pre-signed URL (reference §2.4.8).
+pub async fn share(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let queue = queue_name(path, &ctx)?;
+    let body = read_body(body).await?;
+    let doc = decode::parse_json(&body)?;
+    let serde_json::Value::Object(doc) = doc else {
+        return Err(ApiError::InvalidBody(
+            "The share document must be a JSON object.".into(),
+        ));
+    };
+    let action = Action::queue_share(queue, &doc, app.clock.now())?;
+    let Reply::Shared(url) = execute(&app, Request { ctx, action }).await?.reply else {
+        return Err(ApiError::Unavailable("Unexpected reply.".into()));
+    };
+    let doc = json!({
+        "paths": url.paths,
+        "methods": url.methods,
+        "project": url.project,
+        "expires": url.expires,
+        "signature": url.signature,
+    });
+    Ok(render::json(StatusCode::OK, &doc))
+}

@@ -7,6 +7,10 @@ use crate::error::ApiError;
 
 /// Status and body of a failed request.
 pub fn status_and_body(err: &ApiError) -> (u16, Value) {
+    if *err == ApiError::SignatureRejected {
+        // Zaqar's answer to a pre-signed frame that does not verify.
+        return (403, json!({"error": "Not authentified."}));
+    }
     let (status, title) = match err {
         ApiError::InvalidRequest(_) => (400, "Invalid API request"),
         ApiError::InvalidBody(_) => (400, "Invalid request body"),
@@ -24,6 +28,9 @@ pub fn status_and_body(err: &ApiError) -> (u16, Value) {
         ApiError::UnsupportedMediaType(_) => (415, "Unsupported media type"),
         ApiError::NotAcceptable => (406, "Not acceptable"),
         ApiError::Forbidden => (403, "Not authorized"),
+        ApiError::Unauthenticated { .. } => (401, "Unauthorized"),
+        ApiError::ProjectMismatch => (403, "Not authorized"),
+        ApiError::SignatureRejected => (403, "Not authentified"),
         ApiError::Unavailable(_) => (503, "Service temporarily unavailable"),
     };
     let detail = match err {
@@ -50,6 +57,10 @@ fn detail(err: &ApiError) -> String {
         | ApiError::Conflict(d)
         | ApiError::UnsupportedMediaType(d)
         | ApiError::Unavailable(d) => d.clone(),
+        ApiError::Unauthenticated { description, .. } => description.clone(),
+        ApiError::ProjectMismatch => {
+            "The project in X-Project-ID is not the project of the token.".to_owned()
+        }
         other => other.to_string(),
     }
 }

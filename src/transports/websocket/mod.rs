@@ -1,7 +1,10 @@
 //! Zaqar's WebSocket transport (reference §7): one connection carries many requests, each
 //! a JSON (text) or MessagePack (binary) envelope decoded into the same `actions::Request`
-//! REST uses. The first request binds the connection to its project and client; push
-//! subscriptions (`subscription_create` without a subscriber) receive new messages of a
+//! REST uses, and authenticated by the same [`crate::auth`] function: with Keystone,
+//! `authenticate` binds the connection to its token's project until the token expires
+//! (then the connection closes with 4003), and a pre-signed frame is judged as the REST
+//! request with the same effect; without authentication each frame's headers name its
+//! project. Push subscriptions (`subscription_create` without a subscriber) receive new messages of a
 //! queue as they are committed to the log. Each connection has a bounded send queue: a client
 //! that does not read is disconnected with a clear reason, never buffered without limit.
 
@@ -24,8 +27,10 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
-use crate::actions::{execute, Context, Request};
+use crate::actions::{execute, Action, Context, Request};
 use crate::app::AppState;
+use crate::auth::signed_url::Presented;
+use crate::auth::{Credentials, Principal};
 use crate::commands::{Command, Committed, CreateSubscription, Outcome, Scope};
 use crate::error::ApiError;
 use crate::events::{Envelope, Event};
@@ -86,13 +91,22 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Respo
 /// Why a session ends, sent to the client as the close reason.
 struct Close(u16, &'static str);
 
+/// A push subscription of a connection.
+struct Push {
+    id: SubscriptionId,
+    expires: Timestamp,
+    client: ClientId,
+}
+
 /// The state of one connection.
 struct Session {
     app: AppState,
-    /// The identity bound by the first request.
-    identity: Option<(ProjectId, ClientId)>,
-    /// Push subscriptions of this connection, by queue.
-    pushes: HashMap<QueueName, (SubscriptionId, Timestamp)>,
+    /// The principal bound by `authenticate` (Keystone only).
+    principal: Option<Arc<Principal>>,
+    /// When the bound principal's token expires.
+    deadline: Option<tokio::time::Instant>,
+    /// Push subscriptions of this connection, by project and queue.
+    pushes: HashMap<(ProjectId, QueueName), Push>,
     /// The committed-event feed, once a push subscription exists.
     feed: Option<broadcast::Receiver<Arc<Envelope>>>,
     out: mpsc::Sender<Message>,
@@ -126,7 +140,8 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
     });
     let mut s = Session {
         app,
-        identity: None,
+        principal: None,
+        deadline: None,
         pushes: HashMap::new(),
         feed: None,
         out,
@@ -164,6 +179,9 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
                     break None;
                 }
             }
+            _ = expiry(s.deadline) => {
+                break Some(Close(4003, "Authentication expired."));
+            }
             _ = ping.tick() => {
                 if last_seen.elapsed() > settings.idle_timeout {
                     break Some(Close(1000, "Idle timeout."));
@@ -194,6 +212,14 @@ async fn run_session(socket: WebSocket, app: AppState, connection: String) {
         abort.abort();
     }
     metrics.ws_connection(-1);
+}
+
+/// Resolves at the bound token's expiry, never without one.
+async fn expiry(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_event(
@@ -253,7 +279,7 @@ impl Session {
         protocol::response(envelope.into_echo(), status, body, seq)
     }
 
-    /// Checks identity, decodes the action and runs it.
+    /// Authenticates the frame, decodes the action and runs it.
     async fn run(
         &mut self,
         envelope: &protocol::Envelope,
@@ -264,17 +290,50 @@ impl Session {
             return Err(Rejection::new(400, error).into());
         }
         if envelope.action == "authenticate" {
-            // No auth strategy is configured: every connection is already authorised.
-            return Ok((200, json!({"message": "Authentified."}), None));
-        }
-        let ctx = self.context(envelope)?;
-        if envelope.action == "event_subscribe" {
-            return self.start_tail(&ctx, &envelope.body, codec);
+            return self.authenticate(envelope).await;
         }
         let limits = self.app.limits.clone();
+        // Both headers are required by every action's schema.
+        let header_project = envelope.header("X-Project-ID")?;
+        if envelope.header("Client-ID")?.is_none() || header_project.is_none() {
+            return Err(Rejection::schema().into());
+        }
+        let client_id = ClientId::new(
+            envelope.header("Client-ID")?,
+            limits.client_id_uuid_safe,
+            limits.min_length_client_id,
+            limits.max_length_client_id,
+        )?;
+        let signed = signed_headers(envelope)?;
+        // The project the action names: the bound token's, or the frame's own.
+        let project = match (&signed, &self.principal) {
+            (None, Some(bound)) => {
+                if header_project != Some(bound.project.as_str()) {
+                    return Err(ApiError::ProjectMismatch.into());
+                }
+                bound.project.clone()
+            }
+            _ => ProjectId::new(header_project)?,
+        };
         let now = self.app.clock.now();
+        if envelope.action == "event_subscribe" {
+            let principal = self
+                .principal_for(signed, header_project, Some(("GET", "/v2/events".into())))
+                .await?;
+            let ctx = context(project, principal, client_id);
+            return self.start_tail(&ctx, &envelope.body, codec);
+        }
         let request =
-            dispatch::decode_action(&envelope.action, &envelope.body, &ctx.project, &limits, now)?;
+            dispatch::decode_action(&envelope.action, &envelope.body, &project, &limits, now)?;
+        let route = match &request {
+            dispatch::Request::Api(action, _) => Some(action.route(false)),
+            dispatch::Request::Subscribe { queue, .. } => {
+                Some(("POST", format!("/v2/queues/{}/subscriptions", queue.as_str())))
+            }
+            dispatch::Request::Immediate(..) => None,
+        };
+        let principal = self.principal_for(signed, header_project, route).await?;
+        let ctx = context(project, principal, client_id);
         match request {
             dispatch::Request::Immediate(status, body) => Ok((status, body, None)),
             dispatch::Request::Api(action, how) => {
@@ -299,36 +358,78 @@ impl Session {
         }
     }
 
-    /// The caller's identity, bound to the connection by its first request.
-    fn context(&mut self, envelope: &protocol::Envelope) -> Result<Context, Refusal> {
-        let limits = &self.app.limits;
-        // Both headers are required by every action's schema.
-        if envelope.header("Client-ID")?.is_none() || envelope.header("X-Project-ID")?.is_none() {
-            return Err(Rejection::schema().into());
-        }
-        let client = ClientId::new(
-            envelope.header("Client-ID")?,
-            limits.client_id_uuid_safe,
-            limits.min_length_client_id,
-            limits.max_length_client_id,
-        )?;
-        let project = ProjectId::new(envelope.header("X-Project-ID")?)?;
-        match &self.identity {
-            None => self.identity = Some((project.clone(), client.clone())),
-            Some((p, c)) if *p == project && *c == client => {}
-            Some(_) => {
-                return Err(Rejection::new(
-                    403,
-                    "This connection is bound to another project or client.",
-                )
-                .into())
+    /// Who a frame acts as: the signer of its pre-signed headers (judged against the REST
+    /// `route` of its action), else the principal bound by `authenticate`, else — without
+    /// authentication — its own project header. With Keystone, an unauthenticated frame
+    /// gets Zaqar's 403.
+    async fn principal_for(
+        &self,
+        signed: Option<Presented>,
+        project: Option<&str>,
+        route: Option<(&'static str, String)>,
+    ) -> Result<Arc<Principal>, Refusal> {
+        let now = self.app.clock.now();
+        if signed.is_none() {
+            if let Some(bound) = &self.principal {
+                return Ok(bound.clone());
+            }
+            if self.app.auth.requires_token() {
+                return Err(Rejection::new(403, "Not authentified.").into());
             }
         }
-        Ok(Context {
+        let Some((method, path)) = route.or_else(|| signed.is_none().then(|| ("", String::new())))
+        else {
+            // An action without a REST equivalent cannot be pre-signed.
+            return Err(ApiError::SignatureRejected.into());
+        };
+        let creds = Credentials {
+            token: None,
             project,
-            client_id: client,
-            request_id: format!("req-{}", uuid::Uuid::new_v4()),
-        })
+            signed,
+            method,
+            path: &path,
+        };
+        Ok(Arc::new(self.app.auth.authenticate(&creds, now).await?))
+    }
+
+    /// `authenticate`: validates the token and binds the connection to its principal until
+    /// the token expires; a failed attempt ends any earlier binding. Without an
+    /// authentication strategy there is nothing to check.
+    async fn authenticate(
+        &mut self,
+        envelope: &protocol::Envelope,
+    ) -> Result<(u16, Value, Option<i64>), Refusal> {
+        if !self.app.auth.requires_token() {
+            return Ok((200, json!({"message": "Authentified."}), None));
+        }
+        let creds = Credentials {
+            token: envelope.header("X-Auth-Token")?,
+            project: envelope.header("X-Project-ID")?,
+            signed: None,
+            method: "",
+            path: "",
+        };
+        let now = self.app.clock.now();
+        match self.app.auth.authenticate(&creds, now).await {
+            Ok(principal) => {
+                let left = principal.expires().map_or(0, |at| (at.0 - now.0).max(0));
+                self.deadline = Some(
+                    tokio::time::Instant::now() + Duration::from_millis(left.unsigned_abs()),
+                );
+                self.principal = Some(Arc::new(principal));
+                Ok((200, json!({"message": "Authentified."}), None))
+            }
+            Err(e) => {
+                self.principal = None;
+                self.deadline = None;
+                let status = match e {
+                    ApiError::Unavailable(_) => 503,
+                    ApiError::ProjectMismatch => 403,
+                    _ => 401,
+                };
+                Ok((status, json!({"error": "Authentication failed."}), None))
+            }
+        }
     }
 
     /// Creates (in the log) a subscription that pushes the queue's new messages here.
@@ -340,7 +441,8 @@ impl Session {
         options: Option<serde_json::Map<String, Value>>,
         codec: Codec,
     ) -> Result<(u16, Value, Option<i64>), Refusal> {
-        if self.pushes.contains_key(&queue) {
+        let key = (ctx.project.clone(), queue.clone());
+        if self.pushes.contains_key(&key) {
             return Ok((
                 409,
                 json!(format!("Subscription {queue} not created.")),
@@ -353,6 +455,8 @@ impl Session {
             options,
         };
         let cmd = CreateSubscription::new(queue.clone(), spec);
+        let action = Action::SubscriptionCreate(cmd.clone());
+        self.app.auth.authorize(action.rule(false), &ctx.principal)?;
         let scope = Scope {
             project: ctx.project.clone(),
             client_id: Some(ctx.client_id.clone()),
@@ -370,7 +474,14 @@ impl Session {
             }) => {
                 let ttl = ttl.unwrap_or(self.app.limits.default_subscription_ttl);
                 let expires = self.app.clock.now().plus_secs(ttl);
-                self.pushes.insert(queue.clone(), (id.clone(), expires));
+                self.pushes.insert(
+                    key,
+                    Push {
+                        id: id.clone(),
+                        expires,
+                        client: ctx.client_id.clone(),
+                    },
+                );
                 self.push_codec = codec;
                 Ok((
                     201,
@@ -401,13 +512,7 @@ impl Session {
                 return Err(Close(1001, "The server is shutting down."))
             }
         };
-        let Some((project, _)) = &self.identity else {
-            return Ok(());
-        };
-        if env.project != *project {
-            return Ok(());
-        }
-        if let Some(tail) = self.tail.as_mut() {
+        if let Some(tail) = self.tail.as_mut().filter(|t| t.project == env.project) {
             if !tail.catching_up && env.seq > tail.filter.after {
                 tail.filter.after = env.seq;
                 if matches_filter(&tail.filter, &env)
@@ -420,7 +525,9 @@ impl Session {
                 }
             }
         }
-        let Some((subscription, expires)) = self.pushes.get(&env.queue).cloned() else {
+        let key = (env.project.clone(), env.queue.clone());
+        let Some((subscription, expires)) = self.pushes.get(&key).map(|p| (p.id.clone(), p.expires))
+        else {
             return Ok(());
         };
         match &env.event {
@@ -434,13 +541,13 @@ impl Session {
                 }
             }
             Event::SubscriptionDeleted(d) if d.id == subscription => {
-                self.pushes.remove(&env.queue);
+                self.pushes.remove(&key);
             }
             Event::SubscriptionsExpired(e) if e.ids.contains(&subscription) => {
-                self.pushes.remove(&env.queue);
+                self.pushes.remove(&key);
             }
             Event::SubscriptionsPurged(_) | Event::QueueDeleted(_) => {
-                self.pushes.remove(&env.queue);
+                self.pushes.remove(&key);
             }
             _ => {}
         }
@@ -449,13 +556,11 @@ impl Session {
 
     /// Removes this connection's push subscriptions from the log's read model.
     async fn end(&mut self) {
-        let Some((project, client)) = self.identity.clone() else {
-            return;
-        };
-        for (queue, (id, _)) in self.pushes.drain() {
+        for ((project, queue), push) in self.pushes.drain() {
+            let id = push.id;
             let scope = Scope {
-                project: project.clone(),
-                client_id: Some(client.clone()),
+                project,
+                client_id: Some(push.client),
                 request_id: None,
             };
             if let Err(e) = self
@@ -468,4 +573,41 @@ impl Session {
             }
         }
     }
+}
+
+/// A request context for a frame.
+fn context(project: ProjectId, principal: Arc<Principal>, client_id: ClientId) -> Context {
+    Context {
+        project,
+        principal,
+        client_id,
+        request_id: format!("req-{}", uuid::Uuid::new_v4()),
+    }
+}
+
+/// A frame's pre-signed headers, when it carries `URL-Signature`. `URL-Methods` and
+/// `URL-Paths` are JSON arrays over WebSocket (Zaqar's form); comma-separated text is
+/// accepted too.
+fn signed_headers(envelope: &protocol::Envelope) -> Result<Option<Presented>, Rejection> {
+    let Some(signature) = envelope.headers.get("URL-Signature") else {
+        return Ok(None);
+    };
+    let list = |name: &str| -> Vec<String> {
+        match envelope.headers.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect(),
+            Some(Value::String(s)) => s.split(',').map(str::to_owned).collect(),
+            _ => Vec::new(),
+        }
+    };
+    Ok(Some(Presented {
+        // A signature that is not text is a failed signature, not an absent one.
+        signature: signature.as_str().unwrap_or_default().to_owned(),
+        expires: envelope.header("URL-Expires").ok().flatten().map(str::to_owned),
+        methods: list("URL-Methods"),
+        paths: list("URL-Paths"),
+        project: envelope.header("X-Project-ID")?.map(str::to_owned),
+    }))
 }

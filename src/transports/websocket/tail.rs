@@ -16,6 +16,8 @@ use crate::events::{Envelope, EventFilter};
 
 /// An `event_subscribe` tail: every event after `after` that passes the filter.
 pub(super) struct Tail {
+    /// The project whose events are tailed.
+    pub(super) project: crate::model::ProjectId,
     pub(super) filter: EventFilter,
     pub(super) codec: Codec,
     /// Whether events up to the log's head still have to be read from the log.
@@ -66,6 +68,9 @@ impl Session {
             None,
             &self.app.limits,
         )?;
+        self.app
+            .auth
+            .authorize(action.rule(false), &ctx.principal)?;
         let crate::actions::Action::EventList(filter) = action else {
             return Err(ApiError::Unavailable("Unexpected action.".into()).into());
         };
@@ -75,6 +80,7 @@ impl Session {
         }
         let after = filter.after;
         self.tail = Some(Tail {
+            project: ctx.project.clone(),
             filter,
             codec,
             catching_up: true,
@@ -88,7 +94,7 @@ impl Session {
 
     /// Sends the tail's events from the log up to its head; afterwards live events follow.
     pub(super) async fn catch_up(&mut self) -> Result<(), ()> {
-        let Some((project, _)) = self.identity.clone() else {
+        let Some(project) = self.tail.as_ref().map(|t| t.project.clone()) else {
             return Ok(());
         };
         loop {
