@@ -401,7 +401,10 @@ impl ServeArgs {
             .map(|o| o.trim().to_owned())
             .filter(|o| !o.is_empty())
             .collect();
-        (!origins.is_empty()).then(|| crate::transports::http::CorsSettings {
+        if origins.is_empty() {
+            return None;
+        }
+        Some(crate::transports::http::CorsSettings {
             allowed_origins: origins,
             allow_credentials: self.cors_allow_credentials,
             max_age: self.cors_max_age,

@@ -66,7 +66,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             "authentication is off (--auth none): requests are NOT authenticated, any client \
              can act as any project; use --auth keystone outside development"
         ),
-        Some(keystone) => tracing::info!(keystone = %keystone.url, "requests are authenticated by Keystone"),
+        Some(keystone) => {
+            tracing::info!(keystone = %keystone.url, "requests are authenticated by Keystone")
+        }
     }
     let server = Server::open(&settings, Arc::new(SystemClock))
         .await

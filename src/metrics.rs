@@ -347,7 +347,10 @@ impl Metrics {
         out.push_str("# TYPE cairn_auth_token_cache_total counter\n");
         for (result, n) in ["hit", "miss"].iter().zip(&self.token_cache) {
             let n = n.load(Ordering::Relaxed);
-            let _ = writeln!(out, "cairn_auth_token_cache_total{{result=\"{result}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "cairn_auth_token_cache_total{{result=\"{result}\"}} {n}"
+            );
         }
         out.push_str(
             "# HELP cairn_auth_refusals_total Requests refused by authentication or policy.\n",

@@ -73,7 +73,9 @@ async fn tokens_decide_the_project_over_rest() {
         .expect_error(401, "Unauthorized");
 
     alice.create_queue("orders", &json!({})).await;
-    alice.post_messages("orders", &[json!({"body": 1, "ttl": 300})]).await;
+    alice
+        .post_messages("orders", &[json!({"body": 1, "ttl": 300})])
+        .await;
 
     // The token's project is the project: naming another is refused, not obeyed.
     alice
@@ -173,7 +175,11 @@ async fn a_policy_file_narrows_the_defaults() {
     let settings = keystone.settings();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.json");
-    std::fs::write(&path, r#"{"messages:create": "role:member and not role:manager"}"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"messages:create": "role:member and not role:manager"}"#,
+    )
+    .unwrap();
     let policy = cairn::auth::Policy::load(&path).unwrap();
     let server = TestServer::custom(real_clock(), |s| {
         s.auth.keystone = Some(settings);
@@ -195,7 +201,10 @@ async fn a_policy_file_narrows_the_defaults() {
     root.post("/v2/queues/q/messages", &body)
         .await
         .expect_error(403, "Not authorized");
-    carol.get("/v2/queues/q/messages?echo=true").await.expect(200);
+    carol
+        .get("/v2/queues/q/messages?echo=true")
+        .await
+        .expect(200);
 }
 
 /// Headers of a signed request, as `share` answered.
@@ -209,11 +218,15 @@ fn signed(client: &Client, url: &Value) -> Client {
             .collect::<Vec<_>>()
             .join(",")
     };
-    Client::new(&client.url(""), &new_uuid(), url["project"].as_str().unwrap())
-        .with_header("URL-Signature", url["signature"].as_str().unwrap())
-        .with_header("URL-Expires", url["expires"].as_str().unwrap())
-        .with_header("URL-Methods", &join("methods"))
-        .with_header("URL-Paths", &join("paths"))
+    Client::new(
+        &client.url(""),
+        &new_uuid(),
+        url["project"].as_str().unwrap(),
+    )
+    .with_header("URL-Signature", url["signature"].as_str().unwrap())
+    .with_header("URL-Expires", url["expires"].as_str().unwrap())
+    .with_header("URL-Methods", &join("methods"))
+    .with_header("URL-Paths", &join("paths"))
 }
 
 #[tokio::test]
@@ -224,11 +237,19 @@ async fn signed_urls_reach_only_what_they_sign() {
     let alice = as_user(&server, &alpha, &keystone.token("alice", "alpha").await);
     alice.create_queue("shared", &json!({})).await;
     alice.create_queue("private", &json!({})).await;
-    let id = alice.post_messages("shared", &[json!({"body": "hello"})]).await[0].clone();
-    alice.post_messages("private", &[json!({"body": "secret"})]).await;
+    let id = alice
+        .post_messages("shared", &[json!({"body": "hello"})])
+        .await[0]
+        .clone();
+    alice
+        .post_messages("private", &[json!({"body": "secret"})])
+        .await;
 
     let r = alice
-        .post("/v2/queues/shared/share", &json!({"methods": ["GET", "POST"]}))
+        .post(
+            "/v2/queues/shared/share",
+            &json!({"methods": ["GET", "POST"]}),
+        )
         .await;
     r.expect(200);
     assert_eq!(r.body["paths"], json!(["/v2/queues/shared/messages"]));
@@ -246,7 +267,10 @@ async fn signed_urls_reach_only_what_they_sign() {
         .await
         .expect(200);
     bearer
-        .post("/v2/queues/shared/messages", &json!({"messages": [{"body": 2}]}))
+        .post(
+            "/v2/queues/shared/messages",
+            &json!({"messages": [{"body": 2}]}),
+        )
         .await
         .expect(201);
     // ... and nothing else: another method, path, queue or project is a 404.
@@ -254,8 +278,14 @@ async fn signed_urls_reach_only_what_they_sign() {
         .delete(&format!("/v2/queues/shared/messages/{id}"))
         .await
         .expect(404);
-    bearer.post("/v2/queues/shared/claims", &json!({})).await.expect(404);
-    bearer.get("/v2/queues/private/messages?echo=true").await.expect(404);
+    bearer
+        .post("/v2/queues/shared/claims", &json!({}))
+        .await
+        .expect(404);
+    bearer
+        .get("/v2/queues/private/messages?echo=true")
+        .await
+        .expect(404);
     bearer.get("/v2/queues").await.expect(404);
     bearer
         .with_project(&keystone.project("beta"))
@@ -285,7 +315,9 @@ async fn share_validates_its_document() {
     .await;
     let c = server.client();
     let share = "/v2/queues/q/share";
-    c.send_raw(Method::POST, share, "not json").await.expect(400);
+    c.send_raw(Method::POST, share, "not json")
+        .await
+        .expect(400);
     for body in [
         json!({"dummy": 1}),
         json!({"expires": "wrong date format"}),
@@ -348,39 +380,56 @@ async fn websocket_binds_to_the_token() {
         .expect_error_text(403, "Not authentified.");
     let mut headers = ws.headers();
     headers["X-Auth-Token"] = json!("garbage");
-    let r = ws.send_with_headers("authenticate", headers.clone(), json!({})).await;
+    let r = ws
+        .send_with_headers("authenticate", headers.clone(), json!({}))
+        .await;
     r.expect(401);
     assert_eq!(r.body["error"], "Authentication failed.");
     assert_eq!(r.request["headers"], json!({}), "the token is not echoed");
     headers["X-Auth-Token"] = json!(token);
-    let r = ws.send_with_headers("authenticate", headers.clone(), json!({})).await;
+    let r = ws
+        .send_with_headers("authenticate", headers.clone(), json!({}))
+        .await;
     r.expect(200);
     assert_eq!(r.body["message"], "Authentified.");
 
-    ws.send("queue_create", json!({"queue_name": "wsq"})).await.expect(201);
-    ws.send("message_post", json!({"queue_name": "wsq", "messages": [{"body": 1}]}))
+    ws.send("queue_create", json!({"queue_name": "wsq"}))
         .await
         .expect(201);
+    ws.send(
+        "message_post",
+        json!({"queue_name": "wsq", "messages": [{"body": 1}]}),
+    )
+    .await
+    .expect(201);
     // A frame naming another project is refused (Zaqar 23.0.1's fix).
     let mut other = ws.headers();
     other["X-Project-ID"] = json!(beta);
-    ws.send_with_headers("message_list", other, json!({"queue_name": "wsq", "echo": true}))
-        .await
-        .expect(403);
+    ws.send_with_headers(
+        "message_list",
+        other,
+        json!({"queue_name": "wsq", "echo": true}),
+    )
+    .await
+    .expect(403);
 
     // Bob, bound to beta, does not see alpha's queue.
     let bob_token = keystone.token("bob", "beta").await;
     let mut bob = WsClient::connect(&server, Codec::MsgPack, &new_uuid(), &beta).await;
     let mut h = bob.headers();
     h["X-Auth-Token"] = json!(bob_token);
-    bob.send_with_headers("authenticate", h, json!({})).await.expect(200);
+    bob.send_with_headers("authenticate", h, json!({}))
+        .await
+        .expect(200);
     let r = bob.send("queue_list", json!({})).await;
     r.expect(200);
     assert!(r.body["queues"].as_array().unwrap().is_empty());
 
     // A failed re-authentication ends the binding.
     headers["X-Auth-Token"] = json!("garbage");
-    ws.send_with_headers("authenticate", headers, json!({})).await.expect(401);
+    ws.send_with_headers("authenticate", headers, json!({}))
+        .await
+        .expect(401);
     ws.send("queue_list", json!({}))
         .await
         .expect_error_text(403, "Not authentified.");
@@ -394,9 +443,14 @@ async fn websocket_signed_frames_reach_only_the_signed_queue() {
     let alice = as_user(&server, &alpha, &keystone.token("alice", "alpha").await);
     alice.create_queue("shared", &json!({})).await;
     alice.create_queue("private", &json!({})).await;
-    alice.post_messages("private", &[json!({"body": "secret"})]).await;
+    alice
+        .post_messages("private", &[json!({"body": "secret"})])
+        .await;
     let url = alice
-        .post("/v2/queues/shared/share", &json!({"methods": ["GET", "POST"]}))
+        .post(
+            "/v2/queues/shared/share",
+            &json!({"methods": ["GET", "POST"]}),
+        )
         .await
         .body
         .clone();
@@ -430,9 +484,13 @@ async fn websocket_signed_frames_reach_only_the_signed_queue() {
     )
     .await
     .expect_error_text(403, "Not authentified.");
-    ws.send_with_headers("queue_delete", headers.clone(), json!({"queue_name": "shared"}))
-        .await
-        .expect_error_text(403, "Not authentified.");
+    ws.send_with_headers(
+        "queue_delete",
+        headers.clone(),
+        json!({"queue_name": "shared"}),
+    )
+    .await
+    .expect_error_text(403, "Not authentified.");
     headers["URL-Signature"] = json!("");
     ws.send_with_headers(
         "message_list",
@@ -452,7 +510,9 @@ async fn websocket_sessions_end_when_the_token_expires() {
     let mut ws = WsClient::connect(&server, Codec::Json, &new_uuid(), &alpha).await;
     let mut headers = ws.headers();
     headers["X-Auth-Token"] = json!(token);
-    ws.send_with_headers("authenticate", headers, json!({})).await.expect(200);
+    ws.send_with_headers("authenticate", headers, json!({}))
+        .await
+        .expect(200);
     ws.send("queue_list", json!({})).await.expect(200);
     let end = ws.wait_end(Duration::from_secs(15)).await;
     let Some((_, Frame::Close(Some((code, reason))))) = end else {
@@ -471,12 +531,19 @@ async fn without_authentication_each_frame_names_its_project() {
     r.expect(200);
     let mut in_b = ws.headers();
     in_b["X-Project-ID"] = json!(b);
-    ws.send("queue_create", json!({"queue_name": "mine"})).await.expect(201);
-    ws.send("subscription_create", json!({"queue_name": "mine", "ttl": 600}))
+    ws.send("queue_create", json!({"queue_name": "mine"}))
         .await
         .expect(201);
+    ws.send(
+        "subscription_create",
+        json!({"queue_name": "mine", "ttl": 600}),
+    )
+    .await
+    .expect(201);
     // Project b has no such queue, and posts there do not reach a's push subscription.
-    let r = ws.send_with_headers("queue_list", in_b.clone(), json!({})).await;
+    let r = ws
+        .send_with_headers("queue_list", in_b.clone(), json!({}))
+        .await;
     r.expect(200);
     assert!(r.body["queues"].as_array().unwrap().is_empty());
     ws.send_with_headers(
@@ -487,9 +554,12 @@ async fn without_authentication_each_frame_names_its_project() {
     .await
     .expect(201);
     ws.expect_no_push(Duration::from_millis(300)).await;
-    ws.send("message_post", json!({"queue_name": "mine", "messages": [{"body": "a"}]}))
-        .await
-        .expect(201);
+    ws.send(
+        "message_post",
+        json!({"queue_name": "mine", "messages": [{"body": "a"}]}),
+    )
+    .await
+    .expect(201);
     assert_eq!(ws.recv_push().await["body"], "a");
 }
 
@@ -505,16 +575,22 @@ async fn cors_answers_preflights_for_allowed_origins() {
     .await;
     let http = reqwest::Client::new();
     let preflight = |origin: &str| {
-        http.request(Method::OPTIONS, format!("{}/v2/queues/q/messages", server.base))
-            .header("Origin", origin)
-            .header("Access-Control-Request-Method", "POST")
-            .header("Access-Control-Request-Headers", "client-id, x-project-id")
+        http.request(
+            Method::OPTIONS,
+            format!("{}/v2/queues/q/messages", server.base),
+        )
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "client-id, x-project-id")
     };
     let r = preflight("https://console.example").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], "https://console.example");
-    assert!(h["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
     assert!(h["access-control-allow-headers"]
         .to_str()
         .unwrap()
@@ -525,7 +601,10 @@ async fn cors_answers_preflights_for_allowed_origins() {
 
     let c = server.client();
     let r = c
-        .send(c.request(Method::GET, "/v2/queues").header("Origin", "https://console.example"))
+        .send(
+            c.request(Method::GET, "/v2/queues")
+                .header("Origin", "https://console.example"),
+        )
         .await;
     r.expect(200);
     assert_eq!(
@@ -540,7 +619,10 @@ async fn cors_answers_preflights_for_allowed_origins() {
     let plain = TestServer::start().await;
     let c = plain.client();
     let r = c
-        .send(c.request(Method::GET, "/v2/queues").header("Origin", "https://console.example"))
+        .send(
+            c.request(Method::GET, "/v2/queues")
+                .header("Origin", "https://console.example"),
+        )
         .await;
     assert!(r.header("access-control-allow-origin").is_none());
 }

@@ -294,6 +294,16 @@ async fn confirmation_is_required_before_delivery() {
     let again = subscribe(&c, "q", &rx.url("/hook"), json!({})).await;
     assert_eq!(again, id);
     rx.wait_for("/hook", 2, SOON).await;
+    // A forged confirmation fails as every bad signature does; the real one succeeds.
+    let forged = c
+        .request(reqwest::Method::PUT, &path)
+        .header("URL-Signature", "0".repeat(64))
+        .header("URL-Methods", "PUT")
+        .header("URL-Paths", path.as_str())
+        .header("URL-Expires", doc["URL-Expires"].as_str().unwrap())
+        .json(&json!({"confirmed": true}));
+    c.send(forged).await.expect(404);
+    rx.stays_at("/hook", 2, QUIET).await;
     // The subscriber confirms with the headers it was given.
     let confirm = c
         .request(reqwest::Method::PUT, &path)

@@ -54,7 +54,9 @@ async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply,
         } => {
             let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
             let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
-            let url = app.auth.share(&paths, &methods, project.as_str(), expires)?;
+            let url = app
+                .auth
+                .share(&paths, &methods, project.as_str(), expires)?;
             Ok(Reply::Shared(url))
         }
         Action::QueueList { filter, with_count } => {

@@ -200,7 +200,9 @@ impl Action {
                     .ok_or_else(|| {
                         ApiError::InvalidRequest(format!("`{name}` must be a list of strings"))
                     }),
-                Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` should be a list"))),
+                Some(_) => Err(ApiError::InvalidRequest(format!(
+                    "`{name}` should be a list"
+                ))),
             }
         };
         let paths = strings("paths")?.filter(|p| !p.is_empty());

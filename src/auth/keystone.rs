@@ -131,7 +131,9 @@ impl Keystone {
                 200 => {
                     let body: TokenBody = response.json().await.map_err(|e| {
                         tracing::error!(error = %e, "Keystone sent a token body Cairn cannot read");
-                        ApiError::Unavailable("The identity service gave an unreadable answer.".into())
+                        ApiError::Unavailable(
+                            "The identity service gave an unreadable answer.".into(),
+                        )
                     })?;
                     let info = body.token.info()?;
                     if info.expires.0 <= now.0 {

@@ -32,7 +32,7 @@ pub use policy::Policy;
 pub enum Strategy {
     /// Every request is trusted to name its project (`--auth none`).
     None,
-    Keystone(keystone::Keystone),
+    Keystone(Box<keystone::Keystone>),
 }
 
 /// How a principal proved who it is.
@@ -203,7 +203,12 @@ impl Auth {
                     return Err(ApiError::ProjectMismatch);
                 }
                 let project = ProjectId::new(Some(&project))?;
-                Ok(Principal::token(project, info.user, info.roles, info.expires))
+                Ok(Principal::token(
+                    project,
+                    info.user,
+                    info.roles,
+                    info.expires,
+                ))
             }
         }
     }
@@ -250,7 +255,8 @@ impl AuthSettings {
         let strategy = match &self.keystone {
             None => Strategy::None,
             Some(settings) => {
-                Strategy::Keystone(keystone::Keystone::new(settings.clone(), metrics.clone())?)
+                let keystone = keystone::Keystone::new(settings.clone(), metrics.clone())?;
+                Strategy::Keystone(Box::new(keystone))
             }
         };
         Ok(Auth::new(

@@ -20,7 +20,10 @@ use super::Principal;
 /// histories, open like the rest of the project's data).
 const DEFAULTS: &[(&str, &str)] = &[
     ("context_is_admin", "role:admin"),
-    ("admin_or_owner", "is_admin:True or project_id:%(project_id)s"),
+    (
+        "admin_or_owner",
+        "is_admin:True or project_id:%(project_id)s",
+    ),
     ("queues:get_all", ""),
     ("queues:create", ""),
     ("queues:get", ""),
@@ -188,7 +191,10 @@ fn tokenize(text: &str) -> Vec<String> {
 
 fn parse_or(tokens: &[String], at: &mut usize) -> Result<Rule, String> {
     let mut any = vec![parse_and(tokens, at)?];
-    while tokens.get(*at).is_some_and(|t| t.eq_ignore_ascii_case("or")) {
+    while tokens
+        .get(*at)
+        .is_some_and(|t| t.eq_ignore_ascii_case("or"))
+    {
         *at += 1;
         any.push(parse_and(tokens, at)?);
     }
@@ -200,7 +206,10 @@ fn parse_or(tokens: &[String], at: &mut usize) -> Result<Rule, String> {
 
 fn parse_and(tokens: &[String], at: &mut usize) -> Result<Rule, String> {
     let mut all = vec![parse_not(tokens, at)?];
-    while tokens.get(*at).is_some_and(|t| t.eq_ignore_ascii_case("and")) {
+    while tokens
+        .get(*at)
+        .is_some_and(|t| t.eq_ignore_ascii_case("and"))
+    {
         *at += 1;
         all.push(parse_not(tokens, at)?);
     }
@@ -278,7 +287,10 @@ mod tests {
     fn the_language_combines_checks() {
         let mut policy = Policy::default();
         policy
-            .set("queues:delete", "(role:admin or role:member) and not role:reader")
+            .set(
+                "queues:delete",
+                "(role:admin or role:member) and not role:reader",
+            )
             .unwrap();
         assert!(policy.allows("queues:delete", &member(&["member"])));
         assert!(!policy.allows("queues:delete", &member(&["member", "reader"])));
@@ -287,7 +299,10 @@ mod tests {
         assert!(policy.allows("queues:purge", &member(&["admin"])));
         assert!(!policy.allows("queues:purge", &member(&["member"])));
         policy.set("queues:stats", "!").unwrap();
-        assert!(!policy.allows("queues:stats", &Principal::open(ProjectId::new(Some("p")).unwrap())));
+        assert!(!policy.allows(
+            "queues:stats",
+            &Principal::open(ProjectId::new(Some("p")).unwrap())
+        ));
         policy.set("queues:get", "rule:admin_or_owner").unwrap();
         assert!(policy.allows("queues:get", &member(&[])));
     }

@@ -110,7 +110,9 @@ pub fn parse_expires(text: &str) -> Option<Timestamp> {
         }
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    Some(Timestamp(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis()))
+    Some(Timestamp(
+        date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis(),
+    ))
 }
 
 /// The signed text: each separator is backslash and `n`, as in Zaqar.

@@ -53,10 +53,20 @@ fn messages_of(doc: Value) -> Vec<Value> {
 }
 
 impl HttpConn {
-    pub fn new(base: &str, client_id: &str, project: &str) -> anyhow::Result<HttpConn> {
+    pub fn new(
+        base: &str,
+        client_id: &str,
+        project: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<HttpConn> {
         let mut headers = HeaderMap::new();
         headers.insert("Client-ID", HeaderValue::from_str(client_id)?);
         headers.insert("X-Project-ID", HeaderValue::from_str(project)?);
+        if let Some(token) = token {
+            let mut value = HeaderValue::from_str(token)?;
+            value.set_sensitive(true);
+            headers.insert("X-Auth-Token", value);
+        }
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .pool_max_idle_per_host(1)

@@ -117,6 +117,10 @@ pub struct Options {
     /// measuring posts under notification delivery; `examples/webhook_sink` receives them).
     #[arg(long)]
     pub subscriber: Option<String>,
+    /// A Keystone token sent as `X-Auth-Token` on every HTTP request (for a server with
+    /// `--auth keystone`; over WebSocket, not supported yet).
+    #[arg(long, env = "CAIRN_BENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl Default for Options {
@@ -138,6 +142,7 @@ impl Default for Options {
             rate: 0.0,
             project: None,
             subscriber: None,
+            token: None,
         }
     }
 }

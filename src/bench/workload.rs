@@ -83,6 +83,7 @@ struct Target {
     /// WebSocket URLs, likewise.
     ws_urls: Vec<String>,
     project: String,
+    token: Option<String>,
 }
 
 /// A comma-separated list of URLs.
@@ -107,7 +108,8 @@ impl Conn {
         Ok(match target.transport {
             Transport::Http => {
                 let url = &target.urls[i % target.urls.len()];
-                let mut conn = HttpConn::new(url, &client_id, &target.project)?;
+                let mut conn =
+                    HttpConn::new(url, &client_id, &target.project, target.token.as_deref())?;
                 conn.ping()
                     .await
                     .with_context(|| format!("cannot reach {url}"))?;
@@ -403,6 +405,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Report> {
         urls: url_list(&options.url),
         ws_urls: url_list(&options.ws_url),
         project: project.clone(),
+        token: options.token.clone(),
     };
     anyhow::ensure!(
         !target.urls.is_empty() && !target.ws_urls.is_empty(),

@@ -110,8 +110,13 @@ impl TestServer {
             sweep_interval: Duration::from_secs(3600),
             websocket,
             event_retention: None,
+            // One signing key signs confirmation requests and verifies them, as with
+            // `--signing-key`.
+            auth: cairn::auth::AuthSettings {
+                signing_key: notify.as_ref().and_then(|n| n.confirmation_key.clone()),
+                ..Default::default()
+            },
             notify,
-            auth: Default::default(),
             cors: None,
         };
         TestServer::launch(dir, settings, clock).await

@@ -2,7 +2,10 @@
 # End-to-end test of Cairn with the real python-zaqarclient: first over REST
 # (test_zaqarclient.py), then its subscription API with webhook delivery to a
 # local receiver (test_notifications.py), then over WebSocket
-# (test_zaqarclient_ws.py, the client's ws transport); fails if any fails.
+# (test_zaqarclient_ws.py, the client's ws transport), then, with CAIRN_BIN, its
+# keystone and signed-url auth backends against a server of its own with
+# --auth keystone and a real Keystone (test_keystone.py; needs
+# tests/keystone/setup.sh); fails if any fails.
 #
 #   CAIRN_BIN=target/release/cairn tests/e2e/run.sh   # starts the server itself
 #   CAIRN_URL=http://127.0.0.1:8888 tests/e2e/run.sh   # uses a running server
@@ -147,6 +150,12 @@ else
     echo "INFO WebSocket e2e skipped: set CAIRN_BIN, or CAIRN_WS_URL for a" \
          "running server's WebSocket listener"
     WS_STATUS=0
+fi
+if [ -n "${CAIRN_BIN:-}" ]; then
+    log "Keystone: test_keystone.py with $CAIRN_BIN serve --auth keystone"
+    CAIRN_BIN="$CAIRN_BIN" timeout -k 10 "$TIMEOUT" "$PY" "$HERE/test_keystone.py"
+    KS_STATUS=$?
+    if [ "$REST_STATUS" -eq 0 ]; then REST_STATUS=$KS_STATUS; fi
 fi
 set -e
 log "REST exit $REST_STATUS, WebSocket exit $WS_STATUS"

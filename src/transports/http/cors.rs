@@ -47,10 +47,7 @@ impl CorsSettings {
     /// The layer that answers preflights and adds the CORS headers.
     pub fn layer(&self) -> CorsLayer {
         let headers = |names: &[&'static str]| -> Vec<HeaderName> {
-            names
-                .iter()
-                .map(|n| HeaderName::from_static(n))
-                .collect()
+            names.iter().map(|n| HeaderName::from_static(n)).collect()
         };
         let origin = match self.allowed_origins.iter().any(|o| o == "*") {
             true if !self.allow_credentials => AllowOrigin::any(),

@@ -86,7 +86,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=UTF-8"),
         );
-        if let Some(value) = realm.and_then(|r| HeaderValue::from_str(&format!("Keystone uri=\"{r}\"")).ok()) {
+        if let Some(value) =
+            realm.and_then(|r| HeaderValue::from_str(&format!("Keystone uri=\"{r}\"")).ok())
+        {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);

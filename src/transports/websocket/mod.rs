@@ -327,9 +327,10 @@ impl Session {
             dispatch::decode_action(&envelope.action, &envelope.body, &project, &limits, now)?;
         let route = match &request {
             dispatch::Request::Api(action, _) => Some(action.route(false)),
-            dispatch::Request::Subscribe { queue, .. } => {
-                Some(("POST", format!("/v2/queues/{}/subscriptions", queue.as_str())))
-            }
+            dispatch::Request::Subscribe { queue, .. } => Some((
+                "POST",
+                format!("/v2/queues/{}/subscriptions", queue.as_str()),
+            )),
             dispatch::Request::Immediate(..) => None,
         };
         let principal = self.principal_for(signed, header_project, route).await?;
@@ -413,9 +414,8 @@ impl Session {
         match self.app.auth.authenticate(&creds, now).await {
             Ok(principal) => {
                 let left = principal.expires().map_or(0, |at| (at.0 - now.0).max(0));
-                self.deadline = Some(
-                    tokio::time::Instant::now() + Duration::from_millis(left.unsigned_abs()),
-                );
+                self.deadline =
+                    Some(tokio::time::Instant::now() + Duration::from_millis(left.unsigned_abs()));
                 self.principal = Some(Arc::new(principal));
                 Ok((200, json!({"message": "Authentified."}), None))
             }
@@ -456,7 +456,9 @@ impl Session {
         };
         let cmd = CreateSubscription::new(queue.clone(), spec);
         let action = Action::SubscriptionCreate(cmd.clone());
-        self.app.auth.authorize(action.rule(false), &ctx.principal)?;
+        self.app
+            .auth
+            .authorize(action.rule(false), &ctx.principal)?;
         let scope = Scope {
             project: ctx.project.clone(),
             client_id: Some(ctx.client_id.clone()),
@@ -526,7 +528,8 @@ impl Session {
             }
         }
         let key = (env.project.clone(), env.queue.clone());
-        let Some((subscription, expires)) = self.pushes.get(&key).map(|p| (p.id.clone(), p.expires))
+        let Some((subscription, expires)) =
+            self.pushes.get(&key).map(|p| (p.id.clone(), p.expires))
         else {
             return Ok(());
         };
@@ -605,7 +608,11 @@ fn signed_headers(envelope: &protocol::Envelope) -> Result<Option<Presented>, Re
     Ok(Some(Presented {
         // A signature that is not text is a failed signature, not an absent one.
         signature: signature.as_str().unwrap_or_default().to_owned(),
-        expires: envelope.header("URL-Expires").ok().flatten().map(str::to_owned),
+        expires: envelope
+            .header("URL-Expires")
+            .ok()
+            .flatten()
+            .map(str::to_owned),
         methods: list("URL-Methods"),
         paths: list("URL-Paths"),
         project: envelope.header("X-Project-ID")?.map(str::to_owned),
