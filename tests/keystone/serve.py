@@ -124,7 +124,20 @@ while not os.path.exists({ready!r}):
         raise SystemExit("keystone set-up failed or timed out")
     time.sleep(0.05)
 
-from keystone.wsgi.api import application  # noqa: E402,F401
+from keystone.wsgi.api import application as _keystone  # noqa: E402
+import threading  # noqa: E402
+
+_writes = threading.Lock()
+
+
+def application(environ, start_response):
+    # SQLite fails a transaction that cannot upgrade its read lock to a write
+    # lock ("database is locked"), so requests that may write (all but GET and
+    # HEAD: token issuance, revocation, fixtures) run one at a time.
+    if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        return _keystone(environ, start_response)
+    with _writes:
+        return list(_keystone(environ, start_response))
 '''
 
 CONF_TEMPLATE = """\
@@ -134,7 +147,9 @@ use_stderr = false
 debug = false
 
 [database]
-connection = sqlite:///{dir}/keystone.db
+# Concurrent token requests write to the one SQLite file: wait for its lock
+# (pysqlite's busy timeout, seconds) instead of failing with "database is locked".
+connection = sqlite:///{dir}/keystone.db?timeout=30
 
 [token]
 provider = fernet
