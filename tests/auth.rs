@@ -302,6 +302,12 @@ async fn signed_urls_reach_only_what_they_sign() {
         .get("/v2/queues/shared/messages")
         .await
         .expect(404);
+    let r = bearer.get("/v2/queues/private/messages").await;
+    assert_eq!(
+        r.body,
+        json!({"title": "404 Not Found"}),
+        "falcon's bare 404"
+    );
     // Expired: the server's clock passes `expires`.
     server.advance(86_401);
     bearer.get("/v2/queues/shared/messages").await.expect(404);

@@ -70,9 +70,15 @@ impl IntoResponse for ApiError {
                 "Not authorized",
                 "The project in X-Project-ID is not the project of the token.".into(),
             ),
-            // Zaqar answers every failed signature check with a bare 404.
+            // Zaqar answers every failed signature check with falcon's bare 404.
             ApiError::SignatureRejected => {
-                return (StatusCode::NOT_FOUND, "").into_response();
+                let body = json!({"title": "404 Not Found"}).to_string();
+                let mut response = (StatusCode::NOT_FOUND, body).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=UTF-8"),
+                );
+                return response;
             }
             ApiError::Unavailable(d) => (
                 StatusCode::SERVICE_UNAVAILABLE,
