@@ -229,9 +229,9 @@ fn signed(client: &Client, url: &Value) -> Client {
     .with_header("URL-Paths", &join("paths"))
 }
 
-#[tokio::test]
-async fn signed_urls_reach_only_what_they_sign() {
-    let keystone = Keystone::shared();
+/// A Keystone server where alice (of alpha) has a queue `shared` holding one message,
+/// whose id is returned, and a queue `private` holding a secret.
+async fn shared_and_private(keystone: &Keystone) -> (TestServer, Client, String, String) {
     let server = keystone_server(keystone).await;
     let alpha = keystone.project("alpha");
     let alice = as_user(&server, &alpha, &keystone.token("alice", "alpha").await);
@@ -244,6 +244,13 @@ async fn signed_urls_reach_only_what_they_sign() {
     alice
         .post_messages("private", &[json!({"body": "secret"})])
         .await;
+    (server, alice, alpha, id)
+}
+
+#[tokio::test]
+async fn signed_urls_reach_only_what_they_sign() {
+    let keystone = Keystone::shared();
+    let (server, alice, alpha, id) = shared_and_private(keystone).await;
 
     let r = alice
         .post(
@@ -443,15 +450,7 @@ async fn websocket_binds_to_the_token() {
 
 #[tokio::test]
 async fn websocket_signed_frames_reach_only_the_signed_queue() {
-    let keystone = Keystone::shared();
-    let server = keystone_server(keystone).await;
-    let alpha = keystone.project("alpha");
-    let alice = as_user(&server, &alpha, &keystone.token("alice", "alpha").await);
-    alice.create_queue("shared", &json!({})).await;
-    alice.create_queue("private", &json!({})).await;
-    alice
-        .post_messages("private", &[json!({"body": "secret"})])
-        .await;
+    let (server, alice, alpha, _) = shared_and_private(Keystone::shared()).await;
     let url = alice
         .post(
             "/v2/queues/shared/share",

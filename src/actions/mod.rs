@@ -237,18 +237,7 @@ impl Action {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                if text.trim().parse::<i64>().is_ok() {
-                    return Err(ApiError::InvalidRequest(format!(
-                        "`expires` should be date format, for example 2016-01-01T00:00:00, \
-                         not integer value: {text}"
-                    )));
-                }
-                crate::auth::signed_url::parse_expires(&text).ok_or_else(|| {
-                    ApiError::InvalidRequest(format!(
-                        "`expires` must be an ISO 8601 time such as 2016-01-01T00:00:00, \
-                         not {text:?}"
-                    ))
-                })?
+                crate::auth::signed_url::parse_expires(&text).map_err(ApiError::InvalidRequest)?
             }
         };
         // Signed URLs carry whole seconds.

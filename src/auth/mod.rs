@@ -96,6 +96,15 @@ impl Principal {
         self.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
     }
 
+    /// The one rule for a request's project header beside credentials: absent, or naming
+    /// the principal's own project.
+    pub fn admits(&self, project_header: Option<&str>) -> Result<(), ApiError> {
+        match project_header {
+            Some(p) if p != self.project.as_str() => Err(ApiError::ProjectMismatch),
+            _ => Ok(()),
+        }
+    }
+
     /// When the credentials stop being valid, if they do.
     pub fn expires(&self) -> Option<Timestamp> {
         match self.via {
@@ -199,16 +208,10 @@ impl Auth {
                 let Some(project) = info.project else {
                     return Err(keystone.unauthenticated("The token is not scoped to a project."));
                 };
-                if creds.project.is_some_and(|p| p != project) {
-                    return Err(ApiError::ProjectMismatch);
-                }
                 let project = ProjectId::new(Some(&project))?;
-                Ok(Principal::token(
-                    project,
-                    info.user,
-                    info.roles,
-                    info.expires,
-                ))
+                let principal = Principal::token(project, info.user, info.roles, info.expires);
+                principal.admits(creds.project)?;
+                Ok(principal)
             }
         }
     }

@@ -12,8 +12,8 @@ use sha2::Sha256;
 
 use crate::model::Timestamp;
 
-/// What a signed URL grants, and its signature.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a signed URL grants, and its signature; serialized as `share` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SignedUrl {
     /// Sorted.
     pub paths: Vec<String>,
@@ -63,11 +63,7 @@ pub struct Presented {
 /// Checks a presented signature: well-formed, unexpired at `now`, and made with `key`.
 /// Which method and path it may reach is the caller's check ([`Grant::permits`]).
 pub fn verify(key: &[u8], presented: &Presented, now: Timestamp) -> Option<Grant> {
-    let text = presented.expires.as_deref()?;
-    if text.trim().parse::<i64>().is_ok() {
-        return None;
-    }
-    let expires = parse_expires(text)?;
+    let expires = parse_expires(presented.expires.as_deref()?).ok()?;
     if expires.0 <= now.0 {
         return None;
     }
@@ -77,9 +73,9 @@ pub fn verify(key: &[u8], presented: &Presented, now: Timestamp) -> Option<Grant
     let mut methods = presented.methods.clone();
     paths.sort();
     methods.sort();
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
-    mac.update(message(&paths, &methods, project, &expires_text(expires)).as_bytes());
-    mac.verify_slice(&signature).ok()?;
+    mac(key, &paths, &methods, project, &expires_text(expires))
+        .verify_slice(&signature)
+        .ok()?;
     Some(Grant {
         paths,
         methods,
@@ -88,10 +84,23 @@ pub fn verify(key: &[u8], presented: &Presented, now: Timestamp) -> Option<Grant
     })
 }
 
-/// An ISO 8601 instant as Zaqar accepts one for `expires`: with or without fractional
-/// seconds and offset (none means UTC), or a bare date.
-pub fn parse_expires(text: &str) -> Option<Timestamp> {
+/// An `expires` value as Zaqar accepts one, in signing and in verification alike: an ISO
+/// 8601 instant with or without fractional seconds and offset (none means UTC), or a bare
+/// date — never a bare integer. The error is Zaqar's explanation.
+pub fn parse_expires(text: &str) -> Result<Timestamp, String> {
     let text = text.trim();
+    if text.parse::<i64>().is_ok() {
+        return Err(format!(
+            "`expires` should be date format, for example 2016-01-01T00:00:00, not integer \
+             value: {text}"
+        ));
+    }
+    parse_instant(text).ok_or_else(|| {
+        format!("`expires` must be an ISO 8601 time such as 2016-01-01T00:00:00, not {text:?}")
+    })
+}
+
+fn parse_instant(text: &str) -> Option<Timestamp> {
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(Timestamp(at.timestamp_millis()));
     }
@@ -115,15 +124,25 @@ pub fn parse_expires(text: &str) -> Option<Timestamp> {
     ))
 }
 
-/// The signed text: each separator is backslash and `n`, as in Zaqar.
-fn message(paths: &[String], methods: &[String], project: &str, expires: &str) -> String {
-    format!(
+/// The HMAC of the signed text (sorted `paths` and `methods`), whose separators are
+/// backslash and `n`, as in Zaqar.
+fn mac(
+    key: &[u8],
+    paths: &[String],
+    methods: &[String],
+    project: &str,
+    expires: &str,
+) -> Hmac<Sha256> {
+    let text = format!(
         r"{}\n{}\n{}\n{}",
         paths.join(","),
         methods.join(","),
         project,
         expires
-    )
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(text.as_bytes());
+    mac
 }
 
 /// An expiry instant as Zaqar writes it in signed URLs.
@@ -147,10 +166,9 @@ pub fn sign(
     paths.sort();
     methods.sort();
     let expires = expires_text(expires);
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
-    mac.update(message(&paths, &methods, project, &expires).as_bytes());
+    let signature = mac(key, &paths, &methods, project, &expires).finalize();
     SignedUrl {
-        signature: hex::encode(mac.finalize().into_bytes()),
+        signature: hex::encode(signature.into_bytes()),
         paths,
         methods,
         project: project.to_owned(),
@@ -224,11 +242,12 @@ mod tests {
     #[test]
     fn expiry_formats() {
         let at = Timestamp(1_893_456_000_000);
-        assert_eq!(parse_expires("2030-01-01T00:00:00"), Some(at));
-        assert_eq!(parse_expires("2030-01-01T00:00:00Z"), Some(at));
-        assert_eq!(parse_expires("2030-01-01T01:00:00+01:00"), Some(at));
-        assert_eq!(parse_expires("2030-01-01T00:00:00.000"), Some(at));
-        assert_eq!(parse_expires("2030-01-01"), Some(at));
-        assert_eq!(parse_expires("not a real date"), None);
+        assert_eq!(parse_expires("2030-01-01T00:00:00"), Ok(at));
+        assert_eq!(parse_expires("2030-01-01T00:00:00Z"), Ok(at));
+        assert_eq!(parse_expires("2030-01-01T01:00:00+01:00"), Ok(at));
+        assert_eq!(parse_expires("2030-01-01T00:00:00.000"), Ok(at));
+        assert_eq!(parse_expires("2030-01-01"), Ok(at));
+        assert!(parse_expires("not a real date").is_err());
+        assert!(parse_expires("1893456000").is_err());
     }
 }

@@ -26,20 +26,9 @@ REQS="$HERE/requirements.txt"
 log() { echo "[e2e] $*" >&2; }
 
 # ---- venv -------------------------------------------------------------------
-if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    log "creating venv at $VENV"
-    rm -rf "$VENV"
-    mkdir -p "$(dirname "$VENV")"
-    "$PY_BOOT" -m venv "$VENV"
-fi
-STAMP="$VENV/.cairn-e2e-requirements.sha256"
-WANT="$(sha256sum "$REQS" | cut -d' ' -f1)"
-if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ] \
-   || ! "$VENV/bin/python" -c 'import zaqarclient.queues.client, websocket, aiosmtpd' >/dev/null 2>&1; then
-    log "installing $REQS"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQS"
-    echo "$WANT" > "$STAMP"
-fi
+# shellcheck source=../venv.sh
+. "$HERE/../venv.sh"
+ensure_venv "$VENV" "$PY_BOOT" "$REQS" "zaqarclient.queues.client, websocket, aiosmtpd"
 PY="$VENV/bin/python"
 
 # ---- server -----------------------------------------------------------------

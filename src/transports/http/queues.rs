@@ -248,12 +248,5 @@ pub async fn share(
     let Reply::Shared(url) = execute(&app, Request { ctx, action }).await?.reply else {
         return Err(ApiError::Unavailable("Unexpected reply.".into()));
     };
-    let doc = json!({
-        "paths": url.paths,
-        "methods": url.methods,
-        "project": url.project,
-        "expires": url.expires,
-        "signature": url.signature,
-    });
-    Ok(render::json(StatusCode::OK, &doc))
+    Ok(render::json(StatusCode::OK, &json!(url)))
 }

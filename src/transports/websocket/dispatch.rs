@@ -113,7 +113,6 @@ pub fn decode_action(
     };
     let api = |a: Action, r: Render| Ok(Request::Api(a, r));
     match action {
-        "authenticate" => Ok(Request::Immediate(200, json!({"message": "Authentified."}))),
         "ping_node" => api(Action::Ping, render(None, None)),
         "check_node_health" => api(Action::Health, render(None, None)),
         "get_home_doc" => Ok(Request::Immediate(200, home_document())),

@@ -308,9 +308,7 @@ impl Session {
         // The project the action names: the bound token's, or the frame's own.
         let project = match (&signed, &self.principal) {
             (None, Some(bound)) => {
-                if header_project != Some(bound.project.as_str()) {
-                    return Err(ApiError::ProjectMismatch.into());
-                }
+                bound.admits(header_project)?;
                 bound.project.clone()
             }
             _ => ProjectId::new(header_project)?,

@@ -33,11 +33,7 @@ pub fn render(reply: Reply, how: &Render, now: Timestamp) -> (u16, Value) {
     let id = how.id.as_deref().unwrap_or("");
     match reply {
         Reply::Pong(true) => (204, json!({})),
-        Reply::Shared(url) => (
-            200,
-            json!({"paths": url.paths, "methods": url.methods, "project": url.project,
-                   "expires": url.expires, "signature": url.signature}),
-        ),
+        Reply::Shared(url) => (200, json!(url)),
         Reply::Pong(false) => (503, json!({"error": "The store is not reachable."})),
         Reply::Health(h) => (
             200,
