@@ -1,5 +1,5 @@
-//! Offline commands on a store: `replay` (rebuild read models, or build a past state into a
-//! new data directory) and `verify` (compare the read models with a replay of the log).
+//! Offline commands on a store: `replay` (rebuild read models, build a past state into a
+//! new data directory, or build a store from the Kafka event stream) and `verify` (compare the read models with a replay of the log).
 //! They print a progress bar and a summary; they never run inside the server.
 
 use std::process::ExitCode;
@@ -25,6 +25,9 @@ fn bar(quiet: bool) -> ProgressBar {
 
 /// `cairn replay`.
 pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(from), Some(into)) = (&args.from, &args.into) {
+        return replay_from_kafka(from, &args.kafka_options, into, args.quiet).await;
+    }
     let bar = bar(args.quiet);
     let mut total = |n| bar.set_length(n);
     let mut progress = |n| bar.inc(n);
@@ -66,6 +69,70 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map_or(path.to_path_buf(), |d| d.join("cairn.db"));
     print_replayed(&summary, &target.display().to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn replay --from kafka://BROKERS/TOPIC --into DIR`: a new store whose log is the
+/// topic's events and whose read models are folded from it.
+async fn replay_from_kafka(
+    from: &crate::kafka::TopicUrl,
+    options: &[(String, String)],
+    into: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let mut importer = rebuild::Importer::create(&into.join("cairn.db")).await?;
+    let config = crate::kafka::client_config(&from.brokers, &[], options);
+    let topic = from.topic.clone();
+    let reading = bar(quiet);
+    let read_bar = reading.clone();
+    let (importer, read, duplicates) = tokio::task::spawn_blocking(move || {
+        let mut total = |n| read_bar.inc_length(n);
+        let mut progress = |n| read_bar.inc(n);
+        let mut duplicates = 0u64;
+        let read = crate::kafka::topic::read(
+            &config,
+            &topic,
+            std::time::Duration::from_secs(30),
+            &mut total,
+            &mut progress,
+            &mut |env| match importer.add(&env) {
+                Ok(added) => {
+                    duplicates += u64::from(!added);
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        );
+        (importer, read, duplicates)
+    })
+    .await?;
+    let read = read.map_err(|e| anyhow::anyhow!(e))?;
+    reading.finish_and_clear();
+    let (path, last) = importer.finish()?;
+    let bar = bar(quiet);
+    let mut total = |n| bar.set_length(n);
+    let mut progress = |n| bar.inc(n);
+    let summary = rebuild::in_place(&path, &mut total, &mut progress).await?;
+    bar.finish_and_clear();
+    println!(
+        "read {} events from kafka://{}/{} ({} duplicates{}), up to seq {last}",
+        read.events,
+        from.brokers,
+        from.topic,
+        duplicates,
+        match read.foreign {
+            0 => String::new(),
+            n => format!(", {n} records of other producers skipped"),
+        }
+    );
+    print_replayed(
+        &rebuild::Summary {
+            seconds: started.elapsed().as_secs_f64(),
+            ..summary
+        },
+        &path.display().to_string(),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -44,6 +44,8 @@ pub struct Settings {
     pub notify: Option<crate::notify::NotifySettings>,
     /// Authentication, signed URLs and policy.
     pub auth: crate::auth::AuthSettings,
+    /// The event stream to Kafka (`None`: no relay).
+    pub kafka: Option<crate::kafka::KafkaSettings>,
     /// Cross-origin requests from browsers (`None`: no CORS headers, as Zaqar without
     /// `allowed_origin`).
     pub cors: Option<crate::transports::http::CorsSettings>,
@@ -55,6 +57,7 @@ pub struct Server {
     sweep_interval: Duration,
     event_retention: Option<Duration>,
     notify: Option<crate::notify::NotifySettings>,
+    kafka: Option<crate::kafka::KafkaSettings>,
 }
 
 impl Server {
@@ -95,7 +98,21 @@ impl Server {
             sweep_interval: settings.sweep_interval,
             event_retention: settings.event_retention,
             notify: settings.notify.clone(),
+            kafka: settings.kafka.clone(),
         })
+    }
+
+    /// The checkpoints of the consumers of the log that run here, which retention must not
+    /// prune past.
+    fn consumers(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.notify.is_some() {
+            names.push(crate::events::store::NOTIFIER_CHECKPOINT);
+        }
+        if self.kafka.is_some() {
+            names.push(crate::events::store::RELAY_CHECKPOINT);
+        }
+        names
     }
 
     pub fn state(&self) -> &AppState {
@@ -128,11 +145,15 @@ impl Server {
             ),
             None => None,
         };
+        let relay = self
+            .kafka
+            .clone()
+            .map(|settings| crate::kafka::start(self.state.clone(), settings, stopped.clone()));
         let sweeper = tokio::spawn(sweep(
             self.state.clone(),
             self.sweep_interval,
             self.event_retention,
-            self.notify.is_some(),
+            self.consumers(),
             stopped.clone(),
         ));
         let ws_server = websocket.map(|listener| {
@@ -161,6 +182,11 @@ impl Server {
         if let Err(e) = sweeper.await {
             tracing::error!(error = %e, "the sweeper failed");
         }
+        if let Some(relay) = relay {
+            if let Err(e) = relay.await {
+                tracing::error!(error = %e, "the Kafka relay failed");
+            }
+        }
         if let Some(notifier) = notifier {
             // It records what its lanes report before the store closes.
             match tokio::time::timeout(Duration::from_secs(30), notifier).await {
@@ -176,12 +202,12 @@ impl Server {
 
 /// Periodically records the expiry of messages and claims and, with a retention period,
 /// prunes the log (at most every quarter of that period, and at most once a minute; while
-/// notifying, never past the notifier's checkpoint).
+/// notifying or relaying to Kafka, never past their checkpoints).
 async fn sweep(
     app: AppState,
     every: Duration,
     retention: Option<Duration>,
-    notifying: bool,
+    keep_after: Vec<&'static str>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(every);
@@ -201,7 +227,7 @@ async fn sweep(
                 last_prune = Some(std::time::Instant::now());
                 let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
                 let before = crate::model::Timestamp(app.clock.now().0.saturating_sub(keep_ms));
-                if let Err(e) = app.store.prune_keeping(before, notifying).await {
+                if let Err(e) = app.store.prune_keeping(before, keep_after.clone()).await {
                     tracing::warn!(error = %e, "pruning the log failed");
                 }
             }

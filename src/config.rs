@@ -37,6 +37,9 @@ pub enum Command {
     /// REST or WebSocket for a fixed time; prints throughput, latency percentiles and a
     /// self-check of what was received (exits 1 on a violation).
     Bench(crate::bench::BenchArgs),
+    /// Run librdkafka's in-memory mock Kafka cluster and print its bootstrap servers: for
+    /// trying and benchmarking the event stream without Kafka (it keeps nothing).
+    KafkaMock(crate::kafka::mock::MockArgs),
 }
 
 /// Which store an offline command works on.
@@ -111,6 +114,13 @@ pub struct ReplayArgs {
     /// instead of rebuilding in place. `cairn serve --data-dir DIR` then serves that state.
     #[arg(long)]
     pub into: Option<PathBuf>,
+    /// Rebuild from the event stream in Kafka instead of a store's own log:
+    /// `kafka://HOST:PORT,…/TOPIC` (the relay's topic). Requires --into.
+    #[arg(long, requires = "into", conflicts_with = "until")]
+    pub from: Option<crate::kafka::TopicUrl>,
+    /// A librdkafka setting for reading from Kafka, `key=value` (repeatable).
+    #[arg(long = "kafka-option", value_parser = crate::kafka::parse_option, requires = "from")]
+    pub kafka_options: Vec<(String, String)>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -283,6 +293,31 @@ pub struct ServeArgs {
     /// Sender of notification mails whose subscription has no `from` option.
     #[arg(long, env = "CAIRN_SMTP_FROM", default_value = "cairn@localhost")]
     pub smtp_from: String,
+    /// Publish every committed event to Kafka, through these brokers (`HOST:PORT,…`).
+    #[arg(long, env = "CAIRN_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// The Kafka topic of the event stream.
+    #[arg(long, env = "CAIRN_KAFKA_TOPIC", default_value = crate::kafka::DEFAULT_TOPIC)]
+    pub kafka_topic: String,
+    /// A librdkafka setting for the relay's clients, `key=value` (repeatable; e.g.
+    /// `security.protocol=SASL_SSL`, `sasl.mechanisms=SCRAM-SHA-512`, `ssl.ca.location=…`).
+    #[arg(long = "kafka-option", env = "CAIRN_KAFKA_OPTIONS", value_delimiter = ';',
+          value_parser = crate::kafka::parse_option, hide_env_values = true)]
+    pub kafka_options: Vec<(String, String)>,
+    /// Partitions of the topic when the relay creates it.
+    #[arg(long, env = "CAIRN_KAFKA_PARTITIONS", default_value_t = 6)]
+    pub kafka_partitions: i32,
+    /// Replication factor of the topic when the relay creates it (`-1`: the brokers'
+    /// default).
+    #[arg(long, env = "CAIRN_KAFKA_REPLICATION", default_value_t = -1, allow_negative_numbers = true)]
+    pub kafka_replication: i32,
+    /// The relay's `transactional.id` (default `cairn-relay.<topic>`); nodes relaying the
+    /// same log must share it.
+    #[arg(long, env = "CAIRN_KAFKA_TRANSACTIONAL_ID")]
+    pub kafka_transactional_id: Option<String>,
+    /// Most events in one Kafka transaction.
+    #[arg(long, env = "CAIRN_KAFKA_BATCH", default_value_t = 5_000)]
+    pub kafka_batch: usize,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
@@ -331,6 +366,20 @@ impl ServeArgs {
             max_pending: self.notify_max_pending.max(1),
             confirmation_key: self.signing_key.as_ref().map(|k| k.as_bytes().to_vec()),
         }))
+    }
+
+    /// The Kafka relay's settings, or `None` without `--kafka-brokers`.
+    pub fn kafka(&self) -> Option<crate::kafka::KafkaSettings> {
+        let brokers = self.kafka_brokers.as_deref()?;
+        let mut settings = crate::kafka::KafkaSettings::new(brokers, &self.kafka_topic);
+        settings.options = self.kafka_options.clone();
+        settings.partitions = self.kafka_partitions.max(1);
+        settings.replication = self.kafka_replication;
+        if let Some(id) = &self.kafka_transactional_id {
+            settings.transactional_id = id.clone();
+        }
+        settings.max_batch = self.kafka_batch.max(1);
+        Some(settings)
     }
 
     /// Authentication, signed URLs and policy, checked for consistency.

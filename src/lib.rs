@@ -20,6 +20,8 @@
 //! - [`auth`] authenticates every request, whatever its transport, once: Keystone tokens
 //!   (with a bounded cache), Zaqar's pre-signed URLs, or nothing (`--auth none`); and holds
 //!   the policy `actions::execute` checks each action against.
+//! - [`kafka`] publishes the log to a Kafka topic, exactly once and in order per queue,
+//!   and reads such a topic back into a store (`cairn replay --from kafka://…`).
 //! - [`bench`] is `cairn bench`, a zaqar-bench-style load generator with a self-check.
 
 pub mod actions;
@@ -31,6 +33,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod kafka;
 pub mod metrics;
 pub mod model;
 pub mod notify;

@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Replay(args) => return cairn::admin::replay(&args).await,
         Command::Verify(args) => return cairn::admin::verify(&args).await,
         Command::Bench(args) => return cairn::bench::command(&args).await,
+        Command::KafkaMock(args) => return cairn::kafka::mock::serve(&args).await,
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
@@ -60,6 +61,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             }
         },
         cors: args.cors(),
+        kafka: args.kafka(),
     };
     match &settings.auth.keystone {
         None => tracing::warn!(

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -108,6 +108,27 @@ impl Histogram {
     }
 }
 
+/// The Kafka relay's state, as `/metrics` and `GET /v2/health` show it.
+#[derive(Debug, Default)]
+struct Relay {
+    enabled: AtomicBool,
+    connected: AtomicBool,
+    published: AtomicI64,
+    events: AtomicU64,
+    transactions: AtomicU64,
+}
+
+/// The Kafka relay, seen from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayStatus {
+    /// Whether the relay's current term has a working producer.
+    pub connected: bool,
+    /// Every event up to this position is committed in the topic.
+    pub published: i64,
+    /// Events committed to the log but not yet to the topic.
+    pub lag: i64,
+}
+
 /// Everything Cairn counts.
 #[derive(Debug)]
 pub struct Metrics {
@@ -123,6 +144,7 @@ pub struct Metrics {
     notifications: [AtomicU64; NOTIFICATION_OUTCOMES.len()],
     notifier_checkpoint: AtomicI64,
     notifier_pending: AtomicI64,
+    relay: Relay,
     /// Keystone token validations answered from the cache, and those that asked Keystone.
     token_cache: [AtomicU64; 2],
     /// Requests refused by authentication or policy, by reason.
@@ -144,6 +166,7 @@ impl Default for Metrics {
             notifications: Default::default(),
             notifier_checkpoint: AtomicI64::new(0),
             notifier_pending: AtomicI64::new(0),
+            relay: Relay::default(),
             token_cache: Default::default(),
             auth_refusals: Mutex::default(),
         }
@@ -212,6 +235,42 @@ impl Metrics {
         self.notifier_checkpoint
             .store(checkpoint, Ordering::Relaxed);
         self.notifier_pending.store(pending, Ordering::Relaxed);
+    }
+
+    /// The Kafka relay runs on this node.
+    pub fn relay_enabled(&self) {
+        self.relay.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// The relay's producer works (or no longer does).
+    pub fn relay_connected(&self, connected: bool) {
+        self.relay.connected.store(connected, Ordering::Relaxed);
+    }
+
+    /// Every event up to `seq` is in the topic (when a term starts).
+    pub fn relay_published(&self, seq: i64) {
+        self.relay.published.store(seq, Ordering::Relaxed);
+    }
+
+    /// One committed Kafka transaction: `events` events, up to `seq`.
+    pub fn relay_transaction(&self, seq: i64, events: u64) {
+        self.relay.published.fetch_max(seq, Ordering::Relaxed);
+        self.relay.events.fetch_add(events, Ordering::Relaxed);
+        self.relay.transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The relay's state, if it runs here.
+    pub fn relay(&self) -> Option<RelayStatus> {
+        if !self.relay.enabled.load(Ordering::Relaxed) {
+            return None;
+        }
+        let published = self.relay.published.load(Ordering::Relaxed);
+        let head = self.log_position.load(Ordering::Relaxed);
+        Some(RelayStatus {
+            connected: self.relay.connected.load(Ordering::Relaxed),
+            published,
+            lag: (head - published).max(0),
+        })
     }
 
     /// One token validation: from the cache (`hit`) or from Keystone.
@@ -340,6 +399,49 @@ impl Metrics {
             "cairn_notifier_pending {}",
             self.notifier_pending.load(Ordering::Relaxed)
         );
+        if let Some(relay) = self.relay() {
+            let gauges = [
+                (
+                    "cairn_kafka_relay_connected",
+                    "Whether the Kafka relay has a working producer (1) or is retrying (0).",
+                    i64::from(relay.connected),
+                ),
+                (
+                    "cairn_kafka_relay_published_seq",
+                    "Log position up to which every event is committed in the Kafka topic.",
+                    relay.published,
+                ),
+                (
+                    "cairn_kafka_relay_lag",
+                    "Events committed to the log but not yet to the Kafka topic.",
+                    relay.lag,
+                ),
+            ];
+            for (name, help, value) in gauges {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+                );
+            }
+            let counters = [
+                (
+                    "cairn_kafka_relay_events_total",
+                    "Events published to the Kafka topic.",
+                    self.relay.events.load(Ordering::Relaxed),
+                ),
+                (
+                    "cairn_kafka_relay_transactions_total",
+                    "Kafka transactions committed by the relay.",
+                    self.relay.transactions.load(Ordering::Relaxed),
+                ),
+            ];
+            for (name, help, value) in counters {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+                );
+            }
+        }
         out.push_str(
             "# HELP cairn_auth_token_cache_total Keystone token validations, answered from \
              the cache (hit) or by Keystone (miss).\n",

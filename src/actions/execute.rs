@@ -327,6 +327,7 @@ async fn health(app: &AppState, project: &ProjectId) -> Result<Health, ApiError>
         ],
         free,
         claimed,
+        event_stream: app.metrics.relay(),
     })
 }
 

@@ -368,6 +368,8 @@ pub struct Health {
     /// Message counts over the caller's project.
     pub free: i64,
     pub claimed: i64,
+    /// The Kafka relay, when it runs on this node.
+    pub event_stream: Option<crate::metrics::RelayStatus>,
 }
 
 /// What an action produced; each transport renders it in its own format.

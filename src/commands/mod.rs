@@ -80,10 +80,29 @@ pub enum Command {
     /// maintenance: appends nothing).
     Prune {
         before: crate::model::Timestamp,
-        /// Keep the events after the notifier's checkpoint (delivery is on and still owes
-        /// their notifications).
-        keep_undelivered: bool,
+        /// Keep the events after each of these consumers' checkpoints (`log_meta` keys:
+        /// the notifier still owes their notifications, the Kafka relay their publication).
+        keep_after: Vec<&'static str>,
     },
+    /// Record how far a consumer of the log has got (appends nothing).
+    AdvanceCheckpoint {
+        name: &'static str,
+        seq: i64,
+    },
+}
+
+impl Command {
+    /// The consumer checkpoint this command moves forward, if any: the writer records it in
+    /// the same transaction as the command's events.
+    pub fn checkpoint(&self) -> Option<(&'static str, i64)> {
+        match self {
+            Command::RecordNotifications(r) => {
+                Some((crate::events::store::NOTIFIER_CHECKPOINT, r.checkpoint))
+            }
+            Command::AdvanceCheckpoint { name, seq } => Some((name, *seq)),
+            _ => None,
+        }
+    }
 }
 
 /// What a command reports back once its events are durable.

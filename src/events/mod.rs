@@ -4,10 +4,12 @@
 //! Each event is wrapped in an [`Envelope`] that carries its global sequence number, time,
 //! project, queue and the client/request that caused it. Events are stored as JSON whose
 //! `type` tag is derived by serde from the variant name; [`SCHEMA_VERSION`] is recorded
-//! beside each one so later versions can upcast old payloads.
+//! beside each one so later versions can upcast old payloads. [`follow`] reads the log for
+//! the consumers that run beside the server.
 
 pub mod bus;
 pub mod claim;
+pub mod follow;
 pub mod message;
 pub mod notification;
 pub mod queue;
@@ -62,6 +64,18 @@ macro_rules! events {
                 match kind {
                     $(stringify!($variant) => serde_json::from_str(payload).map(Event::$variant),)*
                     _ => Err(serde::de::Error::custom(format!("unknown event kind {kind:?}"))),
+                }
+            }
+        }
+
+        /// An event's own fields, serialized without the `type` tag (for documents that
+        /// carry the type beside them: the Kafka record).
+        pub struct Fields<'a>(pub &'a Event);
+
+        impl Serialize for Fields<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self.0 {
+                    $(Event::$variant(e) => e.serialize(s),)*
                 }
             }
         }

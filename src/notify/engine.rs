@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 
 use super::lane::{self, Job, LaneState};
 use super::send::Sender;
 use super::{document, Report};
 use crate::app::AppState;
 use crate::error::StoreError;
+use crate::events::follow::Follower;
 use crate::events::{Envelope, Event, NotificationKind, PostedMessage};
 use crate::model::{ProjectId, QueueName, SubscriptionId, Target};
 use crate::projections::SubscriptionView;
@@ -132,45 +133,17 @@ impl Engine {
         }
     }
 
-    /// Handles every event after the tracker's cursor, forever.
+    /// Handles every event after the tracker's cursor, until the store closes.
     pub async fn run(&mut self) {
-        let mut live = self.app.store.subscribe();
-        let mut cursor = self
+        let cursor = self
             .tracker
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .cursor;
-        loop {
-            // From the log, until it has nothing newer.
-            loop {
-                let page = match self.app.store.log_range(cursor, PAGE).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the notifier cannot read the log");
-                        tokio::time::sleep(RETRY).await;
-                        continue;
-                    }
-                };
-                let full = page.len() as i64 == PAGE;
-                for env in &page {
-                    self.handle(env).await;
-                    cursor = env.seq;
-                }
-                if !full {
-                    break;
-                }
-            }
-            // From the live feed while it follows on without a gap.
-            loop {
-                match live.recv().await {
-                    Ok(env) if env.seq <= cursor => continue,
-                    Ok(env) if env.seq == cursor + 1 => {
-                        self.handle(&env).await;
-                        cursor = env.seq;
-                    }
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
+        let mut follower = Follower::new(self.app.store.clone(), cursor, PAGE);
+        while let Some(batch) = follower.next().await {
+            for env in &batch {
+                self.handle(env).await;
             }
         }
     }

@@ -26,6 +26,8 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::app::AppState;
 use crate::commands::{Command, NotificationOutcome, RecordNotifications, Scope};
+use crate::events::follow;
+use crate::events::store::{Singleton, NOTIFIER_CHECKPOINT};
 use crate::model::ProjectId;
 use engine::{Engine, Tracker};
 use send::{SendSettings, Sender};
@@ -38,8 +40,6 @@ pub const DEAD_LETTER_OPTION: &str = "_dead_letter_queue";
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Pause before retrying after the store failed.
 const RETRY: Duration = Duration::from_secs(1);
-/// Pause before trying again to take the lease another node holds.
-const LEASE_RETRY: Duration = Duration::from_secs(2);
 
 /// The notification engine's settings.
 #[derive(Debug, Clone)]
@@ -77,28 +77,11 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let lease = tokio::select! {
-            lease = app.store.notifier_lease() => lease,
-            _ = stop.changed() => return,
-        };
-        let mut lease = match lease {
-            Ok(Some(lease)) => lease,
-            Ok(None) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(LEASE_RETRY) => continue,
-                    _ = stop.changed() => return,
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the notifier cannot take its lease");
-                tokio::select! {
-                    _ = tokio::time::sleep(RETRY) => continue,
-                    _ = stop.changed() => return,
-                }
-            }
+        let Some(mut lease) = follow::lead(&app.store, Singleton::Notifier, &mut stop).await else {
+            return;
         };
         let checkpoint = loop {
-            match app.store.notifier_checkpoint().await {
+            match app.store.checkpoint(NOTIFIER_CHECKPOINT).await {
                 Ok(seq) => break seq,
                 Err(e) => {
                     tracing::warn!(error = %e, "the notifier cannot read its checkpoint");

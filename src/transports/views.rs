@@ -69,6 +69,22 @@ pub fn stats(
     json!({ "messages": messages })
 }
 
+/// The health document shared by both transports (REST adds its `operation_status`).
+pub fn health(h: &crate::actions::Health) -> Value {
+    let mut doc = json!({
+        "storage_reachable": h.storage_reachable,
+        "message_volume": {"free": h.free, "claimed": h.claimed, "total": h.free + h.claimed},
+    });
+    if let Some(relay) = &h.event_stream {
+        doc["event_stream"] = json!({
+            "connected": relay.connected,
+            "published_seq": relay.published,
+            "lag": relay.lag,
+        });
+    }
+    doc
+}
+
 /// One event of the feed: where and when it happened, who caused it, and what happened.
 pub fn event(env: &Envelope) -> Value {
     let mut payload = serde_json::to_value(&env.event).unwrap_or(Value::Null);

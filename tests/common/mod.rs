@@ -118,6 +118,7 @@ impl TestServer {
             },
             notify,
             cors: None,
+            kafka: None,
         };
         TestServer::launch(dir, settings, clock).await
     }
@@ -135,6 +136,7 @@ impl TestServer {
             notify: None,
             auth: Default::default(),
             cors: None,
+            kafka: None,
         };
         adjust(&mut settings);
         TestServer::launch(dir, settings, clock).await

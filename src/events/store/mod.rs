@@ -19,11 +19,31 @@ use crate::projections::{
 /// The `log_meta` key of the notification engine's checkpoint.
 pub const NOTIFIER_CHECKPOINT: &str = "notifier";
 
-/// The PostgreSQL advisory lock held by the one node that delivers notifications.
-const NOTIFIER_LOCK: i32 = 0x6361_6902;
+/// The `log_meta` key of the Kafka relay's checkpoint: every event up to it is committed in
+/// the topic (a lower bound; the topic itself is the truth).
+pub const RELAY_CHECKPOINT: &str = "kafka_relay";
 
-/// The right to run a cluster-wide singleton (the notification engine): always held on
-/// SQLite (one process), held through an advisory lock's connection on PostgreSQL.
+/// The work that one node of a cluster does at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Singleton {
+    /// The notification engine.
+    Notifier,
+    /// The Kafka relay.
+    Relay,
+}
+
+impl Singleton {
+    /// The PostgreSQL advisory lock held by the node that runs it.
+    fn lock(self) -> i32 {
+        match self {
+            Singleton::Notifier => 0x6361_6902,
+            Singleton::Relay => 0x6361_6903,
+        }
+    }
+}
+
+/// The right to run a cluster-wide singleton: always held on SQLite (one process), held
+/// through an advisory lock's connection on PostgreSQL.
 pub enum Lease {
     Local,
     Postgres(sqlx::PgConnection),
@@ -178,20 +198,20 @@ impl Store {
         }
     }
 
-    /// The notification engine's lease, if this node may take it now.
-    pub async fn notifier_lease(&self) -> Result<Option<Lease>, StoreError> {
+    /// The lease of a singleton, if this node may take it now.
+    pub async fn lease(&self, singleton: Singleton) -> Result<Option<Lease>, StoreError> {
         match self {
             Store::Sqlite(_) => Ok(Some(Lease::Local)),
-            Store::Postgres(s) => Ok(s.try_lease(NOTIFIER_LOCK).await?.map(Lease::Postgres)),
+            Store::Postgres(s) => Ok(s.try_lease(singleton.lock()).await?.map(Lease::Postgres)),
         }
     }
 
-    /// The notification engine's checkpoint: every delivery due for events up to it is
-    /// resolved.
-    pub async fn notifier_checkpoint(&self) -> Result<i64, StoreError> {
+    /// A consumer's checkpoint ([`NOTIFIER_CHECKPOINT`]: every delivery due for events up
+    /// to it is resolved; [`RELAY_CHECKPOINT`]: every event up to it is in Kafka).
+    pub async fn checkpoint(&self, name: &str) -> Result<i64, StoreError> {
         match self {
-            Store::Sqlite(s) => s.meta(NOTIFIER_CHECKPOINT).await,
-            Store::Postgres(s) => s.meta(NOTIFIER_CHECKPOINT).await,
+            Store::Sqlite(s) => s.meta(name).await,
+            Store::Postgres(s) => s.meta(name).await,
         }
     }
 
@@ -386,26 +406,35 @@ impl Store {
 
     /// Prunes the events recorded before `before`, snapshotting the read models first.
     pub async fn prune(&self, before: Timestamp) -> Result<(), ApiError> {
-        self.prune_keeping(before, false).await
+        self.prune_keeping(before, Vec::new()).await
     }
 
-    /// [`Store::prune`], keeping (with `keep_undelivered`) every event after the notifier's
-    /// checkpoint.
+    /// [`Store::prune`], keeping every event after the checkpoints named in `keep_after`
+    /// (the consumers that still need them).
     pub async fn prune_keeping(
         &self,
         before: Timestamp,
-        keep_undelivered: bool,
+        keep_after: Vec<&'static str>,
     ) -> Result<(), ApiError> {
         let scope = Scope {
             project: ProjectId::new(Some("-")).expect("non-empty"),
             client_id: None,
             request_id: None,
         };
-        let prune = Command::Prune {
-            before,
-            keep_undelivered,
-        };
+        let prune = Command::Prune { before, keep_after };
         self.submit(scope, prune).await.map(|_| ())
+    }
+
+    /// Records a consumer's checkpoint ([`Store::checkpoint`] reads it back); it never moves
+    /// backwards.
+    pub async fn advance_checkpoint(&self, name: &'static str, seq: i64) -> Result<(), ApiError> {
+        let scope = Scope {
+            project: ProjectId::new(Some("-")).expect("non-empty"),
+            client_id: None,
+            request_id: None,
+        };
+        let command = Command::AdvanceCheckpoint { name, seq };
+        self.submit(scope, command).await.map(|_| ())
     }
 
     /// Runs one expiry sweep now (the background sweeper calls this periodically).

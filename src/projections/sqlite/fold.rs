@@ -129,14 +129,27 @@ pub fn advance_checkpoint(conn: &Connection, key: &str, seq: i64) -> Result<(), 
     Ok(())
 }
 
+/// The columns and values of a row of the log.
+macro_rules! event_row {
+    () => {
+        " INTO events (seq, recorded_at, project, queue, kind, version, client_id, request_id,
+                       payload)
+          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    };
+}
+
 /// Appends an event to the log at its (pre-assigned) position.
 pub fn append(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO events (seq, recorded_at, project, queue, kind, version, client_id,
-                             request_id, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+    insert(conn, concat!("INSERT", event_row!()), env).map(|_| ())
+}
+
+/// Appends an event to the log unless its position is taken; whether it was appended.
+pub fn append_once(conn: &Connection, env: &Envelope) -> Result<bool, StoreError> {
+    insert(conn, concat!("INSERT OR IGNORE", event_row!()), env).map(|n| n == 1)
+}
+
+fn insert(conn: &Connection, sql: &str, env: &Envelope) -> Result<usize, StoreError> {
+    Ok(conn.prepare_cached(sql)?.execute(params![
         env.seq,
         env.at.0,
         env.project.as_str(),
@@ -146,8 +159,7 @@ pub fn append(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
         env.client_id.as_ref().map(|c| c.as_str()),
         env.request_id.as_deref(),
         serde_json::to_string(&env.event)?
-    ])?;
-    Ok(())
+    ])?)
 }
 
 /// Runs `sql` once per chunk of `items`, with `prefix` followed by one `(?, …)` group of

@@ -120,10 +120,7 @@ pub async fn health(
             )
         })
         .collect();
-    let doc = json!({
-        "storage_reachable": h.storage_reachable,
-        "operation_status": checks,
-        "message_volume": {"free": h.free, "claimed": h.claimed, "total": h.free + h.claimed},
-    });
+    let mut doc = crate::transports::views::health(&h);
+    doc["operation_status"] = Value::Object(checks);
     Ok(render::json(StatusCode::OK, &doc))
 }

@@ -35,12 +35,7 @@ pub fn render(reply: Reply, how: &Render, now: Timestamp) -> (u16, Value) {
         Reply::Pong(true) => (204, json!({})),
         Reply::Shared(url) => (200, json!(url)),
         Reply::Pong(false) => (503, json!({"error": "The store is not reachable."})),
-        Reply::Health(h) => (
-            200,
-            json!({"storage_reachable": h.storage_reachable,
-                   "message_volume": {"free": h.free, "claimed": h.claimed,
-                                      "total": h.free + h.claimed}}),
-        ),
+        Reply::Health(h) => (200, crate::transports::views::health(&h)),
         Reply::Queues { queues, .. } => {
             let items: Vec<Value> = queues
                 .iter()

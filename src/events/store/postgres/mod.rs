@@ -103,6 +103,7 @@ impl PgStore {
             bus: bus.clone(),
             cursor: head,
             local: from_writer,
+            metrics: writer.metrics.clone(),
         };
         let tasks = vec![
             tokio::spawn(writer.run(receiver, stopped.clone())),

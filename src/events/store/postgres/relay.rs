@@ -37,6 +37,8 @@ pub struct Relay {
     pub cursor: i64,
     /// Batches from this node's writer.
     pub local: mpsc::Receiver<Local>,
+    /// Where other nodes' commits move the log position this node shows.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// What woke the relay.
@@ -126,6 +128,7 @@ impl Relay {
                 return Ok(());
             };
             self.cursor = last.seq;
+            self.metrics.set_log_position(last.seq);
             let full = page.len() as i64 == PAGE;
             self.bus.publish(page);
             if !full {

@@ -14,9 +14,9 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{log, relay};
-use crate::commands::{load, Command, Committed};
+use crate::commands::{load, Committed};
 use crate::error::{ApiError, StoreError};
-use crate::events::store::{Job, NOTIFIER_CHECKPOINT};
+use crate::events::store::Job;
 use crate::events::Envelope;
 use crate::model::{Clock, Limits};
 use crate::projections::postgres as views;
@@ -138,8 +138,8 @@ impl Writer {
                 next_seq += 1;
                 appended.push(env);
             }
-            if let Command::RecordNotifications(r) = &job.command {
-                views::advance_checkpoint(conn, NOTIFIER_CHECKPOINT, r.checkpoint).await?;
+            if let Some((name, seq)) = job.command.checkpoint() {
+                views::advance_checkpoint(conn, name, seq).await?;
             }
             results.push(Ok(Committed {
                 outcome: decision.outcome,

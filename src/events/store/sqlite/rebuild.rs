@@ -359,6 +359,102 @@ pub async fn into(
     })
 }
 
+/// A new store being filled with events that arrive in any order, each perhaps more than
+/// once (a Kafka topic, read partition by partition). [`Importer::finish`] checks that the
+/// log is whole; [`in_place`] then folds the read models from it.
+pub struct Importer {
+    conn: rusqlite::Connection,
+    path: PathBuf,
+    in_transaction: usize,
+}
+
+/// Events appended per transaction while importing.
+const IMPORT_TRANSACTION: usize = 10_000;
+
+impl Importer {
+    /// Creates the store at `path`, which must not exist yet.
+    pub async fn create(path: &Path) -> Result<Importer, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Corrupt(format!(
+                "{} already exists; replay builds a new store",
+                path.display()
+            )));
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut target = open(path, true).await?;
+        migrator().run_direct(&mut target).await?;
+        drop(target);
+        let conn = super::writer::connect(path, false)?;
+        Ok(Importer {
+            conn,
+            path: path.to_owned(),
+            in_transaction: 0,
+        })
+    }
+
+    /// Adds an event to the log; `false` if its position was already taken.
+    pub fn add(&mut self, env: &crate::events::Envelope) -> Result<bool, StoreError> {
+        if self.in_transaction == 0 {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        let added = views::fold::append_once(&self.conn, env)?;
+        self.in_transaction += 1;
+        if self.in_transaction == IMPORT_TRANSACTION {
+            self.conn.execute_batch("COMMIT")?;
+            self.in_transaction = 0;
+        }
+        Ok(added)
+    }
+
+    /// Commits the log and checks it is whole: from position 1 to its last, without a gap.
+    /// The consumers' checkpoints are set at its end: the notifications and publications
+    /// this log called for were due when it was written, not now. Returns the store's path
+    /// and its last position.
+    pub fn finish(self) -> Result<(PathBuf, i64), StoreError> {
+        if self.in_transaction > 0 {
+            self.conn.execute_batch("COMMIT")?;
+        }
+        let (first, last, count): (Option<i64>, Option<i64>, i64) =
+            self.conn
+                .query_row("SELECT MIN(seq), MAX(seq), COUNT(*) FROM events", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(StoreError::Corrupt("the source holds no events".into()));
+        };
+        if first != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "the source starts at seq {first}: the events before it are gone, so the \
+                 state cannot be rebuilt"
+            )));
+        }
+        if count != last {
+            let missing: i64 = self.conn.query_row(
+                "SELECT MIN(seq) + 1 FROM events e
+                 WHERE seq < ?1 AND NOT EXISTS (SELECT 1 FROM events n WHERE n.seq = e.seq + 1)",
+                [last],
+                |r| r.get(0),
+            )?;
+            return Err(StoreError::Corrupt(format!(
+                "the source has gaps: {} of the events up to seq {last} are missing, the \
+                 first at seq {missing}",
+                last - count
+            )));
+        }
+        for name in [
+            crate::events::store::NOTIFIER_CHECKPOINT,
+            crate::events::store::RELAY_CHECKPOINT,
+        ] {
+            views::fold::advance_checkpoint(&self.conn, name, last)?;
+        }
+        Ok((self.path, last))
+    }
+}
+
 /// Replays the log of the store at `path` into a scratch file and compares every read model
 /// with the live one, within one consistent snapshot of the live store. A store last opened
 /// by an older binary is migrated first.

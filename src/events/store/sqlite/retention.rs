@@ -54,28 +54,28 @@ pub struct Pruned {
     pub snapshot: i64,
 }
 
-/// Prunes the events recorded before `before` (with `keep_undelivered`, only those at or
-/// before the notifier's checkpoint), after saving the read models (which reflect
+/// Prunes the events recorded before `before` (only those at or before each checkpoint
+/// named in `keep_after`), after saving the read models (which reflect
 /// the log up to `head`) as a snapshot. Runs outside any transaction (it attaches a file).
 pub async fn prune(
     conn: &mut SqliteConnection,
     db: &Path,
     before: Timestamp,
     head: i64,
-    keep_undelivered: bool,
+    keep_after: &[&'static str],
 ) -> Result<Option<Pruned>, StoreError> {
     let target: Option<i64> =
         sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE recorded_at < ?1")
             .bind(before.0)
             .fetch_one(&mut *conn)
             .await?;
-    // Never past events whose notifications are still being delivered: the notifier
-    // resumes from its checkpoint, and needs the log after it.
-    let notifier = match keep_undelivered {
-        true => meta(conn, crate::events::store::NOTIFIER_CHECKPOINT).await?,
-        false => i64::MAX,
-    };
-    let Some(horizon) = target.map(|h| h.min(notifier)).filter(|h| *h > 0) else {
+    // Never past events a consumer still needs (notifications still being delivered,
+    // events not yet in Kafka): each resumes from its checkpoint, and needs the log after it.
+    let mut keep = i64::MAX;
+    for name in keep_after {
+        keep = keep.min(meta(conn, name).await?);
+    }
+    let Some(horizon) = target.map(|h| h.min(keep)).filter(|h| *h > 0) else {
         return Ok(None);
     };
     if horizon <= meta(conn, "horizon").await? {

@@ -19,7 +19,6 @@ use crate::commands::{load, Command, Committed};
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
 use crate::events::store::Job;
-use crate::events::store::NOTIFIER_CHECKPOINT;
 use crate::events::Envelope;
 use crate::model::{Clock, Limits};
 use crate::projections::sqlite::fold;
@@ -89,21 +88,14 @@ impl Writer {
         let mut results = self.commit_batch(batch);
         // Log maintenance runs after the batch, outside any transaction.
         for (job, result) in batch.iter().zip(results.iter_mut()) {
-            if let (
-                Command::Prune {
-                    before,
-                    keep_undelivered,
-                },
-                Ok(_),
-            ) = (&job.command, &result)
-            {
+            if let (Command::Prune { before, keep_after }, Ok(_)) = (&job.command, &result) {
                 let head = self.next_seq - 1;
                 let pruned = self.runtime.block_on(retention::prune(
                     &mut self.maintenance,
                     &self.path,
                     *before,
                     head,
-                    *keep_undelivered,
+                    keep_after,
                 ));
                 match pruned {
                     Ok(Some(p)) => {
@@ -174,8 +166,8 @@ impl Writer {
                 self.next_seq += 1;
                 appended.push(env);
             }
-            if let Command::RecordNotifications(r) = &job.command {
-                fold::advance_checkpoint(&self.conn, NOTIFIER_CHECKPOINT, r.checkpoint)?;
+            if let Some((name, seq)) = job.command.checkpoint() {
+                fold::advance_checkpoint(&self.conn, name, seq)?;
             }
             results.push(Ok(Committed {
                 outcome: decision.outcome,
