@@ -307,6 +307,7 @@ impl Inspector {
             notify: None,
             auth: Default::default(),
             cors: None,
+            kafka: None,
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await

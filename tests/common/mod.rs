@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod kafka;
 pub mod keystone;
 pub mod process;
 pub mod receiver;
