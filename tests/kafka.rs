@@ -89,7 +89,10 @@ async fn events_reach_the_topic_once_in_order_per_queue_and_replay_rebuilds_the_
     for r in &records {
         let expected = cairn::kafka::record::partition(r.key.as_bytes(), PARTITIONS);
         assert_eq!(r.partition, expected, "{r:?}");
-        assert_eq!(*partition_of.entry(r.key.clone()).or_insert(r.partition), r.partition);
+        assert_eq!(
+            *partition_of.entry(r.key.clone()).or_insert(r.partition),
+            r.partition
+        );
         let previous = last_seen.insert(r.key.clone(), r.seq());
         assert!(previous.is_none_or(|p| p < r.seq()), "out of order: {r:?}");
     }
@@ -122,9 +125,20 @@ async fn events_reach_the_topic_once_in_order_per_queue_and_replay_rebuilds_the_
     let into = tempfile::tempdir().unwrap();
     let rebuilt = into.path().join("rebuilt");
     let url = format!("kafka://{brokers}/{TOPIC}");
-    let out = cairn(&["replay", "--from", &url, "--into", path_str(&rebuilt), "--quiet"]);
+    let out = cairn(&[
+        "replay",
+        "--from",
+        &url,
+        "--into",
+        path_str(&rebuilt),
+        "--quiet",
+    ]);
     assert_exit(&out, 0, "replay --from kafka");
-    assert!(stdout(&out).contains(&format!("up to seq {last}")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("up to seq {last}")),
+        "{}",
+        stdout(&out)
+    );
     let out = cairn(&["verify", "--data-dir", path_str(&rebuilt), "--quiet"]);
     assert_exit(&out, 0, "verify of the rebuilt store");
     let original = dir.path().join("cairn.db");
@@ -139,7 +153,14 @@ async fn events_reach_the_topic_once_in_order_per_queue_and_replay_rebuilds_the_
         assert_eq!(rows(&original, sql), rows(&copy, sql), "{sql}");
     }
     // Into an existing directory, replay refuses.
-    let out = cairn(&["replay", "--from", &url, "--into", path_str(&rebuilt), "--quiet"]);
+    let out = cairn(&[
+        "replay",
+        "--from",
+        &url,
+        "--into",
+        path_str(&rebuilt),
+        "--quiet",
+    ]);
     assert_exit(&out, 1, "replay into an existing store");
 }
 
@@ -207,7 +228,10 @@ async fn after_a_sigkill_mid_stream_each_event_is_in_the_topic_exactly_once() {
             if published > 100 * (round + 1) && acked.load(Ordering::SeqCst) > 300 {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "the relay did not publish");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the relay did not publish"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         server.kill();
@@ -255,12 +279,18 @@ async fn a_broker_outage_delays_the_stream_but_not_the_writes() {
             assert!(lag > 0, "the lag shows while Kafka is away");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the relay never noticed the outage");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay never noticed the outage"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let admin = Client::new(&server.base, &common::new_uuid(), "p");
     let health = admin.get("/v2/health").await;
-    assert_eq!(health.body["event_stream"]["connected"], false, "{health:?}");
+    assert_eq!(
+        health.body["event_stream"]["connected"], false,
+        "{health:?}"
+    );
     assert!(health.body["event_stream"]["lag"].as_i64().unwrap() > 0);
 
     // Retention never prunes what Kafka does not have yet.
@@ -273,7 +303,10 @@ async fn a_broker_outage_delays_the_stream_but_not_the_writes() {
         .await
         .unwrap();
     let horizon = server.store.horizon().await.unwrap();
-    assert!(horizon <= published, "pruned to {horizon}, published {published}");
+    assert!(
+        horizon <= published,
+        "pruned to {horizon}, published {published}"
+    );
 
     for broker in 1..=3 {
         cluster.broker_up(broker).unwrap();
@@ -306,7 +339,10 @@ async fn one_postgres_node_relays_at_a_time_and_another_takes_over() {
         if connected.iter().filter(|c| **c).count() == 1 {
             break connected.iter().position(|c| *c).unwrap();
         }
-        assert!(std::time::Instant::now() < deadline, "no single relay: {connected:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no single relay: {connected:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     wait_caught_up(&nodes[leader].base, Duration::from_secs(30)).await;

@@ -43,7 +43,10 @@ impl Rec {
     }
 
     pub fn seq(&self) -> i64 {
-        self.header("seq").expect("a seq header").parse().expect("a number")
+        self.header("seq")
+            .expect("a seq header")
+            .parse()
+            .expect("a number")
     }
 }
 
@@ -65,9 +68,12 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Rec> {
     let mut list = TopicPartitionList::new();
     let mut open = Vec::new();
     for p in 0..partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, p, timeout).expect("offsets");
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, timeout)
+            .expect("offsets");
         if high > low {
-            list.add_partition_offset(topic, p, Offset::Offset(low)).unwrap();
+            list.add_partition_offset(topic, p, Offset::Offset(low))
+                .unwrap();
             open.push(p);
         }
     }
@@ -78,7 +84,10 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Rec> {
     consumer.assign(&list).expect("assign");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !open.is_empty() {
-        assert!(Instant::now() < deadline, "reading the topic took over 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "reading the topic took over 30 s"
+        );
         match consumer.poll(Duration::from_millis(200)) {
             None => {}
             Some(Err(KafkaError::PartitionEOF(p))) => open.retain(|q| *q != p),
@@ -89,7 +98,8 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Rec> {
                     .map(|h| {
                         h.iter()
                             .map(|h| {
-                                let value = h.value.map(|v| String::from_utf8_lossy(v).into_owned());
+                                let value =
+                                    h.value.map(|v| String::from_utf8_lossy(v).into_owned());
                                 (h.key.to_owned(), value.unwrap_or_default())
                             })
                             .collect()
@@ -116,10 +126,19 @@ pub fn assert_exactly_once(records: &[Rec], last: i64) -> Vec<Rec> {
     let mut by_seq: Vec<Rec> = records.to_vec();
     by_seq.sort_by_key(Rec::seq);
     let seqs: Vec<i64> = by_seq.iter().map(Rec::seq).collect();
-    let mut duplicates: Vec<i64> = seqs.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    let mut duplicates: Vec<i64> = seqs
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
     duplicates.dedup();
-    assert!(duplicates.is_empty(), "duplicated in the topic: {duplicates:?}");
-    let missing: Vec<i64> = (1..=last).filter(|s| seqs.binary_search(s).is_err()).collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicated in the topic: {duplicates:?}"
+    );
+    let missing: Vec<i64> = (1..=last)
+        .filter(|s| seqs.binary_search(s).is_err())
+        .collect();
     assert!(missing.is_empty(), "missing from the topic: {missing:?}");
     assert_eq!(seqs.len() as i64, last, "events beyond {last} in the topic");
     by_seq
@@ -127,7 +146,12 @@ pub fn assert_exactly_once(records: &[Rec], last: i64) -> Vec<Rec> {
 
 /// A gauge of the server's `/metrics`.
 pub async fn gauge(base: &str, name: &str) -> Option<i64> {
-    let text = reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()?;
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
@@ -144,7 +168,10 @@ pub async fn wait_caught_up(base: &str, limit: Duration) -> i64 {
                 return head;
             }
         }
-        assert!(Instant::now() < deadline, "the relay did not catch up within {limit:?} (log {head:?}, published {published:?})");
+        assert!(
+            Instant::now() < deadline,
+            "the relay did not catch up within {limit:?} (log {head:?}, published {published:?})"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
