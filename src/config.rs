@@ -318,6 +318,10 @@ pub struct ServeArgs {
     /// Most events in one Kafka transaction.
     #[arg(long, env = "CAIRN_KAFKA_BATCH", default_value_t = 5_000)]
     pub kafka_batch: usize,
+    /// Publish in Kafka transactions (`false` for brokers without them, such as Tansu: the
+    /// idempotent producer alone, and the partition tails as the checkpoint).
+    #[arg(long, env = "CAIRN_KAFKA_TRANSACTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_transactions: bool,
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
@@ -379,6 +383,7 @@ impl ServeArgs {
             settings.transactional_id = id.clone();
         }
         settings.max_batch = self.kafka_batch.max(1);
+        settings.transactions = self.kafka_transactions;
         Some(settings)
     }
 

@@ -44,6 +44,9 @@ pub struct KafkaSettings {
     /// The producer's `transactional.id`: a relay that starts with the same one fences off
     /// any earlier producer still running.
     pub transactional_id: String,
+    /// Publish in Kafka transactions (`false`: the idempotent producer only, for brokers
+    /// without transactions; exactly once then rests on the partition tails alone).
+    pub transactions: bool,
     /// Most events per Kafka transaction.
     pub max_batch: usize,
     /// How long one Kafka operation may take before the relay gives up and starts over.
@@ -60,6 +63,7 @@ impl KafkaSettings {
             partitions: 6,
             replication: -1,
             transactional_id: format!("cairn-relay.{topic}"),
+            transactions: true,
             max_batch: 5_000,
             timeout: Duration::from_secs(30),
         }

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::ClientContext;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::DeliveryResult;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use tokio::sync::watch;
 
 use super::record::{self, Record};
@@ -141,7 +143,7 @@ impl Term {
     }
 
     /// The partition count of the topic, after creating it if it is missing.
-    async fn topic_partitions(&self, producer: &BaseProducer) -> Result<i32, String> {
+    async fn topic_partitions(&self, producer: &Relaying) -> Result<i32, String> {
         let settings = &self.settings;
         let existing = partitions_of(producer, &settings.topic, settings.timeout)?;
         if let Some(n) = existing {
@@ -223,30 +225,62 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| format!("the Kafka worker failed: {e}"))?
 }
 
-/// A transactional producer, its transactions initialised (which fences off any earlier
-/// producer with the same `transactional.id` and aborts what it left open).
-fn producer(settings: &KafkaSettings) -> Result<BaseProducer, String> {
+/// The relay's producer.
+type Relaying = BaseProducer<Deliveries>;
+
+/// Counts the records Kafka refused for good (without transactions, the only sign of it).
+#[derive(Default)]
+struct Deliveries {
+    failed: std::sync::atomic::AtomicU64,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            self.failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut last) = self.last_error.lock() {
+                *last = Some(e.to_string());
+            }
+        }
+    }
+}
+
+/// The relay's producer: idempotent, and transactional with `settings.transactions`, its
+/// transactions initialised (which fences off any earlier producer with the same
+/// `transactional.id` and aborts what it left open).
+fn producer(settings: &KafkaSettings) -> Result<Relaying, String> {
     let timeout_ms = settings.timeout.as_millis().to_string();
-    let producer: BaseProducer = settings
-        .client_config(&[
-            ("transactional.id", &settings.transactional_id),
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            ("linger.ms", "5"),
-            ("transaction.timeout.ms", "60000"),
-            ("socket.timeout.ms", &timeout_ms),
-        ])
-        .create()
+    let mut own = vec![
+        ("enable.idempotence", "true"),
+        ("acks", "all"),
+        ("linger.ms", "5"),
+        ("socket.timeout.ms", timeout_ms.as_str()),
+    ];
+    if settings.transactions {
+        own.push(("transactional.id", settings.transactional_id.as_str()));
+        own.push(("transaction.timeout.ms", "60000"));
+    }
+    let producer: Relaying = settings
+        .client_config(&own)
+        .create_with_context(Deliveries::default())
         .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
-    producer
-        .init_transactions(settings.timeout)
-        .map_err(|e| format!("cannot start Kafka transactions: {e}"))?;
+    if settings.transactions {
+        producer
+            .init_transactions(settings.timeout)
+            .map_err(|e| format!("cannot start Kafka transactions: {e}"))?;
+    }
     Ok(producer)
 }
 
 /// The partition count of `topic`, or `None` if it does not exist.
 fn partitions_of(
-    producer: &BaseProducer,
+    producer: &Relaying,
     topic: &str,
     timeout: Duration,
 ) -> Result<Option<i32>, String> {
@@ -264,12 +298,27 @@ fn partitions_of(
 
 /// Publishes `events` in one transaction (those the topic does not hold yet); how many.
 fn publish(
-    producer: &BaseProducer,
+    producer: &Relaying,
     settings: &KafkaSettings,
     partitions: i32,
     tails: &[i64],
     events: &[Arc<Envelope>],
 ) -> Result<u64, String> {
+    if !settings.transactions {
+        let sent = send_all(producer, settings, partitions, tails, events)?;
+        producer
+            .flush(settings.timeout)
+            .map_err(|e| format!("cannot deliver to Kafka: {e}"))?;
+        let context = producer.context();
+        if context.failed.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            let last = context.last_error.lock().ok().and_then(|e| e.clone());
+            return Err(format!(
+                "Kafka refused records: {}",
+                last.unwrap_or_default()
+            ));
+        }
+        return Ok(sent);
+    }
     producer
         .begin_transaction()
         .map_err(|e| format!("cannot begin a Kafka transaction: {e}"))?;
@@ -288,7 +337,7 @@ fn publish(
 }
 
 fn send_all(
-    producer: &BaseProducer,
+    producer: &Relaying,
     settings: &KafkaSettings,
     partitions: i32,
     tails: &[i64],
