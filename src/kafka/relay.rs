@@ -28,6 +28,8 @@ use crate::events::Envelope;
 
 /// The longest pause between two terms after Kafka failed.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// Pages of the log read ahead of the one being published.
+const READ_AHEAD: usize = 3;
 /// How often the local copy of the checkpoint is written while events are published.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -118,15 +120,24 @@ impl Term {
         self.app.metrics.relay_published(start);
         self.app.metrics.relay_connected(true);
         tracing::info!(topic = %self.settings.topic, partitions, from = start, "relaying events to Kafka");
+        // The log is read a few pages ahead, so reading overlaps with publishing.
         let mut follower = Follower::new(
             self.app.store.clone(),
             start,
             self.settings.max_batch as i64,
         );
+        let (pages, mut received) = tokio::sync::mpsc::channel(READ_AHEAD);
+        let reader = AbortOnDrop(tokio::spawn(async move {
+            while let Some(page) = follower.next().await {
+                if pages.send(page).await.is_err() {
+                    return;
+                }
+            }
+        }));
         let producer = Arc::new(producer);
         let tails = Arc::new(tails);
         let mut last_record = Instant::now();
-        while let Some(batch) = follower.next().await {
+        while let Some(batch) = received.recv().await {
             let last = batch.last().map_or(self.published, |e| e.seq);
             let (producer, settings, tails) =
                 (producer.clone(), self.settings.clone(), tails.clone());
@@ -139,6 +150,7 @@ impl Term {
                 last_record = Instant::now();
             }
         }
+        drop(reader);
         Ok(())
     }
 
@@ -214,6 +226,15 @@ pub fn resume_at(tails: &[i64], local: i64) -> i64 {
 /// Whether the event at `seq`, in `partition`, still has to be published.
 fn unpublished(tails: &[i64], partition: i32, seq: i64) -> bool {
     tails.get(partition as usize).is_none_or(|tail| seq > *tail)
+}
+
+/// Stops a task when the term that started it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs blocking Kafka work off the runtime's threads.
