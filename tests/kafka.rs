@@ -22,10 +22,11 @@ use common::process::Cairn;
 use common::{Client, TestServer, START};
 use serde_json::json;
 
-fn settings(brokers: &str) -> KafkaSettings {
-    let mut settings = KafkaSettings::new(brokers, TOPIC);
-    settings.timeout = Duration::from_secs(5);
-    settings
+/// An in-process server relaying to `brokers`.
+async fn relaying(brokers: &str) -> TestServer {
+    let mut kafka = KafkaSettings::new(brokers, TOPIC);
+    kafka.timeout = Duration::from_secs(5);
+    TestServer::custom(ManualClock::starting_at(START), |s| s.kafka = Some(kafka)).await
 }
 
 /// Posts, claims, deletes and metadata changes over several projects and queues.
@@ -60,11 +61,7 @@ async fn workload(server: &TestServer) -> Vec<(String, String)> {
 async fn events_reach_the_topic_once_in_order_per_queue_and_replay_rebuilds_the_store() {
     let cluster = mock_cluster();
     let brokers = cluster.bootstrap_servers();
-    let kafka = settings(&brokers);
-    let server = TestServer::custom(ManualClock::starting_at(START), |s| {
-        s.kafka = Some(kafka);
-    })
-    .await;
+    let server = relaying(&brokers).await;
     let queues = workload(&server).await;
     let last = wait_caught_up(&server.base, Duration::from_secs(30)).await;
 
@@ -182,23 +179,6 @@ fn rows(db: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
     rows.map(|r| r.expect("a row")).collect()
 }
 
-/// Posts one message at a time until the server goes away; how many were acknowledged.
-async fn producer(base: String, p: usize, acked: Arc<AtomicUsize>, max: usize) {
-    let c = Client::new(&base, &common::new_uuid(), &format!("project-{}", p % 2));
-    for n in 0..max {
-        let request = c
-            .request(reqwest::Method::POST, &format!("/v2/queues/q{p}/messages"))
-            .json(&json!({"messages": [{"body": {"p": p, "n": n}, "ttl": 3600}]}));
-        let Ok(response) = request.send().await else {
-            return;
-        };
-        if response.status().as_u16() != 201 || response.bytes().await.is_err() {
-            return;
-        }
-        acked.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_a_sigkill_mid_stream_each_event_is_in_the_topic_exactly_once() {
     let cluster = mock_cluster();
@@ -217,7 +197,14 @@ async fn after_a_sigkill_mid_stream_each_event_is_in_the_topic_exactly_once() {
         let server = Cairn::start(&args).await;
         let acked = Arc::new(AtomicUsize::new(0));
         let producers: Vec<_> = (0..4)
-            .map(|p| tokio::spawn(producer(server.base.clone(), p, acked.clone(), 400)))
+            .map(|p| {
+                tokio::spawn(common::kafka::producer(
+                    server.base.clone(),
+                    p,
+                    acked.clone(),
+                    400,
+                ))
+            })
             .collect();
         // Kill once the relay is publishing and producers are still posting.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -253,11 +240,7 @@ async fn after_a_sigkill_mid_stream_each_event_is_in_the_topic_exactly_once() {
 async fn a_broker_outage_delays_the_stream_but_not_the_writes() {
     let cluster = mock_cluster();
     let brokers = cluster.bootstrap_servers();
-    let kafka = settings(&brokers);
-    let server = TestServer::custom(ManualClock::starting_at(START), |s| {
-        s.kafka = Some(kafka);
-    })
-    .await;
+    let server = relaying(&brokers).await;
     let c = server.client();
     c.post_n("before", 20).await;
     let before = wait_caught_up(&server.base, Duration::from_secs(30)).await;

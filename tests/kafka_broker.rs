@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use common::audit::{assert_exit, cairn, path_str};
 use common::kafka::{assert_exactly_once, gauge, read_topic, wait_caught_up, TOPIC};
 use common::process::{free_port, Cairn};
-use common::Client;
-use serde_json::json;
 
 /// A Tansu broker, stopped when dropped.
 struct Tansu {
@@ -80,22 +78,6 @@ impl Tansu {
     }
 }
 
-async fn producer(base: String, p: usize, acked: Arc<AtomicUsize>, max: usize) {
-    let c = Client::new(&base, &common::new_uuid(), &format!("project-{}", p % 2));
-    for n in 0..max {
-        let request = c
-            .request(reqwest::Method::POST, &format!("/v2/queues/q{p}/messages"))
-            .json(&json!({"messages": [{"body": {"p": p, "n": n}, "ttl": 3600}]}));
-        let Ok(response) = request.send().await else {
-            return;
-        };
-        if response.status().as_u16() != 201 || response.bytes().await.is_err() {
-            return;
-        }
-        acked.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_real_broker_gets_each_event_once_across_a_sigkill_and_replay_rebuilds_from_it() {
     let broker_dir = tempfile::tempdir().unwrap();
@@ -117,7 +99,14 @@ async fn a_real_broker_gets_each_event_once_across_a_sigkill_and_replay_rebuilds
     let server = Cairn::start(&args).await;
     let acked = Arc::new(AtomicUsize::new(0));
     let producers: Vec<_> = (0..3)
-        .map(|p| tokio::spawn(producer(server.base.clone(), p, acked.clone(), 150)))
+        .map(|p| {
+            tokio::spawn(common::kafka::producer(
+                server.base.clone(),
+                p,
+                acked.clone(),
+                150,
+            ))
+        })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

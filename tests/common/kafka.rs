@@ -175,3 +175,26 @@ pub async fn wait_caught_up(base: &str, limit: Duration) -> i64 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Posts one message at a time to `q{p}` until the server goes away or `max` are posted,
+/// counting the acknowledged ones in `acked`.
+pub async fn producer(
+    base: String,
+    p: usize,
+    acked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+) {
+    let c = super::Client::new(&base, &super::new_uuid(), &format!("project-{}", p % 2));
+    for n in 0..max {
+        let request = c
+            .request(reqwest::Method::POST, &format!("/v2/queues/q{p}/messages"))
+            .json(&serde_json::json!({"messages": [{"body": {"p": p, "n": n}, "ttl": 3600}]}));
+        let Ok(response) = request.send().await else {
+            return;
+        };
+        if response.status().as_u16() != 201 || response.bytes().await.is_err() {
+            return;
+        }
+        acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}

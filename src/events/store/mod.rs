@@ -416,11 +416,7 @@ impl Store {
         before: Timestamp,
         keep_after: Vec<&'static str>,
     ) -> Result<(), ApiError> {
-        let scope = Scope {
-            project: ProjectId::new(Some("-")).expect("non-empty"),
-            client_id: None,
-            request_id: None,
-        };
+        let scope = maintenance_scope();
         let prune = Command::Prune { before, keep_after };
         self.submit(scope, prune).await.map(|_| ())
     }
@@ -428,23 +424,24 @@ impl Store {
     /// Records a consumer's checkpoint ([`Store::checkpoint`] reads it back); it never moves
     /// backwards.
     pub async fn advance_checkpoint(&self, name: &'static str, seq: i64) -> Result<(), ApiError> {
-        let scope = Scope {
-            project: ProjectId::new(Some("-")).expect("non-empty"),
-            client_id: None,
-            request_id: None,
-        };
+        let scope = maintenance_scope();
         let command = Command::AdvanceCheckpoint { name, seq };
         self.submit(scope, command).await.map(|_| ())
     }
 
     /// Runs one expiry sweep now (the background sweeper calls this periodically).
     pub async fn sweep(&self) -> Result<(), ApiError> {
-        let scope = Scope {
-            project: ProjectId::new(Some("-")).expect("non-empty"),
-            client_id: None,
-            request_id: None,
-        };
+        let scope = maintenance_scope();
         self.submit(scope, Command::Sweep).await.map(|_| ())
+    }
+}
+
+/// The scope of log maintenance (sweeps, pruning, checkpoints): no project's request.
+fn maintenance_scope() -> Scope {
+    Scope {
+        project: ProjectId::new(Some("-")).expect("non-empty"),
+        client_id: None,
+        request_id: None,
     }
 }
 
