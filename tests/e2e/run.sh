@@ -13,23 +13,20 @@
 #       tests/e2e/run.sh                               # ... with its WebSocket
 #
 # With CAIRN_URL but no CAIRN_WS_URL the WebSocket test is skipped.
-# Env: CAIRN_E2E_VENV (default $HOME/.cache/cairn-e2e/venv), CAIRN_E2E_PYTHON
+# Env: CAIRN_E2E_VENV (default $HOME/.cache/cairn/e2e-venv, see scripts/cache-paths), CAIRN_E2E_PYTHON
 # (interpreter used to create the venv, default python3), CAIRN_E2E_TIMEOUT
 # (seconds for the test itself, default 300).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-VENV="${CAIRN_E2E_VENV:-$HOME/.cache/cairn-e2e/venv}"
-PY_BOOT="${CAIRN_E2E_PYTHON:-python3}"
-REQS="$HERE/requirements.txt"
+# shellcheck source=../../scripts/cache-paths
+. "$HERE/../../scripts/cache-paths"
 
 log() { echo "[e2e] $*" >&2; }
 
 # ---- venv -------------------------------------------------------------------
-# shellcheck source=../venv.sh
-. "$HERE/../venv.sh"
-ensure_venv "$VENV" "$PY_BOOT" "$REQS" "zaqarclient.queues.client, websocket, aiosmtpd"
-PY="$VENV/bin/python"
+bash "$HERE/setup.sh"
+PY="$CAIRN_E2E_VENV/bin/python"
 
 # ---- server -----------------------------------------------------------------
 SERVER_PID=""

@@ -27,7 +27,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KS_SERVE = os.path.join(HERE, "..", "keystone", "serve.py")
 KS_PYTHON = os.path.join(
     os.environ.get("CAIRN_KEYSTONE_VENV",
-                   os.path.expanduser("~/.cache/cairn-keystone/venv")),
+                   os.path.join(os.environ.get("CAIRN_CACHE",
+                                               os.path.expanduser("~/.cache/cairn")),
+                                "keystone-venv")),
     "bin", "python")
 
 KEYSTONE = None
@@ -165,4 +167,7 @@ class KeystoneEndToEnd(unittest.TestCase):
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    print("%d passed, %d failed" % (result.testsRun - failed - len(result.skipped), failed),
+          flush=True)
     sys.exit(0 if result.wasSuccessful() else 1)

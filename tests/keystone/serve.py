@@ -3,7 +3,7 @@
 Usage (with the interpreter of the venv that tests/keystone/setup.sh makes):
 
     tests/keystone/setup.sh
-    ~/.cache/cairn-keystone/venv/bin/python tests/keystone/serve.py \
+    ~/.cache/cairn/keystone-venv/bin/python tests/keystone/serve.py \
         [--token-expiration SECONDS] [--dir DIR] [--no-cache]
 
 It writes a keystone.conf into a work directory (a new temporary directory,

@@ -1,16 +1,16 @@
 //! Durability: everything acknowledged survives a restart, both a clean in-process one and
 //! a SIGKILL of the real binary in the middle of concurrent writes.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::process::Cairn;
+use crate::common::{metadata_with, Client, TestServer};
 use cairn::model::Limits;
-use common::process::Cairn;
-use common::{metadata_with, Client, TestServer};
 use serde_json::{json, Value};
 
 // ---- in-process restart ------------------------------------------------------------------

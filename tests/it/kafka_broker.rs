@@ -5,16 +5,16 @@
 //! event in the topic exactly once, and replay from the topic rebuilds a store that
 //! verifies. The broker is required: without it the test fails.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::audit::{assert_exit, cairn, path_str};
-use common::kafka::{assert_exactly_once, gauge, read_topic, wait_caught_up, TOPIC};
-use common::process::{free_port, Cairn};
+use crate::common::audit::{assert_exit, cairn, path_str};
+use crate::common::kafka::{assert_exactly_once, gauge, read_topic, wait_caught_up, TOPIC};
+use crate::common::process::{free_port, Cairn};
 
 /// A Tansu broker, stopped when dropped.
 struct Tansu {
@@ -33,8 +33,7 @@ fn tansu_binary() -> std::path::PathBuf {
     if let Ok(path) = std::env::var("CAIRN_TANSU") {
         return path.into();
     }
-    let home = std::env::var("HOME").unwrap_or_default();
-    std::path::Path::new(&home).join(".cache/cairn-tansu/bin/tansu")
+    crate::common::cache_dir().join("tansu/bin/tansu")
 }
 
 impl Tansu {

@@ -1,9 +1,11 @@
 //! Queue endpoints: list, create, get, exists, JSON-patch update, delete, stats, purge
 //! (reference §2.4, §4).
 
-mod common;
+use crate::common;
 
-use common::{default_metadata, metadata_with, Client, TestServer, JSON_PATCH, START_RFC3339};
+use crate::common::{
+    default_metadata, metadata_with, Client, TestServer, JSON_PATCH, START_RFC3339,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -3,18 +3,18 @@
 //! confirmation flow, deletion and expiry, project isolation, the SSRF guard and signed
 //! webhooks, and resuming after a restart. Every attempt is checked in the log too.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::receiver::Receiver;
+use crate::common::{Client, TestServer, START};
 use base64::Engine as _;
 use cairn::model::{Limits, ManualClock, Timestamp};
 use cairn::notify::signing::SigningKey;
 use cairn::notify::NotifySettings;
 use cairn::transports::websocket::WsSettings;
-use common::receiver::Receiver;
-use common::{Client, TestServer, START};
 use hmac::Mac;
 use serde_json::{json, Value};
 use tempfile::TempDir;

@@ -1,9 +1,7 @@
 //! Project scoping (reference §1.5): a project sees and touches only its own queues,
 //! messages and claims; the same queue name in two projects names two queues.
 
-mod common;
-
-use common::{default_metadata, metadata_with, Client, TestServer};
+use crate::common::{default_metadata, metadata_with, Client, TestServer};
 use serde_json::json;
 
 /// Two tenants of one server.

@@ -28,10 +28,7 @@ static SHARED: OnceLock<Keystone> = OnceLock::new();
 fn python() -> PathBuf {
     let venv = std::env::var_os("CAIRN_KEYSTONE_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-                .join(".cache/cairn-keystone/venv")
-        });
+        .unwrap_or_else(|| super::cache_dir().join("keystone-venv"));
     venv.join("bin/python")
 }
 

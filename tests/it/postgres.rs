@@ -3,19 +3,19 @@
 //! machine's server) and fail, saying how to start it, when it cannot be reached. The rest
 //! of the suite runs on PostgreSQL too with `CAIRN_TEST_BACKEND=postgres`.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::process::Cairn;
+use crate::common::ws::{Codec, WsClient};
+use crate::common::{Client, TestServer, START};
 use cairn::events::store::StoreUrl;
 use cairn::model::{Limits, ManualClock};
 use cairn::transports::websocket::WsSettings;
-use common::process::Cairn;
-use common::ws::{Codec, WsClient};
-use common::{Client, TestServer, START};
 use serde_json::{json, Value};
 
 /// A fresh schema for one test; its URL.

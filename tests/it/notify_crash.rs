@@ -3,7 +3,7 @@
 //! every acknowledged message reaches the receiver (duplicates are counted and reported,
 //! none may be missing), and each subscription's first deliveries follow post order.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::process::Cairn;
-use common::receiver::Receiver;
-use common::Client;
+use crate::common::process::Cairn;
+use crate::common::receiver::Receiver;
+use crate::common::Client;
 use serde_json::json;
 
 const PRODUCERS: usize = 4;

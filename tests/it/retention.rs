@@ -1,11 +1,11 @@
 //! Log retention: pruning old events first snapshots the read models, so verification and
 //! replay from the snapshot still give the live state, and history past the horizon says so.
 
-mod common;
+use crate::common;
 
+use crate::common::TestServer;
 use cairn::events::store::sqlite::{rebuild, retention};
 use cairn::model::{Clock, Timestamp};
-use common::TestServer;
 use serde_json::json;
 
 const DAY: i64 = 86_400;

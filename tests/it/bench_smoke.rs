@@ -3,10 +3,8 @@
 //! run on prefilled queues. Only correctness is asserted (the self-check passed, messages
 //! went through); throughput is never asserted.
 
-mod common;
-
+use crate::common::TestServer;
 use cairn::bench::{self, Codec, Options, Report, Transport};
-use common::TestServer;
 
 fn options(server: &TestServer, transport: Transport, codec: Codec) -> Options {
     Options {

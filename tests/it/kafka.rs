@@ -4,22 +4,22 @@
 //! replay from the topic into a store equal to the original, and one relay at a time among
 //! PostgreSQL nodes.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::audit::{assert_exit, cairn, path_str, stdout};
+use crate::common::kafka::{
+    assert_exactly_once, gauge, mock_cluster, read_topic, wait_caught_up, Rec, PARTITIONS, TOPIC,
+};
+use crate::common::process::Cairn;
+use crate::common::{Client, TestServer, START};
 use cairn::events::store::RELAY_CHECKPOINT;
 use cairn::kafka::KafkaSettings;
 use cairn::model::{Clock, ManualClock, Timestamp};
-use common::audit::{assert_exit, cairn, path_str, stdout};
-use common::kafka::{
-    assert_exactly_once, gauge, mock_cluster, read_topic, wait_caught_up, Rec, PARTITIONS, TOPIC,
-};
-use common::process::Cairn;
-use common::{Client, TestServer, START};
 use serde_json::json;
 
 /// An in-process server relaying to `brokers`.

@@ -3,15 +3,15 @@
 //! connections and slow consumers. Each protocol test runs once per codec: JSON in text
 //! frames and MessagePack in binary frames.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::ws::{envelope, Codec, Frame, WsClient};
+use crate::common::{new_uuid, Client, TestServer};
 use cairn::model::Limits;
 use cairn::transports::websocket::WsSettings;
-use common::ws::{envelope, Codec, Frame, WsClient};
-use common::{new_uuid, Client, TestServer};
 use serde_json::{json, Value};
 
 /// Instantiates each `async fn name(codec: Codec)` as `json::name` and `msgpack::name`.

@@ -1,9 +1,9 @@
 //! Claim endpoints: create, get, renew, release; message lifetime extension and
 //! dead-lettering (reference §2.6, §5.4).
 
-mod common;
+use crate::common;
 
-use common::{last_segment, TestServer};
+use crate::common::{last_segment, TestServer};
 use serde_json::json;
 
 // ---- create --------------------------------------------------------------------------------

@@ -6,15 +6,15 @@
 //! after each, the server shuts down and `rebuild::verify` must find no divergence, with the
 //! replay held in memory and with it written out every few entries.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use crate::common::audit::{post_raw, Rng};
+use crate::common::{Client, Resp, TestServer};
 use cairn::events::store::sqlite::rebuild::{self, Divergence};
 use cairn::model::{Clock, Timestamp};
-use common::audit::{post_raw, Rng};
-use common::{Client, Resp, TestServer};
 use serde_json::{json, Value};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};

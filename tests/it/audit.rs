@@ -3,19 +3,19 @@
 //! (`GET /v2/events`, WebSocket `event_list`) and the WebSocket event tail
 //! (`event_subscribe`: catch-up from the log, then live, without gap or duplicate).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn::model::Timestamp;
-use common::audit::{
+use crate::common::audit::{
     claim_id, feed, history, history_events, post_raw, request_id, seq, seq_of, seqs, types,
 };
-use common::ws::{envelope, Codec, Frame, WsClient, WsResp};
-use common::{new_uuid, Client, Resp, TestServer, START};
+use crate::common::ws::{envelope, Codec, Frame, WsClient, WsResp};
+use crate::common::{new_uuid, Client, Resp, TestServer, START};
+use cairn::model::Timestamp;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

@@ -3,15 +3,13 @@
 //! holes has a test here: an `EXTRA-SPEC` header, an empty `URL-Signature`, forged identity
 //! headers, and WebSocket frames naming another project.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::keystone::Keystone;
+use crate::common::ws::{Codec, Frame, WsClient};
+use crate::common::{new_uuid, Client, TestServer};
 use cairn::auth::AuthSettings;
 use cairn::model::{ManualClock, Timestamp};
-use common::keystone::Keystone;
-use common::ws::{Codec, Frame, WsClient};
-use common::{new_uuid, Client, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 

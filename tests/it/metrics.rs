@@ -2,10 +2,10 @@
 //! events, messages by outcome, the log position, group-commit batches, connections and
 //! message counts.
 
-mod common;
+use crate::common;
 
-use common::ws::{Codec, WsClient};
-use common::TestServer;
+use crate::common::ws::{Codec, WsClient};
+use crate::common::TestServer;
 use serde_json::json;
 
 /// The value of the first sample line that starts with `series`.

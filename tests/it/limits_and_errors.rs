@@ -1,10 +1,10 @@
 //! Every limit of reference §3 and the request pipeline's errors (§1.2–1.8): each answers
 //! with the right status and a Zaqar error body (`title` and `description`), never a 500.
 
-mod common;
+use crate::common;
 
+use crate::common::{Client, TestServer};
 use cairn::model::Limits;
-use common::{Client, TestServer};
 use reqwest::Method;
 use serde_json::json;
 

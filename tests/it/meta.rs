@@ -1,9 +1,7 @@
 //! Version discovery, the JSON-home document, ping, health and the request-id header
 //! (reference §2.1–2.3, §9).
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::Method;
 use serde_json::json;
 

@@ -4,9 +4,6 @@
 //! `CAIRN_TEST_BACKEND=postgres`, a fresh schema of the PostgreSQL database at
 //! `CAIRN_TEST_POSTGRES_URL` (default: the machine's server, database `test`) — one suite,
 //! two backends.
-//!
-//! Every test binary includes this module, and none uses all of it.
-#![allow(dead_code)]
 
 pub mod audit;
 pub mod kafka;
@@ -247,6 +244,16 @@ pub fn notify_limits(allow: &[&str]) -> Limits {
 pub fn postgres_url() -> String {
     std::env::var("CAIRN_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The machine's cache of test installs (`CAIRN_CACHE`, default `~/.cache/cairn`), where
+/// `scripts/test` puts the Keystone venv and the Tansu broker; see `scripts/cache-paths`.
+pub fn cache_dir() -> std::path::PathBuf {
+    match std::env::var_os("CAIRN_CACHE") {
+        Some(dir) => dir.into(),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+            .join(".cache/cairn"),
+    }
 }
 
 /// Whether this run tests the PostgreSQL backend.

@@ -288,7 +288,6 @@ pub fn assert_same_snapshot(before: &Value, after: &Value, what: &str) {
 /// instant of the given clock, and writes nothing unless asked to.
 pub struct Inspector {
     pub base: String,
-    pub clock: ManualClock,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -329,7 +328,6 @@ impl Inspector {
         });
         Inspector {
             base: format!("http://{addr}"),
-            clock,
             state,
             stop: Some(stop),
             task: Some(task),

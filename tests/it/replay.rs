@@ -3,18 +3,18 @@
 //! `cairn replay` (in place: the served state is unchanged; `--into … --until …`: the state
 //! as it was at that point of the log).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use cairn::events::store::sqlite::rebuild;
-use cairn::model::{ManualClock, Timestamp};
-use common::audit::{
+use crate::common::audit::{
     assert_exit, assert_same_snapshot, cairn, cairn_replay_in_place, cairn_replay_into,
     cairn_verify, feed, history, path_str, post_raw, seq, settle, snapshot, stdout, Inspector, Rng,
 };
-use common::{new_uuid, Client, TestServer};
+use crate::common::{new_uuid, Client, TestServer};
+use cairn::events::store::sqlite::rebuild;
+use cairn::model::{ManualClock, Timestamp};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection};
 

@@ -1,9 +1,7 @@
 //! Expiry of messages and claims (reference §5.3, §5.4), driven by the manual clock; the
 //! sweeper is run explicitly to check that recording the expiry changes nothing visible.
 
-mod common;
-
-use common::{metadata_with, TestServer};
+use crate::common::{metadata_with, TestServer};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

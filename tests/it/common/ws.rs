@@ -66,8 +66,6 @@ pub struct WsResp {
     pub body: Value,
     /// The echoed request.
     pub request: Value,
-    /// The codec of the frame that carried it.
-    pub codec: Codec,
     /// The whole envelope.
     pub raw: Value,
 }
@@ -297,7 +295,6 @@ impl WsClient {
                         status: u16::try_from(status).expect("a status code"),
                         body: raw["body"].clone(),
                         request: raw["request"].clone(),
-                        codec,
                         raw,
                     };
                 }

@@ -1,9 +1,9 @@
 //! Message endpoints: post, list, get by ids, get one, delete (singly, in bulk), pop, queue
 //! defaults and delayed queues (reference §2.5, §5).
 
-mod common;
+use crate::common;
 
-use common::{sorted, TestServer};
+use crate::common::{sorted, TestServer};
 use serde_json::{json, Value};
 
 // ---- post ----------------------------------------------------------------------------------
