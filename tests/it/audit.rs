@@ -3,13 +3,12 @@
 //! (`GET /v2/events`, WebSocket `event_list`) and the WebSocket event tail
 //! (`event_subscribe`: catch-up from the log, then live, without gap or duplicate).
 
-use crate::common;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common;
 use crate::common::audit::{
     claim_id, feed, history, history_events, post_raw, request_id, seq, seq_of, seqs, types,
 };

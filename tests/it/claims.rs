@@ -2,7 +2,6 @@
 //! dead-lettering (reference §2.6, §5.4).
 
 use crate::common;
-
 use crate::common::{last_segment, TestServer};
 use serde_json::json;
 

@@ -4,13 +4,12 @@
 //! replay from the topic into a store equal to the original, and one relay at a time among
 //! PostgreSQL nodes.
 
-use crate::common;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common;
 use crate::common::audit::{assert_exit, cairn, path_str, stdout};
 use crate::common::kafka::{
     assert_exactly_once, gauge, mock_cluster, read_topic, wait_caught_up, Rec, PARTITIONS, TOPIC,

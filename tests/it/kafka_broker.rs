@@ -5,13 +5,12 @@
 //! event in the topic exactly once, and replay from the topic rebuilds a store that
 //! verifies. The broker is required: without it the test fails.
 
-use crate::common;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::audit::{assert_exit, cairn, path_str};
 use crate::common::kafka::{assert_exactly_once, gauge, read_topic, wait_caught_up, TOPIC};
 use crate::common::process::{free_port, Cairn};

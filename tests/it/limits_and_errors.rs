@@ -2,7 +2,6 @@
 //! with the right status and a Zaqar error body (`title` and `description`), never a 500.
 
 use crate::common;
-
 use crate::common::{Client, TestServer};
 use cairn::model::Limits;
 use reqwest::Method;

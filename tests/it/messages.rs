@@ -2,7 +2,6 @@
 //! defaults and delayed queues (reference §2.5, §5).
 
 use crate::common;
-
 use crate::common::{sorted, TestServer};
 use serde_json::{json, Value};
 

@@ -3,7 +3,6 @@
 //! message counts.
 
 use crate::common;
-
 use crate::common::ws::{Codec, WsClient};
 use crate::common::TestServer;
 use serde_json::json;

@@ -3,11 +3,10 @@
 //! confirmation flow, deletion and expiry, project isolation, the SSRF guard and signed
 //! webhooks, and resuming after a restart. Every attempt is checked in the log too.
 
-use crate::common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common;
 use crate::common::receiver::Receiver;
 use crate::common::{Client, TestServer, START};
 use base64::Engine as _;

@@ -3,14 +3,13 @@
 //! every acknowledged message reaches the receiver (duplicates are counted and reported,
 //! none may be missing), and each subscription's first deliveries follow post order.
 
-use crate::common;
-
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::process::Cairn;
 use crate::common::receiver::Receiver;
 use crate::common::Client;

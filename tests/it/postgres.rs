@@ -3,13 +3,12 @@
 //! machine's server) and fail, saying how to start it, when it cannot be reached. The rest
 //! of the suite runs on PostgreSQL too with `CAIRN_TEST_BACKEND=postgres`.
 
-use crate::common;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::process::Cairn;
 use crate::common::ws::{Codec, WsClient};
 use crate::common::{Client, TestServer, START};

@@ -2,7 +2,6 @@
 //! (reference §2.4, §4).
 
 use crate::common;
-
 use crate::common::{
     default_metadata, metadata_with, Client, TestServer, JSON_PATCH, START_RFC3339,
 };

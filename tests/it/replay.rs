@@ -3,11 +3,10 @@
 //! `cairn replay` (in place: the served state is unchanged; `--into … --until …`: the state
 //! as it was at that point of the log).
 
-use crate::common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common;
 use crate::common::audit::{
     assert_exit, assert_same_snapshot, cairn, cairn_replay_in_place, cairn_replay_into,
     cairn_verify, feed, history, path_str, post_raw, seq, settle, snapshot, stdout, Inspector, Rng,

@@ -6,11 +6,10 @@
 //! after each, the server shuts down and `rebuild::verify` must find no divergence, with the
 //! replay held in memory and with it written out every few entries.
 
-use crate::common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use crate::common;
 use crate::common::audit::{post_raw, Rng};
 use crate::common::{Client, Resp, TestServer};
 use cairn::events::store::sqlite::rebuild::{self, Divergence};

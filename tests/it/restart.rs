@@ -1,13 +1,12 @@
 //! Durability: everything acknowledged survives a restart, both a clean in-process one and
 //! a SIGKILL of the real binary in the middle of concurrent writes.
 
-use crate::common;
-
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::process::Cairn;
 use crate::common::{metadata_with, Client, TestServer};
 use cairn::model::Limits;

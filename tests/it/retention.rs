@@ -2,7 +2,6 @@
 //! replay from the snapshot still give the live state, and history past the horizon says so.
 
 use crate::common;
-
 use crate::common::TestServer;
 use cairn::events::store::sqlite::{rebuild, retention};
 use cairn::model::{Clock, Timestamp};

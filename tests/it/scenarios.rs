@@ -8,12 +8,11 @@
 //! `queue_get_stats` answers 404 for a missing queue), the driver normalises; the scenarios
 //! never look at the transport.
 
-use crate::common;
-
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::common;
 use crate::common::ws::{Codec, WsClient, WsResp};
 use crate::common::{
     default_metadata, last_segment, metadata_with, new_uuid, Client, Resp, TestServer,

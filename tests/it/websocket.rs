@@ -3,11 +3,10 @@
 //! connections and slow consumers. Each protocol test runs once per codec: JSON in text
 //! frames and MessagePack in binary frames.
 
-use crate::common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::ws::{envelope, Codec, Frame, WsClient};
 use crate::common::{new_uuid, Client, TestServer};
 use cairn::model::Limits;
