@@ -19,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use cairn::events::store::sqlite::{connect_writer, Checkpointer, MIGRATIONS};
+use cairn::store::sqlite::{connect_writer, Checkpointer, MIGRATIONS};
 use rusqlite::{params, params_from_iter, Connection};
 
 fn arg(name: &str, default: u64) -> u64 {

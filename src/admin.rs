@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{ReplayArgs, ReplayUntil, VerifyArgs};
-use crate::events::store::sqlite::rebuild::{self, Until};
-use crate::events::store::{postgres, StoreUrl};
+use crate::store::sqlite::rebuild::{self, Until};
+use crate::store::{postgres, StoreUrl};
 
 fn bar(quiet: bool) -> ProgressBar {
     if quiet {

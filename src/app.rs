@@ -10,9 +10,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::error::StoreError;
-use crate::events::store::{Store, StoreOptions, StoreUrl};
 use crate::metrics::Metrics;
 use crate::model::{Clock, Limits};
+use crate::store::{Store, StoreOptions, StoreUrl};
 use crate::transports::websocket::{self, WsSettings};
 
 /// What every handler needs; cheap to clone.
@@ -107,10 +107,10 @@ impl Server {
     fn consumers(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.notify.is_some() {
-            names.push(crate::events::store::NOTIFIER_CHECKPOINT);
+            names.push(crate::store::NOTIFIER_CHECKPOINT);
         }
         if self.kafka.is_some() {
-            names.push(crate::events::store::RELAY_CHECKPOINT);
+            names.push(crate::store::RELAY_CHECKPOINT);
         }
         names
     }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::events::store::StoreUrl;
 use crate::model::Limits;
+use crate::store::StoreUrl;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -7,9 +7,9 @@
 //! - [`actions`] validates and runs it: reads go to the read models, writes become
 //!   [`commands`];
 //! - [`commands`] decide, from state loaded by the store's single writer, which
-//!   [`events`] happened; the writer appends them to the log ([`events::store`]) and folds
-//!   them into the [`projections`] in the same transaction (group commit), so a `201` is
-//!   durable and immediately readable;
+//!   [`events`] happened; the writer ([`store`]) appends them to the log and folds them
+//!   into the [`projections`] in the same transaction (group commit), so a `201` is durable
+//!   and immediately readable; log upkeep (checkpoints, pruning) is the writer's own work;
 //! - [`model`] holds the validated value types every layer shares, [`error`] the errors a
 //!   client can see;
 //! - [`app`] wires state, transports and the expiry sweeper; [`config`] parses settings;
@@ -38,4 +38,5 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod projections;
+pub mod store;
 pub mod transports;

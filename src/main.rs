@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cairn::app::{Server, Settings};
 use cairn::config::{self, Command, Synchronous};
-use cairn::events::store::StoreOptions;
 use cairn::model::SystemClock;
+use cairn::store::StoreOptions;
 
 /// mimalloc: many small, short-lived allocations on several threads (request bodies, JSON
 /// values, rows) are measurably cheaper than with the system allocator.

@@ -214,7 +214,6 @@ pub async fn decide<R: ReadModel>(
             }
             Ok(commands::notification::record(cmd, &states, now, limits))
         }
-        Command::Prune { .. } | Command::AdvanceCheckpoint { .. } => Ok(Decision::nothing()),
         Command::Sweep => Ok(commands::sweep::sweep(c.expired(now, SWEEP_BATCH).await?)),
     })
 }

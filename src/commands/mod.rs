@@ -76,33 +76,6 @@ pub enum Command {
     RecordNotifications(RecordNotifications),
     /// Record the expiry of messages and claims whose time has passed.
     Sweep,
-    /// Drop the events recorded before `before`, after snapshotting the read models (log
-    /// maintenance: appends nothing).
-    Prune {
-        before: crate::model::Timestamp,
-        /// Keep the events after each of these consumers' checkpoints (`log_meta` keys:
-        /// the notifier still owes their notifications, the Kafka relay their publication).
-        keep_after: Vec<&'static str>,
-    },
-    /// Record how far a consumer of the log has got (appends nothing).
-    AdvanceCheckpoint {
-        name: &'static str,
-        seq: i64,
-    },
-}
-
-impl Command {
-    /// The consumer checkpoint this command moves forward, if any: the writer records it in
-    /// the same transaction as the command's events.
-    pub fn checkpoint(&self) -> Option<(&'static str, i64)> {
-        match self {
-            Command::RecordNotifications(r) => {
-                Some((crate::events::store::NOTIFIER_CHECKPOINT, r.checkpoint))
-            }
-            Command::AdvanceCheckpoint { name, seq } => Some((name, *seq)),
-            _ => None,
-        }
-    }
 }
 
 /// What a command reports back once its events are durable.

@@ -9,11 +9,9 @@
 
 pub mod bus;
 pub mod claim;
-pub mod follow;
 pub mod message;
 pub mod notification;
 pub mod queue;
-pub mod store;
 pub mod subscription;
 
 use serde::Serialize;

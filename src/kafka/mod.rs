@@ -2,7 +2,7 @@
 //! in log order per queue; and the reading of such a topic back into a store.
 //!
 //! - [`relay`] follows the log (like the notification engine, through
-//!   [`crate::events::follow`], one node of a cluster at a time) and publishes its events
+//!   [`crate::store::follow`], one node of a cluster at a time) and publishes its events
 //!   in Kafka transactions;
 //! - [`recovery`] finds, when a relay starts, how far each partition of the topic got, so
 //!   that nothing is published twice after a crash;

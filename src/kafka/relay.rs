@@ -22,9 +22,9 @@ use tokio::sync::watch;
 use super::record::{self, Record};
 use super::{recovery, KafkaSettings};
 use crate::app::AppState;
-use crate::events::follow::{self, Follower};
-use crate::events::store::{Singleton, RELAY_CHECKPOINT};
 use crate::events::Envelope;
+use crate::store::follow::{self, Follower};
+use crate::store::{Singleton, RELAY_CHECKPOINT};
 
 /// The longest pause between two terms after Kafka failed.
 const MAX_PAUSE: Duration = Duration::from_secs(30);

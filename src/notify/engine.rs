@@ -16,10 +16,10 @@ use super::send::Sender;
 use super::{document, Report};
 use crate::app::AppState;
 use crate::error::StoreError;
-use crate::events::follow::Follower;
 use crate::events::{Envelope, Event, NotificationKind, PostedMessage};
 use crate::model::{ProjectId, QueueName, SubscriptionId, Target};
 use crate::projections::SubscriptionView;
+use crate::store::follow::Follower;
 
 /// Events read from the log per query while catching up.
 const PAGE: i64 = 500;

@@ -26,9 +26,9 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::app::AppState;
 use crate::commands::{Command, NotificationOutcome, RecordNotifications, Scope};
-use crate::events::follow;
-use crate::events::store::{Singleton, NOTIFIER_CHECKPOINT};
 use crate::model::ProjectId;
+use crate::store::follow;
+use crate::store::{Singleton, NOTIFIER_CHECKPOINT};
 use engine::{Engine, Tracker};
 use send::{SendSettings, Sender};
 

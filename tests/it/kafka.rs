@@ -16,9 +16,9 @@ use crate::common::kafka::{
 };
 use crate::common::process::Cairn;
 use crate::common::{Client, TestServer, START};
-use cairn::events::store::RELAY_CHECKPOINT;
 use cairn::kafka::KafkaSettings;
 use cairn::model::{Clock, ManualClock, Timestamp};
+use cairn::store::RELAY_CHECKPOINT;
 use serde_json::json;
 
 /// An in-process server relaying to `brokers`.

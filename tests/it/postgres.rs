@@ -12,8 +12,8 @@ use crate::common;
 use crate::common::process::Cairn;
 use crate::common::ws::{Codec, WsClient};
 use crate::common::{Client, TestServer, START};
-use cairn::events::store::StoreUrl;
 use cairn::model::{Limits, ManualClock};
+use cairn::store::StoreUrl;
 use cairn::transports::websocket::WsSettings;
 use serde_json::{json, Value};
 

@@ -12,8 +12,8 @@ use crate::common::audit::{
     cairn_verify, feed, history, path_str, post_raw, seq, settle, snapshot, stdout, Inspector, Rng,
 };
 use crate::common::{new_uuid, Client, TestServer};
-use cairn::events::store::sqlite::rebuild;
 use cairn::model::{ManualClock, Timestamp};
+use cairn::store::sqlite::rebuild;
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection};
 
@@ -28,7 +28,7 @@ async fn worker(
     w: u64,
     rounds: usize,
     seed: u64,
-    clock: Option<(ManualClock, cairn::events::store::Store)>,
+    clock: Option<(ManualClock, cairn::store::Store)>,
 ) -> Vec<(String, String)> {
     let mut rng = Rng::new(seed);
     let mut posted: Vec<(String, String)> = Vec::new();
@@ -622,7 +622,7 @@ async fn a_replay_until_past_the_end_stops_at_the_head() {
 /// the same state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_upgrades_a_store_written_before_the_last_migration() {
-    use cairn::events::store::sqlite::MIGRATIONS;
+    use cairn::store::sqlite::MIGRATIONS;
 
     let server = TestServer::start().await;
     let current = server.dir();
@@ -652,7 +652,7 @@ async fn verify_upgrades_a_store_written_before_the_last_migration() {
         .connect()
         .await
         .unwrap();
-    cairn::events::store::migrator(&MIGRATIONS[..5])
+    cairn::store::migrator(&MIGRATIONS[..5])
         .run_direct(&mut conn)
         .await
         .unwrap();

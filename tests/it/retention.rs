@@ -3,8 +3,8 @@
 
 use crate::common;
 use crate::common::TestServer;
-use cairn::events::store::sqlite::{rebuild, retention};
 use cairn::model::{Clock, Timestamp};
+use cairn::store::sqlite::{rebuild, retention};
 use serde_json::json;
 
 const DAY: i64 = 86_400;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn::app::{AppState, Server, Settings};
-use cairn::events::store::{StoreOptions, StoreUrl};
 use cairn::model::{Limits, ManualClock};
+use cairn::store::{StoreOptions, StoreUrl};
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn::app::{Server, Settings};
-use cairn::events::store::{Store, StoreOptions, StoreUrl};
 use cairn::model::{Limits, ManualClock, Timestamp};
+use cairn::store::{Store, StoreOptions, StoreUrl};
 use cairn::transports::websocket::WsSettings;
 use reqwest::header::HeaderMap;
 use reqwest::Method;

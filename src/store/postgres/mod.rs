@@ -1,169 +1,164 @@
-//! The SQLite backend: one database file in WAL mode, written by a single writer task
-//! (group commit, `synchronous=FULL` by default) and read through a separate pool.
+//! The PostgreSQL backend: the multi-node store. Any number of stateless Cairn nodes share
+//! one database. Each node has one writer (group commit; appends serialized across nodes by
+//! the log lock, see [`writer`]), a reader pool, and a relay that feeds its event bus from
+//! the shared log (see [`relay`]). Migrations run at start-up under sqlx's migration lock,
+//! so nodes may start together.
 
-mod checkpointer;
 pub(crate) mod log;
 pub mod rebuild;
-pub mod retention;
+mod relay;
 mod writer;
 
-/// The writer's connection settings and its checkpointer, also used by
-/// `examples/raw_sqlite` so that its raw limit runs under the server's arrangement.
-pub use checkpointer::Checkpointer;
-pub use writer::connect as connect_writer;
-
-use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, SqliteConnection};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
+use super::batch::{Job, Task};
 use super::StoreOptions;
-use crate::commands::{Command, Committed, Scope};
+use crate::commands::Committed;
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
+use crate::events::{Envelope, EventFilter};
 use crate::model::{
     ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp,
 };
-use crate::projections::sqlite::{claims, history, messages, queues, subscriptions};
+use crate::projections::postgres::{claims, history, messages, queues, subscriptions};
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
 
-/// The schema, one entry per file of `migrations/sqlite`, compiled into the binary.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+/// The schema, one entry per file of `migrations/postgres`, compiled into the binary.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "initial",
-        include_str!("../../../../migrations/sqlite/0001_initial.sql"),
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
     ),
     (
         2,
-        "subscriptions",
-        include_str!("../../../../migrations/sqlite/0002_subscriptions.sql"),
-    ),
-    (
-        3,
-        "history",
-        include_str!("../../../../migrations/sqlite/0003_history.sql"),
-    ),
-    (
-        4,
-        "retention",
-        include_str!("../../../../migrations/sqlite/0004_retention.sql"),
-    ),
-    (
-        5,
-        "history rows",
-        include_str!("../../../../migrations/sqlite/0005_history_rows.sql"),
-    ),
-    (
-        6,
-        "bodies in the log",
-        include_str!("../../../../migrations/sqlite/0006_bodies_in_log.sql"),
-    ),
-    (
-        7,
         "notifier",
-        include_str!("../../../../migrations/sqlite/0007_notifier.sql"),
+        include_str!("../../../migrations/postgres/0002_notifier.sql"),
     ),
 ];
 
-/// A handle to an open SQLite store; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    sender: mpsc::Sender<writer::Work>,
-    readers: SqlitePool,
-    bus: EventBus,
-    done: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+/// How long a request waits for a pooled connection before it gets a 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connection options from a `postgres://` URL, with the statement timeout applied.
+pub fn connect_options(url: &str, options: &StoreOptions) -> Result<PgConnectOptions, StoreError> {
+    let connect = PgConnectOptions::from_str(url)?;
+    let timeout_ms = options.statement_timeout.as_millis().to_string();
+    Ok(connect
+        .options([("statement_timeout", timeout_ms.as_str())])
+        .application_name("cairn")
+        .disable_statement_logging())
 }
 
-impl SqliteStore {
+/// A handle to an open PostgreSQL store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    sender: mpsc::Sender<Job>,
+    stop: Arc<watch::Sender<bool>>,
+    readers: PgPool,
+    bus: EventBus,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl PgStore {
     pub async fn open(
-        path: &Path,
+        url: &str,
         options: &StoreOptions,
         limits: Arc<Limits>,
         clock: Arc<dyn Clock>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Corrupt(format!("cannot create {dir:?}: {e}")))?;
-        }
-        let connect = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if options.sync_full {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
-            .busy_timeout(Duration::from_secs(10))
-            .disable_statement_logging();
-        let mut conn: SqliteConnection = connect.connect().await?;
-        migrator().run_direct(&mut conn).await?;
-        let next_seq = log::last_seq(&mut conn).await? + 1;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(options.readers.max(1))
-            .connect_with(connect)
+        let connect = connect_options(url, options)?;
+        let readers = PgPoolOptions::new()
+            .max_connections(options.readers.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(connect.clone())
             .await?;
-        let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
+        migrator().run(&readers).await?;
+        let head = log::last_seq(&mut *readers.acquire().await?).await?;
+        metrics.set_log_position(head);
         let bus = EventBus::default();
+        let (to_relay, from_writer) = mpsc::channel(16);
+        let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
+        let (stop, stopped) = watch::channel(false);
         let writer = writer::Writer {
-            conn: writer::connect(path, options.sync_full)?,
-            checkpointer: checkpointer::Checkpointer::start(path, options.sync_full)?,
-            maintenance: conn,
-            runtime: tokio::runtime::Handle::current(),
+            connect,
+            conn: None,
             limits,
             clock,
             max_batch: options.max_batch.max(1),
-            next_seq,
-            bus: bus.clone(),
-            path: path.to_path_buf(),
             metrics,
+            relay: to_relay,
         };
-        let handle = tokio::task::spawn_blocking(move || writer.run(receiver));
-        Ok(SqliteStore {
+        let relay = relay::Relay {
+            pool: readers.clone(),
+            bus: bus.clone(),
+            cursor: head,
+            local: from_writer,
+            metrics: writer.metrics.clone(),
+        };
+        let tasks = vec![
+            tokio::spawn(writer.run(receiver, stopped.clone())),
+            tokio::spawn(relay.run(stopped)),
+        ];
+        Ok(PgStore {
             sender,
+            stop: Arc::new(stop),
             readers,
             bus,
-            done: Arc::new(Mutex::new(Some(handle))),
+            tasks: Arc::new(Mutex::new(tasks)),
         })
     }
 
-    pub async fn submit(&self, scope: Scope, command: Command) -> Result<Committed, ApiError> {
+    /// Hands a task to the writer and waits for its result.
+    pub async fn run(&self, task: Task) -> Result<Committed, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let job = super::Job {
-            scope,
-            command,
-            reply,
-        };
+        let job = Job { task, reply };
         let closed = || ApiError::from(StoreError::Closed);
-        let job = writer::Work::Job(Box::new(job));
         self.sender.send(job).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
     /// Lets the writer finish the commands already queued, then closes every connection.
     pub async fn close(&self) {
-        let _ = self.sender.send(writer::Work::Stop).await;
-        if let Some(handle) = self.done.lock().await.take() {
+        let _ = self.stop.send(true);
+        for handle in self.tasks.lock().await.drain(..) {
             if let Err(e) = handle.await {
-                tracing::error!(error = %e, "the writer task failed");
+                tracing::error!(error = %e, "a store task failed");
             }
         }
         self.readers.close().await;
     }
 
-    /// Events committed from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::events::Envelope>> {
+    /// Events committed from now on, by any node.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Envelope>> {
         self.bus.subscribe()
+    }
+
+    /// Takes the session-level advisory lock `key` of this store's schema (advisory locks
+    /// are per database; stores in other schemas of it have their own) on a connection of
+    /// its own, if no other node holds it; the lock lasts as long as that connection.
+    pub async fn try_lease(&self, key: i32) -> Result<Option<sqlx::PgConnection>, StoreError> {
+        let mut conn = self.readers.acquire().await?.detach();
+        let held: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))")
+                .bind(key)
+                .fetch_one(&mut conn)
+                .await?;
+        if held {
+            return Ok(Some(conn));
+        }
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(None)
     }
 
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
@@ -247,18 +242,10 @@ impl SqliteStore {
         claim_id: &ClaimId,
         now: Timestamp,
     ) -> Result<Option<ClaimView>, StoreError> {
-        claims::get(
-            &mut *self.readers.acquire().await?,
-            project,
-            queue,
-            claim_id,
-            now,
-        )
-        .await
+        let mut conn = self.readers.acquire().await?;
+        claims::get(&mut conn, project, queue, claim_id, now).await
     }
-}
 
-impl SqliteStore {
     pub async fn list_subscriptions(
         &self,
         project: &ProjectId,
@@ -281,43 +268,38 @@ impl SqliteStore {
         let mut conn = self.readers.acquire().await?;
         subscriptions::get(&mut conn, project, queue, id, now).await
     }
-}
 
-impl SqliteStore {
     /// A page of the project's event feed.
     pub async fn list_events(
         &self,
         project: &ProjectId,
-        filter: &crate::events::EventFilter,
-    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+        filter: &EventFilter,
+    ) -> Result<Vec<Envelope>, StoreError> {
         log::list(&mut *self.readers.acquire().await?, project, filter).await
     }
 
     /// Up to `limit` events of every project after `after`, in log order.
-    pub async fn log_range(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
-        log::range(&mut *self.readers.acquire().await?, after, limit).await
+    pub async fn log_range(&self, after: i64, limit: i64) -> Result<Vec<Envelope>, StoreError> {
+        log::range(&mut *self.readers.acquire().await?, after, None, limit).await
     }
 
     /// A value of `log_meta` (0 when unset).
     pub async fn meta(&self, key: &str) -> Result<i64, StoreError> {
-        retention::meta(&mut *self.readers.acquire().await?, key).await
+        crate::projections::postgres::read_checkpoint(&mut *self.readers.acquire().await?, key)
+            .await
     }
 
-    /// The last pruned log position (0 if the log is complete).
+    /// The log is never pruned on PostgreSQL (yet): it is always complete.
     pub async fn horizon(&self) -> Result<i64, StoreError> {
-        retention::meta(&mut *self.readers.acquire().await?, "horizon").await
+        Ok(0)
     }
 
-    /// Every retained event that concerns the message, in order.
+    /// Every event that concerns the message, in order.
     pub async fn message_history(
         &self,
         project: &ProjectId,
         id: &MessageId,
-    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
+    ) -> Result<Vec<Envelope>, StoreError> {
         let mut conn = self.readers.acquire().await?;
         let seqs = history::positions(&mut conn, id).await?;
         log::at_positions(&mut conn, project, &seqs).await

@@ -9,9 +9,9 @@ use sqlx::{Connection, PgConnection, Row};
 
 use super::{log, writer::LOG_LOCK, MIGRATIONS};
 use crate::error::StoreError;
-use crate::events::store::sqlite::rebuild::{Divergence, Summary};
-use crate::events::store::StoreOptions;
 use crate::projections::postgres as views;
+use crate::store::sqlite::rebuild::{Divergence, Summary};
+use crate::store::StoreOptions;
 
 /// The read-model tables, each with the columns that identify a row (for reports). The
 /// history index keeps one row per (message, event) here, unlike SQLite's one per message.

@@ -3,6 +3,8 @@
 //! database). Handlers see only [`Store`]: `submit` runs a command through the backend's
 //! writer (group commit), and the query methods read the projections through a reader pool.
 
+pub mod batch;
+pub mod follow;
 pub mod postgres;
 pub mod sqlite;
 
@@ -15,6 +17,7 @@ use crate::model::{Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
+use batch::Task;
 
 /// The `log_meta` key of the notification engine's checkpoint.
 pub const NOTIFIER_CHECKPOINT: &str = "notifier";
@@ -67,13 +70,6 @@ impl Lease {
             },
         }
     }
-}
-
-/// A command waiting for a backend's writer, with the channel to answer on.
-pub struct Job {
-    pub scope: Scope,
-    pub command: Command,
-    pub reply: tokio::sync::oneshot::Sender<Result<Committed, ApiError>>,
 }
 
 /// Where the store lives, parsed from a URL.
@@ -172,9 +168,14 @@ impl Store {
 
     /// Runs a command to completion: decided, appended and durable, or rejected.
     pub async fn submit(&self, scope: Scope, command: Command) -> Result<Committed, ApiError> {
+        self.run(Task::Command(scope, command)).await
+    }
+
+    /// Hands a task to the backend's writer and waits for its result.
+    async fn run(&self, task: Task) -> Result<Committed, ApiError> {
         match self {
-            Store::Sqlite(s) => s.submit(scope, command).await,
-            Store::Postgres(s) => s.submit(scope, command).await,
+            Store::Sqlite(s) => s.run(task).await,
+            Store::Postgres(s) => s.run(task).await,
         }
     }
 
@@ -416,17 +417,16 @@ impl Store {
         before: Timestamp,
         keep_after: Vec<&'static str>,
     ) -> Result<(), ApiError> {
-        let scope = maintenance_scope();
-        let prune = Command::Prune { before, keep_after };
-        self.submit(scope, prune).await.map(|_| ())
+        let prune = Task::Prune { before, keep_after };
+        self.run(prune).await.map(|_| ())
     }
 
     /// Records a consumer's checkpoint ([`Store::checkpoint`] reads it back); it never moves
     /// backwards.
     pub async fn advance_checkpoint(&self, name: &'static str, seq: i64) -> Result<(), ApiError> {
-        let scope = maintenance_scope();
-        let command = Command::AdvanceCheckpoint { name, seq };
-        self.submit(scope, command).await.map(|_| ())
+        self.run(Task::AdvanceCheckpoint { name, seq })
+            .await
+            .map(|_| ())
     }
 
     /// Runs one expiry sweep now (the background sweeper calls this periodically).
@@ -436,7 +436,7 @@ impl Store {
     }
 }
 
-/// The scope of log maintenance (sweeps, pruning, checkpoints): no project's request.
+/// The scope of the expiry sweep: no project's request.
 fn maintenance_scope() -> Scope {
     Scope {
         project: ProjectId::new(Some("-")).expect("non-empty"),

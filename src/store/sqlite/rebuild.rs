@@ -346,7 +346,7 @@ pub async fn into(
     // The copy is the past: the notifications its log called for were due then, not now.
     sqlx::query("UPDATE log_meta SET value = ?1 WHERE key = ?2")
         .bind(last)
-        .bind(crate::events::store::NOTIFIER_CHECKPOINT)
+        .bind(crate::store::NOTIFIER_CHECKPOINT)
         .execute(&mut target)
         .await?;
     drop(target);
@@ -446,8 +446,8 @@ impl Importer {
             )));
         }
         for name in [
-            crate::events::store::NOTIFIER_CHECKPOINT,
-            crate::events::store::RELAY_CHECKPOINT,
+            crate::store::NOTIFIER_CHECKPOINT,
+            crate::store::RELAY_CHECKPOINT,
         ] {
             views::fold::advance_checkpoint(&self.conn, name, last)?;
         }

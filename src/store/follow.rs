@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-use super::store::{Lease, Singleton, Store};
-use super::Envelope;
+use super::{Lease, Singleton, Store};
+use crate::events::Envelope;
 
 /// Pause before reading again after the store failed.
 const RETRY: Duration = Duration::from_secs(1);

@@ -14,12 +14,12 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{log, relay};
-use crate::commands::{load, Committed};
+use crate::commands::Committed;
 use crate::error::{ApiError, StoreError};
-use crate::events::store::Job;
 use crate::events::Envelope;
 use crate::model::{Clock, Limits};
 use crate::projections::postgres as views;
+use crate::store::batch::{self, Backend, Job};
 
 /// Key of the advisory lock that serializes appends to the log, across all nodes.
 pub const LOG_LOCK: i64 = 0x6361_6972_6e5f_6c6f; // "cairn_lo"
@@ -106,69 +106,64 @@ impl Writer {
         let limits = self.limits.clone();
         let clock = self.clock.clone();
         let conn = self.connection().await?;
-        sqlx::query("BEGIN").execute(&mut *conn).await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LOG_LOCK)
-            .execute(&mut *conn)
-            .await?;
-        let mut next_seq = log::last_seq(conn).await? + 1;
-        let mut results = Vec::with_capacity(batch.len());
-        let mut appended = Vec::new();
-        for job in batch {
-            let now = clock.now();
-            let decision =
-                match load::decide(&mut *conn, &limits, &job.scope, &job.command, now).await? {
-                    Ok(d) => d,
-                    Err(e) => {
-                        results.push(Err(e));
-                        continue;
-                    }
-                };
-            for new in decision.events {
-                let env = Envelope {
-                    seq: next_seq,
-                    at: now,
-                    project: new.project,
-                    queue: new.queue,
-                    client_id: job.scope.client_id.clone(),
-                    request_id: job.scope.request_id.clone(),
-                    event: new.event,
-                };
-                views::apply(conn, &env).await?;
-                next_seq += 1;
-                appended.push(env);
-            }
-            if let Some((name, seq)) = job.command.checkpoint() {
-                views::advance_checkpoint(conn, name, seq).await?;
-            }
-            results.push(Ok(Committed {
-                outcome: decision.outcome,
-                seq: next_seq - 1,
-            }));
-        }
-        if let Some(last) = appended.last() {
-            log::append(conn, &appended).await?;
-            views::checkpoint(conn, last.seq).await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(last.seq.to_string())
-                .execute(&mut *conn)
-                .await?;
-        }
-        sqlx::query("COMMIT").execute(&mut *conn).await?;
-        self.metrics.committed(batch.len(), &appended);
-        if !appended.is_empty() {
+        let decided =
+            batch::decide_batch(&mut Transaction(conn), batch, &limits, clock.as_ref()).await?;
+        self.metrics.committed(batch.len(), &decided.appended);
+        if !decided.appended.is_empty() {
             // Replies wait until the events are on the bus (a subscription made after a
             // `201` must not be pushed what that request wrote). A stuck relay only delays.
             let (published, done) = oneshot::channel();
             let local = relay::Local {
-                events: appended,
+                events: decided.appended,
                 published,
             };
             if self.relay.send(local).await.is_ok() {
                 let _ = tokio::time::timeout(PUBLISH_TIMEOUT, done).await;
             }
         }
-        Ok(results)
+        Ok(decided.results)
+    }
+}
+
+/// The writer's connection as the batch loop sees it.
+struct Transaction<'c>(&'c mut PgConnection);
+
+impl Backend for Transaction<'_> {
+    type Reads = PgConnection;
+
+    fn reads(&mut self) -> &mut PgConnection {
+        self.0
+    }
+
+    async fn begin(&mut self) -> Result<i64, StoreError> {
+        sqlx::query("BEGIN").execute(&mut *self.0).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(log::last_seq(self.0).await? + 1)
+    }
+
+    async fn record(&mut self, env: &Envelope) -> Result<(), StoreError> {
+        // The log rows go in at commit, in one statement.
+        views::apply(self.0, env).await
+    }
+
+    async fn advance_checkpoint(&mut self, name: &str, seq: i64) -> Result<(), StoreError> {
+        views::advance_checkpoint(self.0, name, seq).await
+    }
+
+    async fn commit(&mut self, appended: &[Envelope]) -> Result<(), StoreError> {
+        if let Some(last) = appended.last() {
+            log::append(self.0, appended).await?;
+            views::checkpoint(self.0, last.seq).await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(last.seq.to_string())
+                .execute(&mut *self.0)
+                .await?;
+        }
+        sqlx::query("COMMIT").execute(&mut *self.0).await?;
+        Ok(())
     }
 }

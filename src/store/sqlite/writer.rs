@@ -15,13 +15,13 @@ use rusqlite::Connection;
 use sqlx::SqliteConnection;
 use tokio::sync::mpsc;
 
-use crate::commands::{load, Command, Committed};
+use crate::commands::Committed;
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
-use crate::events::store::Job;
 use crate::events::Envelope;
 use crate::model::{Clock, Limits};
 use crate::projections::sqlite::fold;
+use crate::store::batch::{self, Backend, Job, Task};
 
 use super::retention;
 
@@ -33,15 +33,14 @@ pub enum Work {
 }
 
 pub struct Writer {
-    pub conn: Connection,
+    /// The synchronous connection every batch runs on.
+    pub tx: Transaction,
     /// The async connection that log maintenance uses, between batches.
     pub maintenance: SqliteConnection,
     pub runtime: tokio::runtime::Handle,
     pub limits: Arc<Limits>,
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
-    /// Position the next appended event gets.
-    pub next_seq: i64,
     /// Where committed events are announced.
     pub bus: EventBus,
     /// The database file (snapshots are written next to it).
@@ -73,7 +72,7 @@ impl Writer {
             }
         }
         self.checkpointer.stop();
-        if let Err((_, e)) = self.conn.close() {
+        if let Err((_, e)) = self.tx.conn.close() {
             tracing::warn!(error = %e, "closing the writer connection");
         }
         if let Err(e) = self
@@ -88,8 +87,8 @@ impl Writer {
         let mut results = self.commit_batch(batch);
         // Log maintenance runs after the batch, outside any transaction.
         for (job, result) in batch.iter().zip(results.iter_mut()) {
-            if let (Command::Prune { before, keep_after }, Ok(_)) = (&job.command, &result) {
-                let head = self.next_seq - 1;
+            if let (Task::Prune { before, keep_after }, Ok(_)) = (&job.task, &result) {
+                let head = self.tx.next_seq - 1;
                 let pruned = self.runtime.block_on(retention::prune(
                     &mut self.maintenance,
                     &self.path,
@@ -113,74 +112,76 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Committed, ApiError>> {
-        let first_seq = self.next_seq;
-        match self.try_commit_batch(batch) {
-            Ok(results) => results,
+        let limits = self.limits.clone();
+        let clock = self.clock.clone();
+        // Every step of the SQLite backend is synchronous, so the batch is done at once.
+        let decided = batch::decide_batch(&mut self.tx, batch, &limits, clock.as_ref())
+            .now_or_never()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("a batch did not complete".into())));
+        match decided {
+            Ok(decided) => {
+                self.metrics.committed(batch.len(), &decided.appended);
+                self.bus.publish(decided.appended);
+                decided.results
+            }
             Err(err) => {
-                self.next_seq = first_seq;
-                if !self.conn.is_autocommit() {
-                    if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                        tracing::warn!(error = %e, "rollback after a failed batch");
-                    }
-                }
+                self.tx.rollback();
                 let api: ApiError = err.into();
                 batch.iter().map(|_| Err(api.clone())).collect()
             }
         }
     }
+}
 
-    fn try_commit_batch(
-        &mut self,
-        batch: &[Job],
-    ) -> Result<Vec<Result<Committed, ApiError>>, StoreError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut results = Vec::with_capacity(batch.len());
-        let mut appended = Vec::new();
-        for job in batch {
-            let now = self.clock.now();
-            // The synchronous read model never waits, so the decision is ready at once.
-            let decided = load::decide(&mut self.conn, &self.limits, &job.scope, &job.command, now)
-                .now_or_never()
-                .ok_or_else(|| StoreError::Corrupt("a decision did not complete".into()))??;
-            let decision = match decided {
-                Ok(d) => d,
-                Err(e) => {
-                    results.push(Err(e));
-                    continue;
-                }
-            };
-            for new in decision.events {
-                let env = Envelope {
-                    seq: self.next_seq,
-                    at: now,
-                    project: new.project,
-                    queue: new.queue,
-                    client_id: job.scope.client_id.clone(),
-                    request_id: job.scope.request_id.clone(),
-                    event: new.event,
-                };
-                // Into the log first: a later command of the batch may read a message's body
-                // from its posting event (`projections::sqlite::bodies`).
-                fold::append(&self.conn, &env)?;
-                fold::apply(&self.conn, &env)?;
-                self.next_seq += 1;
-                appended.push(env);
+/// The writer's connection as the batch loop sees it.
+pub struct Transaction {
+    pub conn: Connection,
+    /// Position the next appended event gets.
+    pub next_seq: i64,
+}
+
+impl Transaction {
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "rollback after a failed batch");
             }
-            if let Some((name, seq)) = job.command.checkpoint() {
-                fold::advance_checkpoint(&self.conn, name, seq)?;
-            }
-            results.push(Ok(Committed {
-                outcome: decision.outcome,
-                seq: self.next_seq - 1,
-            }));
         }
-        if !appended.is_empty() {
-            fold::checkpoint(&self.conn, self.next_seq - 1)?;
+    }
+}
+
+impl Backend for Transaction {
+    type Reads = Connection;
+
+    fn reads(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    async fn begin(&mut self) -> Result<i64, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(self.next_seq)
+    }
+
+    async fn record(&mut self, env: &Envelope) -> Result<(), StoreError> {
+        // Into the log first: a later command of the batch may read a message's body from
+        // its posting event (`projections::sqlite::bodies`).
+        fold::append(&self.conn, env)?;
+        fold::apply(&self.conn, env)
+    }
+
+    async fn advance_checkpoint(&mut self, name: &str, seq: i64) -> Result<(), StoreError> {
+        fold::advance_checkpoint(&self.conn, name, seq)
+    }
+
+    async fn commit(&mut self, appended: &[Envelope]) -> Result<(), StoreError> {
+        if let Some(last) = appended.last() {
+            fold::checkpoint(&self.conn, last.seq)?;
         }
         self.conn.execute_batch("COMMIT")?;
-        self.metrics.committed(batch.len(), &appended);
-        self.bus.publish(appended);
-        Ok(results)
+        if let Some(last) = appended.last() {
+            self.next_seq = last.seq + 1;
+        }
+        Ok(())
     }
 }
 
