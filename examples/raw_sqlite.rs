@@ -19,7 +19,8 @@
 
 use std::time::{Duration, Instant};
 
-use cairn::store::sqlite::{connect_writer, Checkpointer, MIGRATIONS};
+use cairn::schema::SQLITE as MIGRATIONS;
+use cairn::store::sqlite::{connect_writer, Checkpointer};
 use rusqlite::{params, params_from_iter, Connection};
 
 fn arg(name: &str, default: u64) -> u64 {

@@ -38,5 +38,6 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod projections;
+pub mod schema;
 pub mod store;
 pub mod transports;

@@ -2,86 +2,13 @@
 //! state each command's decide function takes. Every backend's writer calls [`decide`]
 //! inside its append transaction, reading through its own [`ReadModel`].
 
-use crate::commands::{self, sweep::Expired, Command, Decision, Scope};
+use crate::commands::{self, Command, Decision, Scope};
 use crate::error::{ApiError, StoreError};
-use crate::model::{ClaimId, Limits, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
-use crate::projections::{ClaimState, MessageView, QueueState, SubscriptionView};
+use crate::model::{Limits, QueueName, Timestamp};
+use crate::projections::ReadModel;
 
 /// Most expired messages (and claims, and subscriptions) one sweep records.
 pub const SWEEP_BATCH: i64 = 1000;
-
-/// The read-model queries a decision needs, as seen from inside the writer's transaction.
-#[allow(async_fn_in_trait)] // implemented and called only inside this crate
-pub trait ReadModel {
-    /// The queue as a write needs it, or `None` if it does not exist.
-    async fn queue_state(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<Option<QueueState>, StoreError>;
-    /// Whether the queue holds any message rows at all.
-    async fn has_messages(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<bool, StoreError>;
-    /// Whether the queue has any subscription rows.
-    async fn has_subscriptions(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<bool, StoreError>;
-    /// The claim state of the given unexpired messages.
-    async fn held_by(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        ids: &[MessageId],
-        now: Timestamp,
-    ) -> Result<Vec<(MessageId, commands::message::HeldBy)>, StoreError>;
-    /// The oldest messages a claim or pop may take.
-    async fn available(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        limit: i64,
-        now: Timestamp,
-    ) -> Result<Vec<MessageView>, StoreError>;
-    /// A live claim with its messages' expiry instants.
-    async fn live_claim(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &ClaimId,
-        now: Timestamp,
-    ) -> Result<Option<ClaimState>, StoreError>;
-    /// Whether a claim row exists for this queue (live or not yet swept).
-    async fn claim_exists(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &ClaimId,
-    ) -> Result<bool, StoreError>;
-    /// A live subscription by id.
-    async fn subscription(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &str,
-        now: Timestamp,
-    ) -> Result<Option<SubscriptionView>, StoreError>;
-    /// A live subscription of the queue with this subscriber, other than `except`.
-    async fn subscription_of(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        subscriber: &str,
-        except: Option<&SubscriptionId>,
-        now: Timestamp,
-    ) -> Result<Option<SubscriptionView>, StoreError>;
-    /// What has expired by `now` and is not yet recorded, oldest first, `limit` of each.
-    async fn expired(&mut self, now: Timestamp, limit: i64) -> Result<Expired, StoreError>;
-}
 
 /// Loads what the command needs from the read models and lets its subject decide. The outer
 /// error is a storage failure; the inner one the command's rejection.

@@ -6,7 +6,7 @@ use crate::events::{
     MessagesDeleted, MessagesPopped, MessagesPosted, NewEvent, PostedMessage, QueueCreated,
 };
 use crate::model::{ClaimId, Limits, MessageId, NewMessage, ProjectId, QueueName, Timestamp};
-use crate::projections::{MessageView, QueueState};
+use crate::projections::{HeldBy, MessageView, QueueState};
 
 /// A batch of messages to post.
 #[derive(Debug, Clone)]
@@ -112,15 +112,6 @@ impl DeleteMessage {
             claim_id,
         })
     }
-}
-
-/// The claim state of a message a delete targets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HeldBy {
-    /// The claim last recorded on the message (possibly expired but not yet swept).
-    pub claim: Option<ClaimId>,
-    /// Whether that claim is still live.
-    pub live: bool,
 }
 
 /// Single delete. `given_claim_live` says whether the claim named by the caller (if any) is

@@ -5,15 +5,8 @@ use std::collections::BTreeMap;
 
 use super::Decision;
 use crate::events::{ClaimExpired, MessagesExpired, NewEvent, SubscriptionsExpired};
-use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId};
-
-/// What a sweep found past its expiry.
-#[derive(Debug, Clone, Default)]
-pub struct Expired {
-    pub claims: Vec<(ProjectId, QueueName, ClaimId)>,
-    pub messages: Vec<(ProjectId, QueueName, MessageId)>,
-    pub subscriptions: Vec<(ProjectId, QueueName, SubscriptionId)>,
-}
+use crate::model::{ProjectId, QueueName};
+use crate::projections::Expired;
 
 fn group<T>(items: Vec<(ProjectId, QueueName, T)>) -> BTreeMap<(ProjectId, QueueName), Vec<T>> {
     let mut by_queue: BTreeMap<(ProjectId, QueueName), Vec<T>> = BTreeMap::new();
@@ -48,6 +41,7 @@ pub fn sweep(expired: Expired) -> Decision {
 mod tests {
     use super::*;
     use crate::events::Event;
+    use crate::model::{ClaimId, MessageId};
 
     #[test]
     fn expired_messages_are_grouped_per_queue() {

@@ -6,8 +6,11 @@
 //! Views are time-aware: readers pass `now`, and expired messages or claims are never
 //! returned even before the sweeper records their expiry.
 
+pub mod decision;
 pub mod postgres;
 pub mod sqlite;
+
+pub use decision::{ClaimState, Expired, HeldBy, QueueState, ReadModel};
 
 use serde_json::value::RawValue;
 
@@ -20,14 +23,6 @@ use crate::model::{
 pub struct QueueView {
     pub name: QueueName,
     pub metadata: QueueMetadata,
-}
-
-/// What a write needs to know about a queue.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueState {
-    pub metadata: QueueMetadata,
-    /// Marker the next posted message will get.
-    pub next_marker: i64,
 }
 
 /// A stored message.
@@ -56,13 +51,6 @@ pub struct ClaimView {
     /// Creation or last renewal.
     pub updated_at: Timestamp,
     pub messages: Vec<MessageView>,
-}
-
-/// A claim as a renewal needs it: its messages' lifetimes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimState {
-    pub id: ClaimId,
-    pub messages: Vec<(MessageId, Timestamp)>,
 }
 
 /// Message counts of a queue.

@@ -39,7 +39,7 @@ pub struct Job {
 #[allow(async_fn_in_trait)] // implemented and called only inside this crate
 pub trait Backend {
     /// The reads a decision makes, inside the batch's transaction.
-    type Reads: load::ReadModel;
+    type Reads: crate::projections::ReadModel;
 
     fn reads(&mut self) -> &mut Self::Reads;
     /// Opens the batch's transaction; returns the position the next event gets.

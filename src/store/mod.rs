@@ -445,28 +445,6 @@ fn maintenance_scope() -> Scope {
     }
 }
 
-/// A migrator running `migrations` (version, name, SQL), in order, each once: the schema of
-/// a backend, as its `migrations/<backend>` files compiled into the binary.
-pub fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
-    use sqlx::migrate::{Migration, MigrationType, Migrator};
-    let migrations = migrations
-        .iter()
-        .map(|(version, name, sql)| {
-            Migration::new(
-                *version,
-                (*name).into(),
-                MigrationType::Simple,
-                (*sql).into(),
-                false,
-            )
-        })
-        .collect::<Vec<_>>();
-    Migrator {
-        migrations: migrations.into(),
-        ..Migrator::DEFAULT
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

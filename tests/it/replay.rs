@@ -622,7 +622,7 @@ async fn a_replay_until_past_the_end_stops_at_the_head() {
 /// the same state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_upgrades_a_store_written_before_the_last_migration() {
-    use cairn::store::sqlite::MIGRATIONS;
+    use cairn::schema::SQLITE as MIGRATIONS;
 
     let server = TestServer::start().await;
     let current = server.dir();
@@ -652,7 +652,7 @@ async fn verify_upgrades_a_store_written_before_the_last_migration() {
         .connect()
         .await
         .unwrap();
-    cairn::store::migrator(&MIGRATIONS[..5])
+    cairn::schema::migrator(&MIGRATIONS[..5])
         .run_direct(&mut conn)
         .await
         .unwrap();

@@ -5,11 +5,10 @@ use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, QueryBuilder, Row};
 
-use crate::commands::message::HeldBy;
 use crate::error::StoreError;
 use crate::events::{ClaimRenewed, MessageDeadLettered, MessagesClaimed, PostedMessage};
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
-use crate::projections::{MessageFilter, MessageView, QueueStats};
+use crate::projections::{HeldBy, MessageFilter, MessageView, QueueStats};
 
 /// Rows per multi-row statement (well under PostgreSQL's limit of bound parameters).
 pub const ROWS_PER_STATEMENT: usize = 200;

@@ -12,12 +12,10 @@ pub mod subscriptions;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use crate::commands::message::HeldBy;
-use crate::commands::sweep::Expired;
 use crate::error::StoreError;
 use crate::events::{Envelope, Event};
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
-use crate::projections::{ClaimState, MessageView, SubscriptionView};
+use crate::projections::{ClaimState, Expired, HeldBy, MessageView, SubscriptionView};
 
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";
@@ -197,7 +195,7 @@ pub async fn delete_queue_rows(
     Ok(())
 }
 
-impl crate::commands::load::ReadModel for PgConnection {
+impl crate::projections::ReadModel for PgConnection {
     async fn queue_state(
         &mut self,
         project: &ProjectId,

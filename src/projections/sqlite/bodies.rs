@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn the_migration_converts_rows_a_replay_would_fold_and_the_join_resolves_all() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let migrations = crate::store::sqlite::MIGRATIONS;
+        let migrations = crate::schema::SQLITE;
         let (old, new) = migrations.split_at(5);
         for (_, _, sql) in old {
             conn.execute_batch(sql).unwrap();

@@ -4,14 +4,13 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::commands::load::ReadModel;
-use crate::commands::message::HeldBy;
-use crate::commands::sweep::Expired;
 use crate::error::StoreError;
 use crate::model::{
     ClaimId, ClientId, MessageId, ProjectId, QueueMetadata, QueueName, SubscriptionId, Timestamp,
 };
-use crate::projections::{ClaimState, MessageView, QueueState, SubscriptionView};
+use crate::projections::{
+    ClaimState, Expired, HeldBy, MessageView, QueueState, ReadModel, SubscriptionView,
+};
 
 use super::bodies::{Bodies, COLUMNS as BODY_COLUMNS, JOIN};
 

@@ -830,7 +830,7 @@ mod tests {
 
     fn store() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        for (_, _, sql) in crate::store::sqlite::MIGRATIONS {
+        for (_, _, sql) in crate::schema::SQLITE {
             conn.execute_batch(sql).unwrap();
         }
         conn

@@ -31,20 +31,7 @@ use crate::projections::postgres::{claims, history, messages, queues, subscripti
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
-
-/// The schema, one entry per file of `migrations/postgres`, compiled into the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "initial",
-        include_str!("../../../migrations/postgres/0001_initial.sql"),
-    ),
-    (
-        2,
-        "notifier",
-        include_str!("../../../migrations/postgres/0002_notifier.sql"),
-    ),
-];
+use crate::schema;
 
 /// How long a request waits for a pooled connection before it gets a 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -307,5 +294,5 @@ impl PgStore {
 }
 
 fn migrator() -> Migrator {
-    super::migrator(MIGRATIONS)
+    schema::migrator(schema::POSTGRES)
 }

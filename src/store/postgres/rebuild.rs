@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use sqlx::{Connection, PgConnection, Row};
 
-use super::{log, writer::LOG_LOCK, MIGRATIONS};
+use super::{log, writer::LOG_LOCK};
 use crate::error::StoreError;
 use crate::projections::postgres as views;
+use crate::schema::POSTGRES as MIGRATIONS;
 use crate::store::sqlite::rebuild::{Divergence, Summary};
 use crate::store::StoreOptions;
 

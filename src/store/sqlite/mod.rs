@@ -35,45 +35,7 @@ use crate::projections::sqlite::{claims, history, messages, queues, subscription
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
-
-/// The schema, one entry per file of `migrations/sqlite`, compiled into the binary.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "initial",
-        include_str!("../../../migrations/sqlite/0001_initial.sql"),
-    ),
-    (
-        2,
-        "subscriptions",
-        include_str!("../../../migrations/sqlite/0002_subscriptions.sql"),
-    ),
-    (
-        3,
-        "history",
-        include_str!("../../../migrations/sqlite/0003_history.sql"),
-    ),
-    (
-        4,
-        "retention",
-        include_str!("../../../migrations/sqlite/0004_retention.sql"),
-    ),
-    (
-        5,
-        "history rows",
-        include_str!("../../../migrations/sqlite/0005_history_rows.sql"),
-    ),
-    (
-        6,
-        "bodies in the log",
-        include_str!("../../../migrations/sqlite/0006_bodies_in_log.sql"),
-    ),
-    (
-        7,
-        "notifier",
-        include_str!("../../../migrations/sqlite/0007_notifier.sql"),
-    ),
-];
+use crate::schema;
 
 /// A handle to an open SQLite store; cheap to clone.
 #[derive(Debug, Clone)]
@@ -325,5 +287,5 @@ impl SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    super::migrator(MIGRATIONS)
+    schema::migrator(schema::SQLITE)
 }

@@ -1,0 +1,116 @@
+//! What a decision reads: the [`ReadModel`] trait, through which a command's decision sees
+//! the read models inside the writer's transaction, and the rows it returns. Each backend
+//! implements the trait (`sqlite::decide_reads`, `postgres`); the commands layer depends on
+//! it, never the reverse.
+
+use crate::error::StoreError;
+use crate::model::{
+    ClaimId, MessageId, ProjectId, QueueMetadata, QueueName, SubscriptionId, Timestamp,
+};
+
+use super::{MessageView, SubscriptionView};
+
+/// What a write needs to know about a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueState {
+    pub metadata: QueueMetadata,
+    /// Marker the next posted message will get.
+    pub next_marker: i64,
+}
+
+/// A claim as a renewal needs it: its messages' lifetimes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimState {
+    pub id: ClaimId,
+    pub messages: Vec<(MessageId, Timestamp)>,
+}
+
+/// The claim state of a message a delete targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldBy {
+    /// The claim last recorded on the message (possibly expired but not yet swept).
+    pub claim: Option<ClaimId>,
+    /// Whether that claim is still live.
+    pub live: bool,
+}
+
+/// What a sweep found past its expiry.
+#[derive(Debug, Clone, Default)]
+pub struct Expired {
+    pub claims: Vec<(ProjectId, QueueName, ClaimId)>,
+    pub messages: Vec<(ProjectId, QueueName, MessageId)>,
+    pub subscriptions: Vec<(ProjectId, QueueName, SubscriptionId)>,
+}
+
+/// The read-model queries a decision needs, as seen from inside the writer's transaction.
+#[allow(async_fn_in_trait)] // implemented and called only inside this crate
+pub trait ReadModel {
+    /// The queue as a write needs it, or `None` if it does not exist.
+    async fn queue_state(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<Option<QueueState>, StoreError>;
+    /// Whether the queue holds any message rows at all.
+    async fn has_messages(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<bool, StoreError>;
+    /// Whether the queue has any subscription rows.
+    async fn has_subscriptions(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<bool, StoreError>;
+    /// The claim state of the given unexpired messages.
+    async fn held_by(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        ids: &[MessageId],
+        now: Timestamp,
+    ) -> Result<Vec<(MessageId, HeldBy)>, StoreError>;
+    /// The oldest messages a claim or pop may take.
+    async fn available(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<MessageView>, StoreError>;
+    /// A live claim with its messages' expiry instants.
+    async fn live_claim(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &ClaimId,
+        now: Timestamp,
+    ) -> Result<Option<ClaimState>, StoreError>;
+    /// Whether a claim row exists for this queue (live or not yet swept).
+    async fn claim_exists(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &ClaimId,
+    ) -> Result<bool, StoreError>;
+    /// A live subscription by id.
+    async fn subscription(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError>;
+    /// A live subscription of the queue with this subscriber, other than `except`.
+    async fn subscription_of(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        subscriber: &str,
+        except: Option<&SubscriptionId>,
+        now: Timestamp,
+    ) -> Result<Option<SubscriptionView>, StoreError>;
+    /// What has expired by `now` and is not yet recorded, oldest first, `limit` of each.
+    async fn expired(&mut self, now: Timestamp, limit: i64) -> Result<Expired, StoreError>;
+}
