@@ -12,20 +12,9 @@ use tokio::sync::watch;
 use crate::error::StoreError;
 use crate::metrics::Metrics;
 use crate::model::{Clock, Limits};
+use crate::state::Core;
 use crate::store::{Store, StoreOptions, StoreUrl};
 use crate::transports::websocket::{self, WsSettings};
-
-/// What every handler needs; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub limits: Arc<Limits>,
-    pub clock: Arc<dyn Clock>,
-    pub websocket: Arc<WsSettings>,
-    pub metrics: Arc<Metrics>,
-    pub auth: Arc<crate::auth::Auth>,
-    pub cors: Option<Arc<crate::transports::http::CorsSettings>>,
-}
 
 /// Everything needed to open a server.
 #[derive(Debug, Clone)]
@@ -53,7 +42,9 @@ pub struct Settings {
 
 /// An opened server, ready to serve on a listener.
 pub struct Server {
-    state: AppState,
+    state: Core,
+    websocket: Arc<WsSettings>,
+    cors: Option<crate::transports::http::CorsSettings>,
     sweep_interval: Duration,
     event_retention: Option<Duration>,
     notify: Option<crate::notify::NotifySettings>,
@@ -86,15 +77,15 @@ impl Server {
                 .map_err(|e| StoreError::Unsupported(format!("authentication: {e}")))?,
         );
         Ok(Server {
-            state: AppState {
+            state: Core {
                 store,
                 limits,
                 clock,
-                websocket: Arc::new(settings.websocket.clone()),
                 metrics,
                 auth,
-                cors: settings.cors.clone().map(Arc::new),
             },
+            websocket: Arc::new(settings.websocket.clone()),
+            cors: settings.cors.clone(),
             sweep_interval: settings.sweep_interval,
             event_retention: settings.event_retention,
             notify: settings.notify.clone(),
@@ -115,7 +106,7 @@ impl Server {
         names
     }
 
-    pub fn state(&self) -> &AppState {
+    pub fn state(&self) -> &Core {
         &self.state
     }
 
@@ -157,7 +148,7 @@ impl Server {
             stopped.clone(),
         ));
         let ws_server = websocket.map(|listener| {
-            let router = websocket::router(self.state.clone());
+            let router = websocket::router(self.state.clone(), self.websocket.clone());
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
                 axum::serve(listener, router)
@@ -167,7 +158,11 @@ impl Server {
                     .await
             })
         });
-        let router = crate::transports::http::router(self.state.clone());
+        let router = crate::transports::http::router(
+            self.state.clone(),
+            self.cors.as_ref(),
+            self.websocket.clone(),
+        );
         let served = axum::serve(http, router)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -204,7 +199,7 @@ impl Server {
 /// prunes the log (at most every quarter of that period, and at most once a minute; while
 /// notifying or relaying to Kafka, never past their checkpoints).
 async fn sweep(
-    app: AppState,
+    app: Core,
     every: Duration,
     retention: Option<Duration>,
     keep_after: Vec<&'static str>,

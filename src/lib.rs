@@ -39,5 +39,6 @@ pub mod model;
 pub mod notify;
 pub mod projections;
 pub mod schema;
+pub mod state;
 pub mod store;
 pub mod transports;

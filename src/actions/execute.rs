@@ -4,14 +4,14 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::{Action, Answer, Context, Health, ListMessages, Reply, Request};
-use crate::app::AppState;
 use crate::commands::{Command, Outcome, Scope};
 use crate::error::ApiError;
 use crate::model::{ClaimId, MessageId, ProjectId, SubscriptionId};
 use crate::projections::{MessageFilter, QueueFilter};
+use crate::state::Core;
 
 /// Runs one request.
-pub async fn execute(app: &AppState, req: Request) -> Result<Answer, ApiError> {
+pub async fn execute(app: &Core, req: Request) -> Result<Answer, ApiError> {
     let written = AtomicI64::new(NOTHING_WRITTEN);
     let reply = run(app, req, &written).await?;
     let seq = written.load(Ordering::Relaxed);
@@ -24,7 +24,7 @@ pub async fn execute(app: &AppState, req: Request) -> Result<Answer, ApiError> {
 /// Marks "no write happened" in the log-position cell of [`execute`].
 const NOTHING_WRITTEN: i64 = i64::MIN;
 
-async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply, ApiError> {
+async fn run(app: &Core, req: Request, written: &AtomicI64) -> Result<Reply, ApiError> {
     let Request { ctx, action } = req;
     app.auth
         .authorize(action.rule(ctx.project.is_topics()), &ctx.principal)?;
@@ -263,11 +263,7 @@ async fn run(app: &AppState, req: Request, written: &AtomicI64) -> Result<Reply,
     }
 }
 
-async fn list_messages(
-    app: &AppState,
-    ctx: &Context,
-    list: ListMessages,
-) -> Result<Reply, ApiError> {
+async fn list_messages(app: &Core, ctx: &Context, list: ListMessages) -> Result<Reply, ApiError> {
     let store = &app.store;
     let metadata = store.queue_metadata(&ctx.project, &list.queue).await?;
     let delayed_queue = metadata.as_ref().and_then(|m| m.default_delay()).is_some();
@@ -305,7 +301,7 @@ async fn list_messages(
     })
 }
 
-async fn health(app: &AppState, project: &ProjectId) -> Result<Health, ApiError> {
+async fn health(app: &Core, project: &ProjectId) -> Result<Health, ApiError> {
     let started = std::time::Instant::now();
     let storage_reachable = app.store.ping().await;
     let ping_secs = started.elapsed().as_secs_f64();

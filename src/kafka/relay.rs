@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use super::record::{self, Record};
 use super::{recovery, KafkaSettings};
-use crate::app::AppState;
 use crate::events::Envelope;
+use crate::state::Core;
 use crate::store::follow::{self, Follower};
 use crate::store::{Singleton, RELAY_CHECKPOINT};
 
@@ -35,7 +35,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the relay; it runs until `stop` turns true.
 pub fn start(
-    app: AppState,
+    app: Core,
     settings: KafkaSettings,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -43,7 +43,7 @@ pub fn start(
     tokio::spawn(run(app, Arc::new(settings), stop))
 }
 
-async fn run(app: AppState, settings: Arc<KafkaSettings>, mut stop: watch::Receiver<bool>) {
+async fn run(app: Core, settings: Arc<KafkaSettings>, mut stop: watch::Receiver<bool>) {
     let mut pause = Duration::from_secs(1);
     loop {
         let Some(mut lease) = follow::lead(&app.store, Singleton::Relay, &mut stop).await else {
@@ -82,7 +82,7 @@ async fn run(app: AppState, settings: Arc<KafkaSettings>, mut stop: watch::Recei
 
 /// One term of leadership.
 struct Term {
-    app: AppState,
+    app: Core,
     settings: Arc<KafkaSettings>,
     /// Every event up to here is committed in the topic.
     published: i64,

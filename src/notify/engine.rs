@@ -14,11 +14,11 @@ use tokio::sync::{mpsc, Semaphore};
 use super::lane::{self, Job, LaneState};
 use super::send::Sender;
 use super::{document, Report};
-use crate::app::AppState;
 use crate::error::StoreError;
 use crate::events::{Envelope, Event, NotificationKind, PostedMessage};
 use crate::model::{ProjectId, QueueName, SubscriptionId, Target};
 use crate::projections::SubscriptionView;
+use crate::state::Core;
 use crate::store::follow::Follower;
 
 /// Events read from the log per query while catching up.
@@ -91,7 +91,7 @@ struct Lane {
 }
 
 pub struct Engine {
-    pub app: AppState,
+    pub app: Core,
     pub sender: Arc<Sender>,
     pub tracker: Arc<Mutex<Tracker>>,
     pub reports: mpsc::UnboundedSender<Report>,
@@ -114,7 +114,7 @@ impl Drop for Engine {
 
 impl Engine {
     pub fn new(
-        app: AppState,
+        app: Core,
         sender: Arc<Sender>,
         tracker: Arc<Mutex<Tracker>>,
         reports: mpsc::UnboundedSender<Report>,

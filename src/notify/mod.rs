@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::app::AppState;
 use crate::commands::{Command, NotificationOutcome, RecordNotifications, Scope};
 use crate::model::ProjectId;
+use crate::state::Core;
 use crate::store::follow;
 use crate::store::{Singleton, NOTIFIER_CHECKPOINT};
 use engine::{Engine, Tracker};
@@ -60,7 +60,7 @@ pub struct Report {
 
 /// Starts the engine; it runs until `stop` turns true, then records what it has and ends.
 pub fn start(
-    app: AppState,
+    app: Core,
     settings: NotifySettings,
     stop: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
@@ -71,7 +71,7 @@ pub fn start(
 /// Terms of leadership, one after another: take the lease, deliver until it is lost or the
 /// server stops.
 async fn run(
-    app: AppState,
+    app: Core,
     settings: NotifySettings,
     sender: Arc<Sender>,
     mut stop: watch::Receiver<bool>,
@@ -133,7 +133,7 @@ async fn run(
 /// Appends the lanes' reports and the checkpoint they allow, in batches; writes the
 /// checkpoint alone at most every [`CHECKPOINT_EVERY`] when nothing else happens.
 async fn record(
-    app: AppState,
+    app: Core,
     tracker: Arc<Mutex<Tracker>>,
     mut reports: mpsc::UnboundedReceiver<Report>,
     pending: Arc<Semaphore>,

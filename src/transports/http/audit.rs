@@ -10,15 +10,15 @@ use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, render};
 use crate::actions::{execute, Action, Reply, Request};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::Core;
 use crate::transports::views;
 
 const FEED_PARAMS: [&str; 5] = ["limit", "queue", "type", "since", "until"];
 
 /// `GET /v2/events`: the project's events in log order, paged by sequence number.
 pub async fn events(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -56,7 +56,7 @@ pub async fn events(
 
 /// `GET /v2/queues/{queue}/messages/{id}/history`: the message's whole lifecycle.
 pub async fn history(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {

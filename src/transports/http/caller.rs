@@ -10,11 +10,11 @@ use axum::http::{header, request::Parts, HeaderMap};
 use std::sync::Arc;
 
 use crate::actions::Context;
-use crate::app::AppState;
 use crate::auth::signed_url::Presented;
 use crate::auth::Credentials;
 use crate::error::ApiError;
 use crate::model::ClientId;
+use crate::state::Core;
 
 /// The request id given to this request by the middleware.
 #[derive(Debug, Clone)]
@@ -24,10 +24,10 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone)]
 pub struct Caller(pub Context);
 
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<Core> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &Core) -> Result<Self, ApiError> {
         let headers = &parts.headers;
         let creds = Credentials {
             token: header_str(headers, "x-auth-token"),

@@ -11,12 +11,12 @@ use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, Reply, Request};
-use crate::app::AppState;
 use crate::commands::{ClaimMessages, RenewClaim};
 use crate::error::ApiError;
+use crate::state::Core;
 
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
@@ -58,7 +58,7 @@ pub async fn create(
 }
 
 pub async fn get(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
@@ -75,7 +75,7 @@ pub async fn get(
 }
 
 pub async fn update(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
@@ -97,7 +97,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {

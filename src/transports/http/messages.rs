@@ -11,13 +11,13 @@ use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, ListMessages, Reply, Request};
-use crate::app::AppState;
 use crate::commands::{DeleteMessage, PostMessages};
 use crate::error::ApiError;
+use crate::state::Core;
 use crate::transports::views;
 
 pub async fn post(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     body: Body,
@@ -52,7 +52,7 @@ pub async fn post(
 
 /// `GET …/messages`: by ids when `ids` is given, else a listing page.
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
@@ -131,7 +131,7 @@ pub async fn list(
 
 /// `DELETE …/messages`: bulk delete by `ids`, or `pop`.
 pub async fn delete_many(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
@@ -161,7 +161,7 @@ pub async fn delete_many(
 }
 
 pub async fn get(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
@@ -178,7 +178,7 @@ pub async fn get(
 }
 
 pub async fn delete(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(raw): RawQuery,

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use super::caller::Caller;
 use super::render;
 use crate::actions::{execute, Action, Reply, Request};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::Core;
 
 /// `GET /`: the versions document (300, no headers required).
 pub async fn versions() -> Response {
@@ -72,7 +72,7 @@ pub async fn home(Caller(_): Caller) -> Response {
 }
 
 /// `GET /v2/ping`: 204 if the store answers, else 503.
-pub async fn ping(State(app): State<AppState>, Caller(ctx): Caller) -> Result<Response, ApiError> {
+pub async fn ping(State(app): State<Core>, Caller(ctx): Caller) -> Result<Response, ApiError> {
     match execute(
         &app,
         Request {
@@ -94,10 +94,7 @@ pub async fn ping_head(Caller(_): Caller) -> StatusCode {
 }
 
 /// `GET /v2/health`: store reachability, read-only self-checks and the project's volume.
-pub async fn health(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-) -> Result<Response, ApiError> {
+pub async fn health(State(app): State<Core>, Caller(ctx): Caller) -> Result<Response, ApiError> {
     let Reply::Health(h) = execute(
         &app,
         Request {

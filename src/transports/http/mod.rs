@@ -15,6 +15,8 @@ mod render;
 mod subscriptions;
 mod topics;
 
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
@@ -26,9 +28,9 @@ use axum::Router;
 use tracing::Instrument;
 
 use crate::actions::Context;
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::model::QueueName;
+use crate::state::Core;
 
 pub use caller::RequestId;
 pub use cors::CorsSettings;
@@ -37,18 +39,29 @@ pub use cors::CorsSettings;
 /// client gets a clean 400 rather than a reset connection) up to this size.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
-/// All REST routes.
-pub fn router(state: AppState) -> Router {
+/// All REST routes, and the WebSocket API at `/v2/ws` with its `websocket` settings.
+pub fn router(
+    state: Core,
+    cors: Option<&CorsSettings>,
+    websocket: Arc<crate::transports::websocket::WsSettings>,
+) -> Router {
     let topics =
         queue_routes(topics::PREFIX, false).route_layer(middleware::from_fn(topics::render));
-    let cors = state.cors.as_ref().map(|c| c.layer());
+    let cors = cors.map(|c| c.layer());
+    let ws = crate::transports::websocket::Endpoint {
+        core: state.clone(),
+        settings: websocket,
+    };
     let router = Router::new()
         .route("/", get(meta::versions))
         .route("/v2", get(meta::home))
         .route("/v2/", get(meta::home))
         .route("/v2/ping", get(meta::ping).head(meta::ping_head))
         .route("/v2/health", get(meta::health))
-        .route("/v2/ws", get(crate::transports::websocket::upgrade))
+        .route(
+            "/v2/ws",
+            get(crate::transports::websocket::upgrade).with_state(ws),
+        )
         .route("/v2/events", get(audit::events))
         .merge(queue_routes("/v2/queues", true))
         .merge(topics)
@@ -68,7 +81,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The routes of queues under `prefix` (`/v2/queues`), or of topics (`/v2/topics`: the same
 /// handlers in the project's topic namespace, without claims).
-fn queue_routes(prefix: &str, claims: bool) -> Router<AppState> {
+fn queue_routes(prefix: &str, claims: bool) -> Router<Core> {
     let q = format!("{prefix}/{{queue}}");
     let q = q.as_str();
     let routes = Router::new()
@@ -132,7 +145,7 @@ async fn not_found() -> Response {
 }
 
 /// `GET /metrics`: Prometheus exposition (no Zaqar headers needed, as scrapers send none).
-async fn metrics(State(app): State<AppState>) -> Result<Response, ApiError> {
+async fn metrics(State(app): State<Core>) -> Result<Response, ApiError> {
     let (free, claimed) = app.store.total_volume(app.clock.now()).await?;
     let text = app.metrics.render(free, claimed);
     let mut response = text.into_response();
@@ -146,7 +159,7 @@ async fn metrics(State(app): State<AppState>) -> Result<Response, ApiError> {
 /// Gives each request an id (`x-openstack-request-id`), a tracing span and a line in the
 /// metrics, and answers `OPTIONS` on known routes with 200 and their `Allow` header, as
 /// Zaqar's framework does.
-async fn request_context(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn request_context(State(app): State<Core>, mut req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let route = req

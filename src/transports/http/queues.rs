@@ -10,14 +10,14 @@ use super::caller::Caller;
 use super::query::Query;
 use super::{queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, Reply, Request};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::Core;
 
 const JSON_PATCH: &str = "application/openstack-messaging-v2.0-json-patch";
 const LIST_PARAMS: [&str; 5] = ["marker", "limit", "detailed", "name", "with_count"];
 
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -68,7 +68,7 @@ pub async fn list(
 }
 
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Body,
@@ -91,7 +91,7 @@ pub async fn create(
 }
 
 pub async fn get(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
@@ -113,7 +113,7 @@ pub async fn get(
 
 /// `HEAD /v2/queues/{queue}`: 204 if the queue exists, else 404 (what clients' `exists()` needs).
 pub async fn exists(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
@@ -134,7 +134,7 @@ pub async fn exists(
 }
 
 pub async fn update(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
@@ -171,7 +171,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
@@ -189,7 +189,7 @@ pub async fn delete(
 }
 
 pub async fn stats(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
@@ -207,7 +207,7 @@ pub async fn stats(
 }
 
 pub async fn purge(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Body,
@@ -231,7 +231,7 @@ pub async fn purge(
 
 /// `POST /v2/queues/{queue}/share`: a pre-signed URL (reference §2.4.8).
 pub async fn share(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Body,

@@ -11,10 +11,10 @@ use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, Action, Reply, Request};
-use crate::app::AppState;
 use crate::commands::{CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
 use crate::model::SubscriptionSpec;
+use crate::state::Core;
 use crate::transports::views;
 
 fn unexpected() -> ApiError {
@@ -22,7 +22,7 @@ fn unexpected() -> ApiError {
 }
 
 pub async fn create(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     body: Body,
@@ -46,7 +46,7 @@ pub async fn create(
 }
 
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
@@ -77,7 +77,7 @@ pub async fn list(
 }
 
 pub async fn get(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
@@ -101,7 +101,7 @@ pub async fn get(
 }
 
 pub async fn update(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
@@ -121,7 +121,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
@@ -139,7 +139,7 @@ pub async fn delete(
 }
 
 pub async fn confirm(
-    State(app): State<AppState>,
+    State(app): State<Core>,
     Caller(ctx): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,

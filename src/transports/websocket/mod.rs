@@ -28,13 +28,13 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
 use crate::actions::{execute, Action, Context, Request};
-use crate::app::AppState;
 use crate::auth::signed_url::Presented;
 use crate::auth::{Credentials, Principal};
 use crate::commands::{Command, Committed, CreateSubscription, Outcome, Scope};
 use crate::error::ApiError;
 use crate::events::{Envelope, Event};
 use crate::model::{ClientId, ProjectId, QueueName, SubscriptionId, SubscriptionSpec, Timestamp};
+use crate::state::Core;
 use dispatch::Refusal;
 use protocol::{Codec, Rejection};
 use tail::{matches_filter, tail_frame, Tail};
@@ -63,9 +63,18 @@ impl Default for WsSettings {
     }
 }
 
+/// What a WebSocket session runs with: the core state and this transport's settings.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub core: Core,
+    pub settings: Arc<WsSettings>,
+}
+
 /// The dedicated WebSocket listener: any path upgrades.
-pub fn router(state: AppState) -> Router {
-    Router::new().fallback(upgrade).with_state(state)
+pub fn router(core: Core, settings: Arc<WsSettings>) -> Router {
+    Router::new()
+        .fallback(upgrade)
+        .with_state(Endpoint { core, settings })
 }
 
 /// Room for one read from a connection. The WebSocket library zeroes this much before every
@@ -74,18 +83,18 @@ pub fn router(state: AppState) -> Router {
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Upgrades an HTTP request to a WebSocket session.
-pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+pub async fn upgrade(ws: WebSocketUpgrade, State(endpoint): State<Endpoint>) -> Response {
     // The protocol limit is generous; the session enforces `max_frame` itself so that an
     // oversized frame gets an answer instead of a dropped connection.
-    let limit = app
-        .websocket
+    let limit = endpoint
+        .settings
         .max_frame
         .saturating_mul(4)
         .max(64 * 1024 * 1024);
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| session(socket, app))
+        .on_upgrade(move |socket| session(socket, endpoint))
 }
 
 /// Why a session ends, sent to the client as the close reason.
@@ -100,7 +109,7 @@ struct Push {
 
 /// The state of one connection.
 struct Session {
-    app: AppState,
+    app: Core,
     /// The principal bound by `authenticate` (Keystone only).
     principal: Option<Arc<Principal>>,
     /// When the bound principal's token expires.
@@ -117,14 +126,19 @@ struct Session {
     tail: Option<Tail>,
 }
 
-async fn session(socket: WebSocket, app: AppState) {
+async fn session(socket: WebSocket, endpoint: Endpoint) {
     let connection = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("websocket", connection = %connection);
-    run_session(socket, app, connection).instrument(span).await;
+    run_session(socket, endpoint, connection)
+        .instrument(span)
+        .await;
 }
 
-async fn run_session(socket: WebSocket, app: AppState, connection: String) {
-    let settings = app.websocket.clone();
+async fn run_session(socket: WebSocket, endpoint: Endpoint, connection: String) {
+    let Endpoint {
+        core: app,
+        settings,
+    } = endpoint;
     let metrics = app.metrics.clone();
     metrics.ws_connection(1);
     let (mut sink, mut stream) = socket.split();

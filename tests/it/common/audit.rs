@@ -8,8 +8,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn::app::{AppState, Server, Settings};
+use cairn::app::{Server, Settings};
 use cairn::model::{Limits, ManualClock};
+use cairn::state::Core;
 use cairn::store::{StoreOptions, StoreUrl};
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
@@ -288,7 +289,7 @@ pub fn assert_same_snapshot(before: &Value, after: &Value, what: &str) {
 /// instant of the given clock, and writes nothing unless asked to.
 pub struct Inspector {
     pub base: String,
-    state: AppState,
+    state: Core,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -317,7 +318,7 @@ impl Inspector {
             .expect("bind an ephemeral port");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = cairn::transports::http::router(state.clone());
+        let router = cairn::transports::http::router(state.clone(), None, Default::default());
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {

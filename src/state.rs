@@ -1,0 +1,20 @@
+//! The core state: what actions, the transports, the notifier and the Kafka relay share —
+//! the store, the clock, the limits, the metrics and the authentication policy. Cheap to
+//! clone. It knows nothing of HTTP or WebSocket: each transport adds its own settings.
+
+use std::sync::Arc;
+
+use crate::auth::Auth;
+use crate::metrics::Metrics;
+use crate::model::{Clock, Limits};
+use crate::store::Store;
+
+/// The state every action runs against.
+#[derive(Debug, Clone)]
+pub struct Core {
+    pub store: Store,
+    pub limits: Arc<Limits>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub auth: Arc<Auth>,
+}
