@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::workload::{Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
+use super::request::{Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
 
 pub(crate) struct HttpConn {
     client: reqwest::Client,

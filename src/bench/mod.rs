@@ -11,6 +11,7 @@
 mod check;
 mod http;
 mod report;
+mod request;
 mod workload;
 mod ws;
 

@@ -1,7 +1,7 @@
 //! The run itself: queues are created, optionally prefilled, every worker opens its
 //! connection, then the clock starts and each worker loops until the deadline. A worker
 //! never starts a request after the deadline (a consumer still deletes what its last claim
-//! returned), and every request is bounded by [`REQUEST_TIMEOUT`].
+//! returned), and every request is bounded by [`REQUEST_TIMEOUT`](super::request::REQUEST_TIMEOUT).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,70 +9,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures_util::future::try_join_all;
-use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::check::{self, Ledger, Received};
 use super::http::HttpConn;
 use super::report::{self, Op, OpStats, Report, Role};
+use super::request::{Body, Claimed, NewMessage, OpError};
 use super::ws::WsConn;
 use super::{Codec, Options, Transport};
 
-/// Longest wait for one request (or one connection attempt).
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a request whose outcome is unknown (connection refused, timeout), so a dead
 /// server is not hammered until the deadline.
 const BACKOFF: Duration = Duration::from_millis(50);
 /// Connections used to prefill the queues.
 const PREFILL_CONNECTIONS: usize = 4;
-
-/// Why a request failed.
-#[derive(Debug)]
-pub(crate) enum OpError {
-    /// The server answered with an unexpected status: nothing happened.
-    Refused(u16, String),
-    /// No usable answer (connection, timeout, unreadable body): it may have happened.
-    Lost(String),
-}
-
-impl OpError {
-    pub fn encode(e: impl std::fmt::Display) -> OpError {
-        OpError::Refused(0, format!("cannot encode the request: {e}"))
-    }
-}
-
-impl std::fmt::Display for OpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpError::Refused(status, text) => write!(f, "status {status}: {text}"),
-            OpError::Lost(text) => write!(f, "{text}"),
-        }
-    }
-}
-
-impl std::error::Error for OpError {}
-
-/// The body of every message: whose run it is, its sequence number, and padding.
-#[derive(Debug, Serialize)]
-pub(crate) struct Body<'a> {
-    run: &'a str,
-    n: u64,
-    pad: &'a str,
-}
-
-/// A message document of a post.
-#[derive(Debug, Serialize)]
-pub(crate) struct NewMessage<'a> {
-    ttl: u64,
-    body: Body<'a>,
-}
-
-/// What a claim returned.
-pub(crate) struct Claimed {
-    pub claim_id: String,
-    pub messages: Vec<Value>,
-}
 
 /// Where and as whom workers connect.
 struct Target {

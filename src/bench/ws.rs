@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::workload::{Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
+use super::request::{Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
 use super::Codec;
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;

@@ -17,6 +17,7 @@ mod claims;
 mod expiry;
 mod kafka;
 mod kafka_broker;
+mod layering;
 mod limits_and_errors;
 mod messages;
 mod meta;

@@ -23,3 +23,13 @@ pub mod window;
 
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";
+
+/// The read-model tables, each with the columns that identify a row (for reports).
+pub const READ_MODELS: [(&str, &str); 6] = [
+    ("queues", "project || '/' || name"),
+    ("messages", "project || '/' || queue || '/' || id"),
+    ("claims", "id"),
+    ("subscriptions", "id"),
+    ("message_history", "message_id"),
+    ("projection_checkpoints", "name"),
+];

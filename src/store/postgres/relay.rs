@@ -13,10 +13,13 @@ use std::time::Duration;
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{log, writer::CHANNEL};
+use super::log;
 use crate::error::StoreError;
 use crate::events::bus::EventBus;
 use crate::events::Envelope;
+
+/// The channel on which committed log positions are announced.
+pub const CHANNEL: &str = "cairn_events";
 
 /// Events read from the log per query.
 const PAGE: i64 = 1000;

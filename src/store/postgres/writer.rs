@@ -13,7 +13,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{log, relay};
+use super::log;
+use super::relay::{self, CHANNEL};
 use crate::commands::Committed;
 use crate::error::{ApiError, StoreError};
 use crate::events::Envelope;
@@ -23,9 +24,6 @@ use crate::store::batch::{self, Backend, Job};
 
 /// Key of the advisory lock that serializes appends to the log, across all nodes.
 pub const LOG_LOCK: i64 = 0x6361_6972_6e5f_6c6f; // "cairn_lo"
-
-/// The channel on which committed log positions are announced.
-pub const CHANNEL: &str = "cairn_events";
 
 /// Longest a batch's replies wait for its events to reach the bus.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);

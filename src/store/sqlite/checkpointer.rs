@@ -38,7 +38,7 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the store at `path` (which must exist, in WAL mode).
     pub fn start(path: &Path, sync_full: bool) -> Result<Checkpointer, StoreError> {
-        let conn = super::writer::connect(path, sync_full)?;
+        let conn = super::connect_writer(path, sync_full)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()

@@ -10,7 +10,6 @@ mod writer;
 /// The writer's connection settings and its checkpointer, also used by
 /// `examples/raw_sqlite` so that its raw limit runs under the server's arrangement.
 pub use checkpointer::Checkpointer;
-pub use writer::connect as connect_writer;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -80,7 +79,7 @@ impl SqliteStore {
         let bus = EventBus::default();
         let writer = writer::Writer {
             tx: writer::Transaction {
-                conn: writer::connect(path, options.sync_full)?,
+                conn: connect_writer(path, options.sync_full)?,
                 next_seq,
             },
             checkpointer: checkpointer::Checkpointer::start(path, options.sync_full)?,
@@ -288,4 +287,25 @@ impl SqliteStore {
 
 fn migrator() -> Migrator {
     schema::migrator(schema::SQLITE)
+}
+
+/// Opens the writer's synchronous connection to an existing store.
+pub fn connect_writer(
+    path: &std::path::Path,
+    sync_full: bool,
+) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if sync_full { "FULL" } else { "NORMAL" },
+    )?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpointer::SAFETY_NET_PAGES)?;
+    // A multi-row statement keeps a journal of the pages it changes, to undo itself alone
+    // if a row fails; in memory, not in a temporary file written page by page.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }

@@ -17,16 +17,6 @@ use crate::model::Timestamp;
 use crate::projections::sqlite as views;
 use crate::projections::sqlite::window::{Window, DEFAULT_ENTRIES};
 
-/// The read-model tables, each with the columns that identify a row (for reports).
-pub const READ_MODELS: [(&str, &str); 6] = [
-    ("queues", "project || '/' || name"),
-    ("messages", "project || '/' || queue || '/' || id"),
-    ("claims", "id"),
-    ("subscriptions", "id"),
-    ("message_history", "message_id"),
-    ("projection_checkpoints", "name"),
-];
-
 /// Events the log reader hands to the fold at a time.
 const CHUNK: usize = 256;
 
@@ -104,7 +94,7 @@ fn count(after: i64, last: i64) -> u64 {
 /// Copies the events in `(after, last]` of the log at `source` into the log at `target`,
 /// without folding.
 fn copy_log(source: &Path, target: &Path, after: i64, last: i64) -> Result<(), StoreError> {
-    let conn = super::writer::connect(target, false)?;
+    let conn = super::connect_writer(target, false)?;
     conn.execute("ATTACH DATABASE ?1 AS source", [source.to_string_lossy()])?;
     conn.execute(
         "INSERT INTO main.events SELECT * FROM source.events WHERE seq > ?1 AND seq <= ?2",
@@ -130,7 +120,7 @@ fn fold(
     window_entries: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
-    let folder = super::writer::connect(target, false)?;
+    let folder = super::connect_writer(target, false)?;
     folder.pragma_update(None, "cache_size", -FOLD_CACHE_KIB)?;
     // Each window commits to the WAL with an fsync, and the WAL is left for the server's
     // checkpointer to fold into the database file in the background, as after any write.
@@ -219,7 +209,7 @@ fn fold_chunks(
     let mut at = after;
     folder.execute_batch("BEGIN IMMEDIATE")?;
     if clear {
-        for (table, _) in READ_MODELS {
+        for (table, _) in views::READ_MODELS {
             folder.execute_batch(&format!("DELETE FROM {table}"))?;
         }
     }
@@ -265,7 +255,7 @@ pub async fn in_place(
     let from = if snapshot > 0 {
         // Start from the snapshot: clear the read models and restore it first.
         sqlx::query("BEGIN IMMEDIATE").execute(&mut target).await?;
-        for (table, _) in READ_MODELS {
+        for (table, _) in views::READ_MODELS {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut target)
                 .await?;
@@ -388,7 +378,7 @@ impl Importer {
         let mut target = open(path, true).await?;
         migrator().run_direct(&mut target).await?;
         drop(target);
-        let conn = super::writer::connect(path, false)?;
+        let conn = super::connect_writer(path, false)?;
         Ok(Importer {
             conn,
             path: path.to_owned(),
@@ -506,7 +496,7 @@ pub async fn verify_in_windows(
     sqlx::Connection::close(target).await?;
     let events = fold(path, &scratch, from, last, false, window_entries, progress)?;
     let mut divergences = Vec::new();
-    for (table, key) in READ_MODELS {
+    for (table, key) in views::READ_MODELS {
         for (side, left, right) in [
             ("live", "main", "replayed"),
             ("replayed", "replayed", "main"),

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use sqlx::SqliteConnection;
 
-use super::rebuild::READ_MODELS;
 use crate::error::StoreError;
 use crate::model::Timestamp;
 use crate::projections::sqlite::bodies::Bodies;
+use crate::projections::sqlite::READ_MODELS;
 
 /// Where a store keeps its snapshots.
 pub fn snapshot_dir(db: &Path) -> PathBuf {

@@ -184,25 +184,3 @@ impl Backend for Transaction {
         Ok(())
     }
 }
-
-/// Opens the writer's synchronous connection to an existing store.
-pub fn connect(path: &std::path::Path, sync_full: bool) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(
-        None,
-        "synchronous",
-        if sync_full { "FULL" } else { "NORMAL" },
-    )?;
-    conn.pragma_update(
-        None,
-        "wal_autocheckpoint",
-        super::checkpointer::SAFETY_NET_PAGES,
-    )?;
-    // A multi-row statement keeps a journal of the pages it changes, to undo itself alone
-    // if a row fails; in memory, not in a temporary file written page by page.
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
