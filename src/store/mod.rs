@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod follow;
 pub mod postgres;
+mod reads;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -13,10 +14,7 @@ use std::sync::Arc;
 
 use crate::commands::{Command, Committed, Scope};
 use crate::error::{ApiError, StoreError};
-use crate::model::{Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
-use crate::projections::{
-    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
-};
+use crate::model::{Clock, Limits, ProjectId, Timestamp};
 use batch::Task;
 
 /// The `log_meta` key of the notification engine's checkpoint.
@@ -179,26 +177,6 @@ impl Store {
         }
     }
 
-    /// A live feed of the events committed from now on (see [`crate::events::bus`]).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::events::Envelope>> {
-        match self {
-            Store::Sqlite(s) => s.subscribe(),
-            Store::Postgres(s) => s.subscribe(),
-        }
-    }
-
-    /// Up to `limit` events of every project after position `after`, in log order.
-    pub async fn log_range(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.log_range(after, limit).await,
-            Store::Postgres(s) => s.log_range(after, limit).await,
-        }
-    }
-
     /// The lease of a singleton, if this node may take it now.
     pub async fn lease(&self, singleton: Singleton) -> Result<Option<Lease>, StoreError> {
         match self {
@@ -207,201 +185,11 @@ impl Store {
         }
     }
 
-    /// A consumer's checkpoint ([`NOTIFIER_CHECKPOINT`]: every delivery due for events up
-    /// to it is resolved; [`RELAY_CHECKPOINT`]: every event up to it is in Kafka).
-    pub async fn checkpoint(&self, name: &str) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.meta(name).await,
-            Store::Postgres(s) => s.meta(name).await,
-        }
-    }
-
-    /// Position of the last event in the log.
-    pub async fn last_seq(&self) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.last_seq().await,
-            Store::Postgres(s) => s.last_seq().await,
-        }
-    }
-
-    /// Whether the database answers.
-    pub async fn ping(&self) -> bool {
-        match self {
-            Store::Sqlite(s) => s.ping().await,
-            Store::Postgres(s) => s.ping().await,
-        }
-    }
-
     /// Waits for the writer to finish its work and closes the connections.
     pub async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.close().await,
             Store::Postgres(s) => s.close().await,
-        }
-    }
-
-    pub async fn queue_metadata(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<Option<QueueMetadata>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.queue_metadata(project, queue).await,
-            Store::Postgres(s) => s.queue_metadata(project, queue).await,
-        }
-    }
-
-    /// (free, claimed) counts of unexpired messages in the whole store.
-    pub async fn total_volume(&self, now: Timestamp) -> Result<(i64, i64), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.total_volume(now).await,
-            Store::Postgres(s) => s.total_volume(now).await,
-        }
-    }
-
-    /// (free, claimed) message counts over a whole project.
-    pub async fn project_volume(
-        &self,
-        project: &ProjectId,
-        now: Timestamp,
-    ) -> Result<(i64, i64), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.project_volume(project, now).await,
-            Store::Postgres(s) => s.project_volume(project, now).await,
-        }
-    }
-
-    pub async fn list_queues(
-        &self,
-        project: &ProjectId,
-        filter: &QueueFilter,
-    ) -> Result<Vec<QueueView>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_queues(project, filter).await,
-            Store::Postgres(s) => s.list_queues(project, filter).await,
-        }
-    }
-
-    pub async fn count_queues(&self, project: &ProjectId) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.count_queues(project).await,
-            Store::Postgres(s) => s.count_queues(project).await,
-        }
-    }
-
-    pub async fn queue_stats(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        now: Timestamp,
-    ) -> Result<QueueStats, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.queue_stats(project, queue, now).await,
-            Store::Postgres(s) => s.queue_stats(project, queue, now).await,
-        }
-    }
-
-    pub async fn list_messages(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        filter: &MessageFilter,
-        now: Timestamp,
-    ) -> Result<Vec<MessageView>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_messages(project, queue, filter, now).await,
-            Store::Postgres(s) => s.list_messages(project, queue, filter, now).await,
-        }
-    }
-
-    pub async fn get_messages(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        ids: &[MessageId],
-        now: Timestamp,
-    ) -> Result<Vec<MessageView>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get_messages(project, queue, ids, now).await,
-            Store::Postgres(s) => s.get_messages(project, queue, ids, now).await,
-        }
-    }
-
-    pub async fn get_claim(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        claim_id: &crate::model::ClaimId,
-        now: Timestamp,
-    ) -> Result<Option<ClaimView>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get_claim(project, queue, claim_id, now).await,
-            Store::Postgres(s) => s.get_claim(project, queue, claim_id, now).await,
-        }
-    }
-
-    pub async fn list_subscriptions(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        marker: Option<&str>,
-        limit: i64,
-        now: Timestamp,
-    ) -> Result<Vec<SubscriptionView>, StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                s.list_subscriptions(project, queue, marker, limit, now)
-                    .await
-            }
-            Store::Postgres(s) => {
-                s.list_subscriptions(project, queue, marker, limit, now)
-                    .await
-            }
-        }
-    }
-
-    pub async fn get_subscription(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &str,
-        now: Timestamp,
-    ) -> Result<Option<SubscriptionView>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get_subscription(project, queue, id, now).await,
-            Store::Postgres(s) => s.get_subscription(project, queue, id, now).await,
-        }
-    }
-
-    /// A page of the project's event feed.
-    pub async fn list_events(
-        &self,
-        project: &ProjectId,
-        filter: &crate::events::EventFilter,
-    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_events(project, filter).await,
-            Store::Postgres(s) => s.list_events(project, filter).await,
-        }
-    }
-
-    /// Every retained event that concerns the message, in order.
-    pub async fn message_history(
-        &self,
-        project: &ProjectId,
-        id: &MessageId,
-    ) -> Result<Vec<crate::events::Envelope>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.message_history(project, id).await,
-            Store::Postgres(s) => s.message_history(project, id).await,
-        }
-    }
-
-    /// The last pruned log position (0 if the log is complete).
-    pub async fn horizon(&self) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.horizon().await,
-            Store::Postgres(s) => s.horizon().await,
         }
     }
 

@@ -182,13 +182,18 @@ async fn backoff_follows_the_retry_policy_on_the_clock_then_dead_letters() {
     let options = json!({"_retry_policy": policy, "_dead_letter_queue": "undelivered"});
     subscribe(&c, "q", &rx.url("/hook"), options).await;
     let id = c.post_one("q", json!({"order": 7})).await;
+    // Each retry is scheduled from the instant its failure is recorded: the clock moves
+    // only once it is (a busy host may record it well after the receiver answered).
     rx.wait_for("/hook", 1, SOON).await;
+    history_with(&c, "q", &id, "NotificationFailed", 1).await;
     rx.stays_at("/hook", 1, QUIET).await;
     s.advance(5);
     rx.wait_for("/hook", 2, SOON).await;
+    history_with(&c, "q", &id, "NotificationFailed", 2).await;
     rx.stays_at("/hook", 2, QUIET).await;
     s.advance(5);
     rx.wait_for("/hook", 3, SOON).await;
+    history_with(&c, "q", &id, "NotificationFailed", 3).await;
     s.advance(9);
     rx.stays_at("/hook", 3, QUIET).await;
     s.advance(1);

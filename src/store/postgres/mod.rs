@@ -23,14 +23,8 @@ use super::StoreOptions;
 use crate::commands::Committed;
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
-use crate::events::{Envelope, EventFilter};
-use crate::model::{
-    ClaimId, Clock, Limits, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp,
-};
-use crate::projections::postgres::{claims, history, messages, queues, subscriptions};
-use crate::projections::{
-    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
-};
+use crate::events::Envelope;
+use crate::model::{Clock, Limits};
 use crate::schema;
 
 /// How long a request waits for a pooled connection before it gets a 503.
@@ -148,148 +142,15 @@ impl PgStore {
         Ok(None)
     }
 
-    pub async fn last_seq(&self) -> Result<i64, StoreError> {
-        log::last_seq(&mut *self.readers.acquire().await?).await
+    /// A connection of the reader pool.
+    pub(super) async fn reader(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, StoreError> {
+        Ok(self.readers.acquire().await?)
     }
 
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.readers).await.is_ok()
-    }
-
-    pub async fn queue_metadata(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<Option<QueueMetadata>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
-        Ok(queues::state(&mut conn, project, queue)
-            .await?
-            .map(|s| s.metadata))
-    }
-
-    pub async fn total_volume(&self, now: Timestamp) -> Result<(i64, i64), StoreError> {
-        messages::total_volume(&mut *self.readers.acquire().await?, now).await
-    }
-
-    pub async fn project_volume(
-        &self,
-        project: &ProjectId,
-        now: Timestamp,
-    ) -> Result<(i64, i64), StoreError> {
-        messages::project_volume(&mut *self.readers.acquire().await?, project, now).await
-    }
-
-    pub async fn list_queues(
-        &self,
-        project: &ProjectId,
-        filter: &QueueFilter,
-    ) -> Result<Vec<QueueView>, StoreError> {
-        queues::list(&mut *self.readers.acquire().await?, project, filter).await
-    }
-
-    pub async fn count_queues(&self, project: &ProjectId) -> Result<i64, StoreError> {
-        queues::count(&mut *self.readers.acquire().await?, project).await
-    }
-
-    pub async fn queue_stats(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        now: Timestamp,
-    ) -> Result<QueueStats, StoreError> {
-        messages::stats(&mut *self.readers.acquire().await?, project, queue, now).await
-    }
-
-    pub async fn list_messages(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        filter: &MessageFilter,
-        now: Timestamp,
-    ) -> Result<Vec<MessageView>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
-        messages::list(&mut conn, project, queue, filter, now).await
-    }
-
-    pub async fn get_messages(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        ids: &[MessageId],
-        now: Timestamp,
-    ) -> Result<Vec<MessageView>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
-        messages::get_many(&mut conn, project, queue, ids, now).await
-    }
-
-    pub async fn get_claim(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        claim_id: &ClaimId,
-        now: Timestamp,
-    ) -> Result<Option<ClaimView>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
-        claims::get(&mut conn, project, queue, claim_id, now).await
-    }
-
-    pub async fn list_subscriptions(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        marker: Option<&str>,
-        limit: i64,
-        now: Timestamp,
-    ) -> Result<Vec<SubscriptionView>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
-        subscriptions::list(&mut conn, project, queue, marker, limit, now).await
-    }
-
-    pub async fn get_subscription(
-        &self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &str,
-        now: Timestamp,
-    ) -> Result<Option<SubscriptionView>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
-        subscriptions::get(&mut conn, project, queue, id, now).await
-    }
-
-    /// A page of the project's event feed.
-    pub async fn list_events(
-        &self,
-        project: &ProjectId,
-        filter: &EventFilter,
-    ) -> Result<Vec<Envelope>, StoreError> {
-        log::list(&mut *self.readers.acquire().await?, project, filter).await
-    }
-
-    /// Up to `limit` events of every project after `after`, in log order.
-    pub async fn log_range(&self, after: i64, limit: i64) -> Result<Vec<Envelope>, StoreError> {
-        log::range(&mut *self.readers.acquire().await?, after, None, limit).await
-    }
-
-    /// A value of `log_meta` (0 when unset).
-    pub async fn meta(&self, key: &str) -> Result<i64, StoreError> {
-        crate::projections::postgres::read_checkpoint(&mut *self.readers.acquire().await?, key)
-            .await
-    }
-
-    /// The log is never pruned on PostgreSQL (yet): it is always complete.
-    pub async fn horizon(&self) -> Result<i64, StoreError> {
-        Ok(0)
-    }
-
-    /// Every event that concerns the message, in order.
-    pub async fn message_history(
-        &self,
-        project: &ProjectId,
-        id: &MessageId,
-    ) -> Result<Vec<Envelope>, StoreError> {
-        let mut conn = self.readers.acquire().await?;
-        let seqs = history::positions(&mut conn, id).await?;
-        log::at_positions(&mut conn, project, &seqs).await
     }
 }
 
