@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, render};
-use crate::actions::{execute, Action, Reply, Request};
+use crate::actions::{execute, EventList, MessageHistory};
 use crate::error::ApiError;
 use crate::state::Core;
 use crate::transports::views;
@@ -23,7 +23,7 @@ pub async fn events(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref());
-    let action = Action::event_list(
+    let action = EventList::new(
         &ctx.project,
         q.get("marker"),
         q.int("limit")?,
@@ -33,10 +33,8 @@ pub async fn events(
         q.get("until"),
         &app.limits,
     )?;
-    let Reply::Events { events, horizon } = execute(&app, Request { ctx, action }).await?.reply
-    else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
+    let feed = execute(&app, &ctx, action).await?.reply;
+    let (events, horizon) = (feed.events, feed.horizon);
     let items: Vec<Value> = events.iter().map(views::event).collect();
     let params: Vec<(String, String)> = FEED_PARAMS
         .iter()
@@ -61,15 +59,9 @@ pub async fn history(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let action = Action::MessageHistory { queue, id };
-    let Reply::History {
-        id,
-        events,
-        horizon,
-    } = execute(&app, Request { ctx, action }).await?.reply
-    else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
-    let doc = views::history(&id, &events, horizon);
+    let history = execute(&app, &ctx, MessageHistory { queue, id })
+        .await?
+        .reply;
+    let doc = views::history(&history.id, &history.events, history.horizon);
     Ok(render::json(StatusCode::OK, &doc))
 }

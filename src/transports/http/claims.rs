@@ -10,7 +10,7 @@ use serde_json::json;
 use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, queue_name, read_body, render, Seq};
-use crate::actions::{decode, execute, Action, Reply, Request};
+use crate::actions::{decode, execute, ClaimCreate, ClaimDelete, ClaimGet, ClaimUpdate};
 use crate::commands::{ClaimMessages, RenewClaim};
 use crate::error::ApiError;
 use crate::state::Core;
@@ -30,19 +30,9 @@ pub async fn create(
         false => decode::claim_options(&decode::parse_json(&body)?)?,
     };
     let cmd = ClaimMessages::new(queue.clone(), ttl, grace, limit, &app.limits)?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::ClaimCreate(cmd),
-        },
-    )
-    .await?;
+    let answer = execute(&app, &ctx, ClaimCreate(cmd)).await?;
     let seq = Seq(answer.seq);
-    let Reply::Claimed(claimed) = answer.reply else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
-    let Some((claim_id, messages)) = claimed else {
+    let Some((claim_id, messages)) = answer.reply else {
         return Ok((seq, StatusCode::NO_CONTENT.into_response()));
     };
     let now = app.clock.now();
@@ -63,13 +53,11 @@ pub async fn get(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let action = Action::ClaimGet {
+    let action = ClaimGet {
         queue: queue.clone(),
         id,
     };
-    let Reply::Claim(claim) = execute(&app, Request { ctx, action }).await?.reply else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
+    let claim = execute(&app, &ctx, action).await?.reply;
     let doc = render::claim(&queue, &claim, app.clock.now(), app.limits.enable_checksum);
     Ok(render::json(StatusCode::OK, &doc))
 }
@@ -84,14 +72,7 @@ pub async fn update(
     let body = read_body(body).await?;
     let (ttl, grace) = decode::claim_options(&decode::parse_json(&body)?)?;
     let cmd = RenewClaim::new(queue, &id, ttl, grace, &app.limits)?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::ClaimUpdate(cmd),
-        },
-    )
-    .await?;
+    let answer = execute(&app, &ctx, ClaimUpdate(cmd)).await?;
     let seq = Seq(answer.seq);
     Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
@@ -102,14 +83,7 @@ pub async fn delete(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::ClaimDelete { queue, id },
-        },
-    )
-    .await?;
+    let answer = execute(&app, &ctx, ClaimDelete { queue, id }).await?;
     let seq = Seq(answer.seq);
     Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }

@@ -10,7 +10,10 @@ use serde_json::json;
 use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, queue_name, read_body, render, Seq};
-use crate::actions::{decode, execute, Action, ListMessages, Reply, Request};
+use crate::actions::{
+    decode, execute, BulkDeleted, MessageDelete, MessageDeleteMany, MessageGet, MessageGetMany,
+    MessageList, MessagePost,
+};
 use crate::commands::{DeleteMessage, PostMessages};
 use crate::error::ApiError;
 use crate::state::Core;
@@ -26,18 +29,8 @@ pub async fn post(
     let body = read_body(body).await?;
     let messages = decode::messages(&decode::parse_json(&body)?, &app.limits)?;
     let cmd = PostMessages::new(queue.clone(), messages, body.len(), &app.limits)?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::MessagePost(cmd),
-        },
-    )
-    .await?;
-    let seq = Seq(answer.seq);
-    let Reply::Posted { ids } = answer.reply else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
+    let answer = execute(&app, &ctx, MessagePost(cmd)).await?;
+    let (seq, ids) = (Seq(answer.seq), answer.reply);
     let hrefs: Vec<String> = ids
         .iter()
         .map(|id| render::message_href(&queue, id.as_str()))
@@ -62,11 +55,8 @@ pub async fn list(
     let now = app.clock.now();
     let checksum = app.limits.enable_checksum;
     if let Some(ids) = q.list("ids") {
-        let action = Action::message_get_many(queue.clone(), ids, &app.limits)?;
-        let Reply::Messages { messages, .. } = execute(&app, Request { ctx, action }).await?.reply
-        else {
-            return Err(ApiError::Unavailable("Unexpected reply.".into()));
-        };
+        let action = MessageGetMany::new(queue.clone(), ids, &app.limits)?;
+        let messages = execute(&app, &ctx, action).await?.reply;
         let items: Vec<_> = messages
             .iter()
             .map(|m| render::message(&queue, m, now, checksum))
@@ -77,7 +67,7 @@ pub async fn list(
     let include_claimed = q.bool("include_claimed")?;
     let include_delayed = q.bool("include_delayed")?;
     let limit = q.int("limit")?;
-    let list = ListMessages::new(
+    let list = MessageList::new(
         queue.clone(),
         q.get("marker").map(str::to_owned),
         limit,
@@ -86,21 +76,8 @@ pub async fn list(
         include_delayed.unwrap_or(false),
         &app.limits,
     )?;
-    let Reply::Messages {
-        messages,
-        include_delayed: delayed,
-    } = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::MessageList(list),
-        },
-    )
-    .await?
-    .reply
-    else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
+    let page = execute(&app, &ctx, list).await?.reply;
+    let (messages, delayed) = (page.messages, page.include_delayed);
     let items: Vec<_> = messages
         .iter()
         .map(|m| render::message(&queue, m, now, checksum))
@@ -139,24 +116,24 @@ pub async fn delete_many(
     let queue = queue_name(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let now = app.clock.now();
-    let action = Action::message_delete_many(
+    let action = MessageDeleteMany::new(
         queue,
         q.list("ids"),
         q.list("claim_ids"),
         q.int("pop")?,
         &app.limits,
     )?;
-    let answer = execute(&app, Request { ctx, action }).await?;
+    let answer = execute(&app, &ctx, action).await?;
     let seq = Seq(answer.seq);
     match answer.reply {
-        Reply::Popped(messages) => {
+        BulkDeleted::Popped(messages) => {
             let items: Vec<_> = messages.iter().map(|m| views::popped(m, now)).collect();
             Ok((
                 seq,
                 render::json(StatusCode::OK, &json!({"messages": items})),
             ))
         }
-        _ => Ok((seq, StatusCode::NO_CONTENT.into_response())),
+        BulkDeleted::Deleted => Ok((seq, StatusCode::NO_CONTENT.into_response())),
     }
 }
 
@@ -166,13 +143,11 @@ pub async fn get(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let action = Action::MessageGet {
+    let action = MessageGet {
         queue: queue.clone(),
         id,
     };
-    let Reply::Message(m) = execute(&app, Request { ctx, action }).await?.reply else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
+    let m = execute(&app, &ctx, action).await?.reply;
     let doc = render::message(&queue, &m, app.clock.now(), app.limits.enable_checksum);
     Ok(render::json(StatusCode::OK, &doc))
 }
@@ -186,14 +161,7 @@ pub async fn delete(
     let (queue, id) = queue_and_id(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let cmd = DeleteMessage::new(queue, &id, q.get("claim_id"))?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::MessageDelete(cmd),
-        },
-    )
-    .await?;
+    let answer = execute(&app, &ctx, MessageDelete(cmd)).await?;
     let seq = Seq(answer.seq);
     Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }

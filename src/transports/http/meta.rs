@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::caller::Caller;
 use super::render;
-use crate::actions::{execute, Action, Reply, Request};
+use crate::actions::{execute, CheckHealth, Ping};
 use crate::error::ApiError;
 use crate::state::Core;
 
@@ -73,18 +73,9 @@ pub async fn home(Caller(_): Caller) -> Response {
 
 /// `GET /v2/ping`: 204 if the store answers, else 503.
 pub async fn ping(State(app): State<Core>, Caller(ctx): Caller) -> Result<Response, ApiError> {
-    match execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::Ping,
-        },
-    )
-    .await?
-    .reply
-    {
-        Reply::Pong(true) => Ok(StatusCode::NO_CONTENT.into_response()),
-        _ => Ok(StatusCode::SERVICE_UNAVAILABLE.into_response()),
+    match execute(&app, &ctx, Ping).await?.reply {
+        true => Ok(StatusCode::NO_CONTENT.into_response()),
+        false => Ok(StatusCode::SERVICE_UNAVAILABLE.into_response()),
     }
 }
 
@@ -95,18 +86,7 @@ pub async fn ping_head(Caller(_): Caller) -> StatusCode {
 
 /// `GET /v2/health`: store reachability, read-only self-checks and the project's volume.
 pub async fn health(State(app): State<Core>, Caller(ctx): Caller) -> Result<Response, ApiError> {
-    let Reply::Health(h) = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::Health,
-        },
-    )
-    .await?
-    .reply
-    else {
-        return Err(ApiError::Unavailable("Health check failed.".into()));
-    };
+    let h = execute(&app, &ctx, CheckHealth).await?.reply;
     let checks: serde_json::Map<String, Value> = h
         .checks
         .iter()

@@ -9,7 +9,10 @@ use serde_json::json;
 use super::caller::Caller;
 use super::query::Query;
 use super::{queue_name, read_body, render, Seq};
-use crate::actions::{decode, execute, Action, Reply, Request};
+use crate::actions::{
+    decode, execute, QueueCreate, QueueDelete, QueueExists, QueueGet, QueueGetStats, QueueList,
+    QueuePurge, QueueShare, QueueUpdate,
+};
 use crate::error::ApiError;
 use crate::state::Core;
 
@@ -28,7 +31,7 @@ pub async fn list(
         .others(&LIST_PARAMS)
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let action = Action::queue_list(
+    let action = QueueList::new(
         q.get("marker").map(str::to_owned),
         q.int("limit")?,
         q.get("name").map(str::to_owned),
@@ -36,10 +39,8 @@ pub async fn list(
         with_count,
         &app.limits,
     )?;
-    let Reply::Queues { queues, count } = execute(&app, Request { ctx, action }).await?.reply
-    else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
+    let page = execute(&app, &ctx, action).await?.reply;
+    let (queues, count) = (page.queues, page.count);
     let items: Vec<_> = queues
         .iter()
         .map(|queue| {
@@ -81,13 +82,12 @@ pub async fn create(
         false => decode::metadata(&decode::parse_json(&body)?, &app.limits)?,
     };
     let location = render::queue_href(&queue);
-    let action = Action::QueueCreate { queue, metadata };
-    let answer = execute(&app, Request { ctx, action }).await?;
-    let seq = Seq(answer.seq);
-    match answer.reply {
-        Reply::QueueCreated(true) => Ok((seq, render::empty(StatusCode::CREATED, Some(&location)))),
-        _ => Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location)))),
-    }
+    let answer = execute(&app, &ctx, QueueCreate { queue, metadata }).await?;
+    let status = match answer.reply {
+        true => StatusCode::CREATED,
+        false => StatusCode::NO_CONTENT,
+    };
+    Ok((Seq(answer.seq), render::empty(status, Some(&location))))
 }
 
 pub async fn get(
@@ -96,19 +96,9 @@ pub async fn get(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    match execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::QueueGet { queue },
-        },
-    )
-    .await?
-    .reply
-    {
-        Reply::Metadata(m) => Ok(render::json(StatusCode::OK, &m.with_defaults(&app.limits))),
-        _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
-    }
+    let metadata = execute(&app, &ctx, QueueGet { queue }).await?.reply;
+    let doc = metadata.with_defaults(&app.limits);
+    Ok(render::json(StatusCode::OK, &doc))
 }
 
 /// `HEAD /v2/queues/{queue}`: 204 if the queue exists, else 404 (what clients' `exists()` needs).
@@ -118,18 +108,9 @@ pub async fn exists(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    match execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::QueueExists { queue },
-        },
-    )
-    .await?
-    .reply
-    {
-        Reply::Exists(true) => Ok(StatusCode::NO_CONTENT.into_response()),
-        _ => Ok(StatusCode::NOT_FOUND.into_response()),
+    match execute(&app, &ctx, QueueExists { queue }).await?.reply {
+        true => Ok(StatusCode::NO_CONTENT.into_response()),
+        false => Ok(StatusCode::NOT_FOUND.into_response()),
     }
 }
 
@@ -152,22 +133,9 @@ pub async fn update(
     let body = read_body(body).await?;
     app.limits.metadata_size(body.len())?;
     let ops = decode::patch(&decode::parse_json(&body)?)?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::QueueUpdate { queue, ops },
-        },
-    )
-    .await?;
-    let seq = Seq(answer.seq);
-    match answer.reply {
-        Reply::Metadata(m) => Ok((
-            seq,
-            render::json(StatusCode::OK, &m.with_defaults(&app.limits)),
-        )),
-        _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
-    }
+    let answer = execute(&app, &ctx, QueueUpdate { queue, ops }).await?;
+    let doc = answer.reply.with_defaults(&app.limits);
+    Ok((Seq(answer.seq), render::json(StatusCode::OK, &doc)))
 }
 
 pub async fn delete(
@@ -176,14 +144,7 @@ pub async fn delete(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::QueueDelete { queue },
-        },
-    )
-    .await?;
+    let answer = execute(&app, &ctx, QueueDelete { queue }).await?;
     let seq = Seq(answer.seq);
     Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
@@ -194,16 +155,12 @@ pub async fn stats(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let queue = queue_name(path, &ctx)?;
-    let action = Action::QueueStats {
+    let action = QueueGetStats {
         queue: queue.clone(),
     };
-    match execute(&app, Request { ctx, action }).await?.reply {
-        Reply::Stats { stats: s, .. } => Ok(render::json(
-            StatusCode::OK,
-            &render::stats(&queue, &s, app.clock.now()),
-        )),
-        _ => Err(ApiError::Unavailable("Unexpected reply.".into())),
-    }
+    let stats = execute(&app, &ctx, action).await?.reply.stats;
+    let doc = render::stats(&queue, &stats, app.clock.now());
+    Ok(render::json(StatusCode::OK, &doc))
 }
 
 pub async fn purge(
@@ -219,12 +176,12 @@ pub async fn purge(
         false => Some(decode::parse_json(&body)?),
     };
     let (messages, subscriptions) = decode::purge_targets(doc.as_ref())?;
-    let action = Action::QueuePurge {
+    let action = QueuePurge {
         queue,
         messages,
         subscriptions,
     };
-    let answer = execute(&app, Request { ctx, action }).await?;
+    let answer = execute(&app, &ctx, action).await?;
     let seq = Seq(answer.seq);
     Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
@@ -244,9 +201,7 @@ pub async fn share(
             "The share document must be a JSON object.".into(),
         ));
     };
-    let action = Action::queue_share(queue, &doc, app.clock.now())?;
-    let Reply::Shared(url) = execute(&app, Request { ctx, action }).await?.reply else {
-        return Err(ApiError::Unavailable("Unexpected reply.".into()));
-    };
+    let action = QueueShare::new(queue, &doc, app.clock.now())?;
+    let url = execute(&app, &ctx, action).await?.reply;
     Ok(render::json(StatusCode::OK, &json!(url)))
 }

@@ -10,16 +10,15 @@ use serde_json::json;
 use super::caller::Caller;
 use super::query::Query;
 use super::{queue_and_id, queue_name, read_body, render, Seq};
-use crate::actions::{decode, execute, Action, Reply, Request};
+use crate::actions::{
+    decode, execute, SubscriptionConfirm, SubscriptionCreate, SubscriptionDelete, SubscriptionGet,
+    SubscriptionList, SubscriptionUpdate,
+};
 use crate::commands::{CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
 use crate::model::SubscriptionSpec;
 use crate::state::Core;
 use crate::transports::views;
-
-fn unexpected() -> ApiError {
-    ApiError::Unavailable("Unexpected reply.".into())
-}
 
 pub async fn create(
     State(app): State<Core>,
@@ -35,13 +34,10 @@ pub async fn create(
     };
     let spec = SubscriptionSpec::for_create(&doc, &app.limits, app.clock.now())?;
     let location = format!("/v2/queues/{queue}/subscriptions");
-    let action = Action::SubscriptionCreate(CreateSubscription::new(queue, spec));
-    let answer = execute(&app, Request { ctx, action }).await?;
+    let action = SubscriptionCreate(CreateSubscription::new(queue, spec));
+    let answer = execute(&app, &ctx, action).await?;
     let seq = Seq(answer.seq);
-    let Reply::SubscriptionCreated(id) = answer.reply else {
-        return Err(unexpected());
-    };
-    let body = json!({ "subscription_id": id.as_str() });
+    let body = json!({ "subscription_id": answer.reply.as_str() });
     Ok((seq, render::created(&body, &location)))
 }
 
@@ -54,14 +50,12 @@ pub async fn list(
     let queue = queue_name(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let limit = q.int("limit")?;
-    let action = Action::SubscriptionList {
+    let action = SubscriptionList {
         queue: queue.clone(),
         marker: q.get("marker").map(str::to_owned),
         limit: app.limits.subscription_page(limit)?,
     };
-    let Reply::Subscriptions(found) = execute(&app, Request { ctx, action }).await?.reply else {
-        return Err(unexpected());
-    };
+    let found = execute(&app, &ctx, action).await?.reply;
     let now = app.clock.now();
     let items: Vec<_> = found.iter().map(|s| views::subscription(s, now)).collect();
     let params: Vec<(String, String)> = limit
@@ -82,18 +76,9 @@ pub async fn get(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let Reply::Subscription(s) = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::SubscriptionGet { queue, id },
-        },
-    )
-    .await?
-    .reply
-    else {
-        return Err(unexpected());
-    };
+    let s = execute(&app, &ctx, SubscriptionGet { queue, id })
+        .await?
+        .reply;
     Ok(render::json(
         StatusCode::OK,
         &views::subscription(&s, app.clock.now()),
@@ -114,8 +99,8 @@ pub async fn update(
     };
     let spec = SubscriptionSpec::for_update(&doc, &app.limits, app.clock.now())?;
     let location = format!("/v2/queues/{queue}/subscriptions/{id}");
-    let action = Action::SubscriptionUpdate(UpdateSubscription { queue, id, spec });
-    let answer = execute(&app, Request { ctx, action }).await?;
+    let action = SubscriptionUpdate(UpdateSubscription { queue, id, spec });
+    let answer = execute(&app, &ctx, action).await?;
     let seq = Seq(answer.seq);
     Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location))))
 }
@@ -126,14 +111,7 @@ pub async fn delete(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let answer = execute(
-        &app,
-        Request {
-            ctx,
-            action: Action::SubscriptionDelete { queue, id },
-        },
-    )
-    .await?;
+    let answer = execute(&app, &ctx, SubscriptionDelete { queue, id }).await?;
     let seq = Seq(answer.seq);
     Ok((seq, StatusCode::NO_CONTENT.into_response()))
 }
@@ -148,12 +126,12 @@ pub async fn confirm(
     let body = read_body(body).await?;
     let confirmed = decode::confirmation(&decode::parse_json(&body)?)?;
     let location = format!("/v2/queues/{queue}/subscriptions/{id}/confirm");
-    let action = Action::SubscriptionConfirm {
+    let action = SubscriptionConfirm {
         queue,
         id,
         confirmed,
     };
-    let answer = execute(&app, Request { ctx, action }).await?;
+    let answer = execute(&app, &ctx, action).await?;
     let seq = Seq(answer.seq);
     Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location))))
 }

@@ -1,20 +1,26 @@
-//! WebSocket actions (reference §7.8): each action name and body becomes an
-//! `actions::Action` through the same validating constructors REST uses, and each reply is
-//! rendered by `render.rs`.
+//! WebSocket actions (reference §7.8): a table from each action name to its decoder. A
+//! decoder turns the frame's body into an `actions` action through the same validating
+//! constructors REST uses, and pairs it with how its typed reply is rendered in Zaqar's
+//! WebSocket shapes (`render.rs` holds the shared pieces).
+
+use std::future::Future;
+use std::pin::Pin;
 
 use serde_json::{json, Map, Value};
 
 use super::protocol::Rejection;
-use crate::actions::{decode, Action, ListMessages};
+use super::render::{message, messages};
+use crate::actions::{self as act, decode, execute, Action, BulkDeleted, Context};
 use crate::commands::{ClaimMessages, CreateSubscription, DeleteMessage, PostMessages, RenewClaim};
 use crate::error::ApiError;
 use crate::model::{Limits, ProjectId, QueueName, SubscriptionSpec, Timestamp};
+use crate::state::Core;
+use crate::transports::views;
 
 /// What a frame asks for.
-#[derive(Debug)]
 pub enum Request {
-    /// An API action, and how to render its reply.
-    Api(Action, Render),
+    /// An API action, with how its reply is rendered.
+    Api(Box<dyn Call>),
     /// A push subscription of this connection to a queue.
     Subscribe {
         queue: QueueName,
@@ -25,53 +31,126 @@ pub enum Request {
     Immediate(u16, Value),
 }
 
-/// How to render a reply: the action and the names it needs.
-#[derive(Debug, Clone)]
-pub struct Render {
-    pub action: String,
-    pub queue: Option<QueueName>,
-    pub id: Option<String>,
-    pub detailed: bool,
+/// A decoded action and its renderer, whatever the action's reply type.
+pub trait Call: Send {
+    /// The REST method and path with the same effect (see [`Action::route`]).
+    fn route(&self) -> (&'static str, String);
+    /// Runs the action; status, body and the log position of its writes.
+    fn call<'a>(self: Box<Self>, core: &'a Core, ctx: &'a Context) -> Outcome<'a>;
 }
 
-fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, Rejection> {
-    body.get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(Rejection::schema)
+/// What running a [`Call`] yields.
+pub type Outcome<'a> = Pin<Box<dyn Future<Output = (u16, Value, Option<i64>)> + Send + 'a>>;
+
+/// An action, how its reply renders (given the time of rendering), and the failures it
+/// reports differently from REST.
+struct Rendered<A, R, E> {
+    action: A,
+    render: R,
+    on_error: E,
 }
 
-fn opt_str(body: &Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(_) => Err(Rejection::schema()),
+impl<A, R, E> Call for Rendered<A, R, E>
+where
+    A: Action + 'static,
+    A::Reply: Send,
+    R: FnOnce(A::Reply, Timestamp) -> (u16, Value) + Send + 'static,
+    E: FnOnce(&ApiError) -> Option<(u16, Value)> + Send + 'static,
+{
+    fn route(&self) -> (&'static str, String) {
+        self.action.route(false)
+    }
+
+    fn call<'a>(self: Box<Self>, core: &'a Core, ctx: &'a Context) -> Outcome<'a> {
+        Box::pin(async move {
+            let Rendered {
+                action,
+                render,
+                on_error,
+            } = *self;
+            match execute(core, ctx, action).await {
+                Ok(answer) => {
+                    let (status, body) = render(answer.reply, core.clock.now());
+                    (status, body, answer.seq)
+                }
+                Err(e) => {
+                    let (status, body) =
+                        on_error(&e).unwrap_or_else(|| super::error::status_and_body(&e));
+                    (status, body, None)
+                }
+            }
+        })
     }
 }
 
-fn opt_int(body: &Map<String, Value>, name: &str) -> Result<Option<i64>, Rejection> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(Rejection::schema),
-    }
+/// An action whose failures render as everywhere else.
+fn api<A, R>(action: A, render: R) -> Result<Request, Refusal>
+where
+    A: Action + 'static,
+    A::Reply: Send,
+    R: FnOnce(A::Reply, Timestamp) -> (u16, Value) + Send + 'static,
+{
+    let on_error = |_: &ApiError| None;
+    Ok(Request::Api(Box::new(Rendered {
+        action,
+        render,
+        on_error,
+    })))
 }
 
-fn opt_bool(body: &Map<String, Value>, name: &str) -> Result<Option<bool>, Rejection> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(Rejection::schema),
-    }
+/// A frame's action name and body, with what decoding needs.
+pub struct Frame<'a> {
+    pub body: &'a Map<String, Value>,
+    pub project: &'a ProjectId,
+    pub limits: &'a Limits,
+    pub now: Timestamp,
 }
 
-fn opt_strings(body: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, Rejection> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(Rejection::schema))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(Rejection::schema()),
+impl Frame<'_> {
+    fn queue(&self) -> Result<QueueName, Refusal> {
+        Ok(QueueName::new(self.field("queue_name")?, self.project)?)
+    }
+
+    fn field(&self, name: &str) -> Result<&str, Rejection> {
+        self.body
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(Rejection::schema)
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, Rejection> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(Rejection::schema()),
+        }
+    }
+
+    fn int(&self, name: &str) -> Result<Option<i64>, Rejection> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(Rejection::schema),
+        }
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, Rejection> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(v) => v.as_bool().ok_or_else(Rejection::schema),
+        }
+    }
+
+    fn strings(&self, name: &str) -> Result<Option<Vec<String>>, Rejection> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned).ok_or_else(Rejection::schema))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(Rejection::schema()),
+        }
     }
 }
 
@@ -94,312 +173,383 @@ impl From<ApiError> for Refusal {
     }
 }
 
+type Decoder = fn(&Frame<'_>) -> Result<Request, Refusal>;
+
+/// Every action answered through [`decode_action`], with its decoder.
+const TABLE: &[(&str, Decoder)] = &[
+    ("event_list", event_list),
+    ("message_history", message_history),
+    ("ping_node", ping_node),
+    ("check_node_health", check_node_health),
+    ("get_home_doc", |_| {
+        Ok(Request::Immediate(200, home_document()))
+    }),
+    ("queue_list", queue_list),
+    ("queue_create", queue_create),
+    ("queue_get", queue_get),
+    ("queue_delete", queue_delete),
+    ("queue_get_stats", queue_get_stats),
+    ("queue_purge", queue_purge),
+    ("message_list", message_list),
+    ("message_get", message_get),
+    ("message_get_many", message_get_many),
+    ("message_post", message_post),
+    ("message_delete", message_delete),
+    ("message_delete_many", message_delete_many),
+    ("claim_create", claim_create),
+    ("claim_get", claim_get),
+    ("claim_update", claim_update),
+    ("claim_delete", claim_delete),
+    ("subscription_create", subscription_create),
+    ("subscription_get", subscription_get),
+    ("subscription_list", subscription_list),
+    ("subscription_delete", subscription_delete),
+    ("pool_list", unsupported),
+    ("pool_create", unsupported),
+    ("pool_update", unsupported),
+    ("pool_get", unsupported),
+    ("pool_delete", unsupported),
+    ("flavor_list", unsupported),
+    ("flavor_create", unsupported),
+    ("flavor_update", unsupported),
+    ("flavor_get", unsupported),
+    ("flavor_delete", unsupported),
+];
+
+/// The actions the session answers itself (they bind or change the connection).
+const SESSION_ACTIONS: [&str; 2] = ["authenticate", "event_subscribe"];
+
+/// Whether the WebSocket API knows the action.
+pub fn is_action(name: &str) -> bool {
+    SESSION_ACTIONS.contains(&name) || TABLE.iter().any(|(n, _)| *n == name)
+}
+
 /// Decodes one action (after identity checks).
-pub fn decode_action(
-    action: &str,
-    body: &Map<String, Value>,
-    project: &ProjectId,
-    limits: &Limits,
-    now: Timestamp,
-) -> Result<Request, Refusal> {
-    let queue = || -> Result<QueueName, Refusal> {
-        Ok(QueueName::new(field(body, "queue_name")?, project)?)
-    };
-    let render = |queue: Option<QueueName>, id: Option<String>| Render {
-        action: action.to_owned(),
-        queue,
-        id,
-        detailed: false,
-    };
-    let api = |a: Action, r: Render| Ok(Request::Api(a, r));
-    match action {
-        "ping_node" => api(Action::Ping, render(None, None)),
-        "check_node_health" => api(Action::Health, render(None, None)),
-        "get_home_doc" => Ok(Request::Immediate(200, home_document())),
-        "pool_list" | "pool_create" | "pool_update" | "pool_get" | "pool_delete"
-        | "flavor_list" | "flavor_create" | "flavor_update" | "flavor_get" | "flavor_delete" => {
-            Ok(Request::Immediate(
-                501,
-                json!({"error": "Pools and flavors are not supported by this server."}),
-            ))
-        }
-        "queue_list" => {
-            let a = Action::queue_list(
-                opt_str(body, "marker")?,
-                opt_int(body, "limit")?,
-                None,
-                Vec::new(),
-                false,
-                limits,
-            )?;
-            let mut r = render(None, None);
-            r.detailed = opt_bool(body, "detailed")?.unwrap_or(false);
-            api(a, r)
-        }
-        "queue_create" => {
-            let q = queue()?;
-            let metadata = match body.get("metadata") {
-                None | Some(Value::Null) => Default::default(),
-                Some(doc) => {
-                    limits.metadata_size(doc.to_string().len())?;
-                    decode::metadata(doc, limits)?
-                }
-            };
-            api(
-                Action::QueueCreate {
-                    queue: q.clone(),
-                    metadata,
-                },
-                render(Some(q), None),
-            )
-        }
-        "queue_get" => {
-            let q = queue()?;
-            api(Action::QueueGet { queue: q.clone() }, render(Some(q), None))
-        }
-        "queue_delete" => {
-            let q = queue()?;
-            api(
-                Action::QueueDelete { queue: q.clone() },
-                render(Some(q), None),
-            )
-        }
-        "queue_get_stats" => {
-            let q = queue()?;
-            api(
-                Action::QueueStats { queue: q.clone() },
-                render(Some(q), None),
-            )
-        }
-        "queue_purge" => {
-            let q = queue()?;
-            let doc = body
-                .get("resource_types")
-                .map(|types| json!({"resource_types": types}));
-            let (messages, subscriptions) = decode::purge_targets(doc.as_ref())?;
-            let a = Action::QueuePurge {
-                queue: q.clone(),
-                messages,
-                subscriptions,
-            };
-            api(a, render(Some(q), None))
-        }
-        "message_list" => {
-            let q = queue()?;
-            let list = ListMessages::new(
-                q.clone(),
-                opt_str(body, "marker")?,
-                opt_int(body, "limit")?,
-                opt_bool(body, "echo")?.unwrap_or(false),
-                opt_bool(body, "include_claimed")?.unwrap_or(false),
-                opt_bool(body, "include_delayed")?.unwrap_or(false),
-                limits,
-            )?;
-            api(Action::MessageList(list), render(Some(q), None))
-        }
-        "message_get" => {
-            let q = queue()?;
-            let id = field(body, "message_id")?.to_owned();
-            api(
-                Action::MessageGet {
-                    queue: q.clone(),
-                    id,
-                },
-                render(Some(q), None),
-            )
-        }
-        "message_get_many" => {
-            let q = queue()?;
-            let ids = opt_strings(body, "message_ids")?.ok_or_else(Rejection::schema)?;
-            let a = Action::message_get_many(q.clone(), ids, limits)?;
-            api(a, render(Some(q), None))
-        }
-        "message_post" => {
-            let q = queue()?;
-            let list = body.get("messages").ok_or_else(Rejection::schema)?;
-            let messages = decode::message_list(list, limits)?;
-            let size = decode::json_len(list);
-            let cmd = PostMessages::new(q.clone(), messages, size, limits)?;
-            api(Action::MessagePost(cmd), render(Some(q), None))
-        }
-        "message_delete" => {
-            let q = queue()?;
-            let claim = opt_str(body, "claim_id")?;
-            let cmd = DeleteMessage::new(q.clone(), field(body, "message_id")?, claim.as_deref())?;
-            api(Action::MessageDelete(cmd), render(Some(q), None))
-        }
-        "message_delete_many" => {
-            let q = queue()?;
-            let a = Action::message_delete_many(
-                q.clone(),
-                opt_strings(body, "message_ids")?,
-                opt_strings(body, "claim_ids")?,
-                opt_int(body, "pop")?,
-                limits,
-            )?;
-            api(a, render(Some(q), None))
-        }
-        "claim_create" => {
-            let q = queue()?;
-            let cmd = ClaimMessages::new(
-                q.clone(),
-                opt_int(body, "ttl")?,
-                opt_int(body, "grace")?,
-                opt_int(body, "limit")?,
-                limits,
-            )?;
-            api(Action::ClaimCreate(cmd), render(Some(q), None))
-        }
-        "claim_get" => {
-            let q = queue()?;
-            let id = field(body, "claim_id")?.to_owned();
-            let a = Action::ClaimGet {
-                queue: q.clone(),
-                id,
-            };
-            api(a, render(Some(q), None))
-        }
-        "claim_update" => {
-            let q = queue()?;
-            let id = field(body, "claim_id")?;
-            let cmd = RenewClaim::new(
-                q.clone(),
-                id,
-                opt_int(body, "ttl")?,
-                opt_int(body, "grace")?,
-                limits,
-            )?;
-            api(
-                Action::ClaimUpdate(cmd),
-                render(Some(q), Some(id.to_owned())),
-            )
-        }
-        "claim_delete" => {
-            let q = queue()?;
-            let id = field(body, "claim_id")?.to_owned();
-            let a = Action::ClaimDelete {
-                queue: q.clone(),
-                id: id.clone(),
-            };
-            api(a, render(Some(q), Some(id)))
-        }
-        "subscription_create" => {
-            let q = queue()?;
-            if body.get("subscriber").is_some_and(|s| !s.is_null()) {
-                let spec = SubscriptionSpec::for_create(&Value::Object(body.clone()), limits, now)?;
-                let cmd = CreateSubscription::new(q.clone(), spec);
-                // The generated id tells a new subscription from an existing one (a 409 here).
-                let how = render(Some(q), Some(cmd.id.to_string()));
-                return api(Action::SubscriptionCreate(cmd), how);
-            }
-            let mut doc = json!({ "subscriber": "http://connection" });
-            for key in ["ttl", "options"] {
-                if let Some(value) = body.get(key).filter(|v| !v.is_null()) {
-                    doc[key] = value.clone();
-                }
-            }
-            let spec = SubscriptionSpec::for_update(&doc, limits, now)?;
-            Ok(Request::Subscribe {
-                queue: q,
-                ttl: spec.ttl,
-                options: spec.options,
-            })
-        }
-        "subscription_get" => {
-            let q = queue()?;
-            let id = field(body, "subscription_id")?.to_owned();
-            let a = Action::SubscriptionGet {
-                queue: q.clone(),
-                id,
-            };
-            api(a, render(Some(q), None))
-        }
-        "subscription_list" => {
-            let q = queue()?;
-            let a = Action::SubscriptionList {
-                queue: q.clone(),
-                marker: opt_str(body, "marker")?,
-                limit: limits.subscription_page(opt_int(body, "limit")?)?,
-            };
-            api(a, render(Some(q), None))
-        }
-        "subscription_delete" => {
-            let q = queue()?;
-            let id = field(body, "subscription_id")?.to_owned();
-            let a = Action::SubscriptionDelete {
-                queue: q.clone(),
-                id: id.clone(),
-            };
-            api(a, render(Some(q), Some(id)))
-        }
-        "event_list" => {
-            let a = Action::event_list(
-                project,
-                opt_str(body, "marker")?.as_deref(),
-                opt_int(body, "limit")?,
-                opt_str(body, "queue_name")?.as_deref(),
-                opt_str(body, "types")?.as_deref(),
-                opt_str(body, "since")?.as_deref(),
-                opt_str(body, "until")?.as_deref(),
-                limits,
-            )?;
-            api(a, render(None, None))
-        }
-        "message_history" => {
-            let q = queue()?;
-            let id = field(body, "message_id")?.to_owned();
-            let a = Action::MessageHistory {
-                queue: q.clone(),
-                id,
-            };
-            api(a, render(Some(q), None))
-        }
-        other => Err(Rejection::new(400, format!("{other} is not a valid action")).into()),
+pub fn decode_action(action: &str, frame: &Frame<'_>) -> Result<Request, Refusal> {
+    match TABLE.iter().find(|(name, _)| *name == action) {
+        Some((_, decoder)) => decoder(frame),
+        None => Err(Rejection::new(400, format!("{action} is not a valid action")).into()),
     }
 }
 
 /// The actions this server answers, as a discovery document.
 fn home_document() -> Value {
-    json!({"api": "v2", "actions": ACTIONS.to_vec()})
+    let names: Vec<&str> = SESSION_ACTIONS
+        .iter()
+        .copied()
+        .chain(TABLE.iter().map(|(name, _)| *name))
+        .collect();
+    json!({"api": "v2", "actions": names})
 }
 
-/// Every action name the WebSocket API accepts.
-pub const ACTIONS: [&str; 37] = [
-    "event_list",
-    "event_subscribe",
-    "message_history",
-    "authenticate",
-    "ping_node",
-    "check_node_health",
-    "get_home_doc",
-    "queue_list",
-    "queue_create",
-    "queue_get",
-    "queue_delete",
-    "queue_get_stats",
-    "queue_purge",
-    "message_list",
-    "message_get",
-    "message_get_many",
-    "message_post",
-    "message_delete",
-    "message_delete_many",
-    "claim_create",
-    "claim_get",
-    "claim_update",
-    "claim_delete",
-    "subscription_create",
-    "subscription_get",
-    "subscription_list",
-    "subscription_delete",
-    "pool_list",
-    "pool_create",
-    "pool_update",
-    "pool_get",
-    "pool_delete",
-    "flavor_list",
-    "flavor_create",
-    "flavor_update",
-    "flavor_get",
-    "flavor_delete",
-];
+fn unsupported(_: &Frame<'_>) -> Result<Request, Refusal> {
+    Ok(Request::Immediate(
+        501,
+        json!({"error": "Pools and flavors are not supported by this server."}),
+    ))
+}
+
+fn ping_node(_: &Frame<'_>) -> Result<Request, Refusal> {
+    api(act::Ping, |up, _| match up {
+        true => (204, json!({})),
+        false => (503, json!({"error": "The store is not reachable."})),
+    })
+}
+
+fn check_node_health(_: &Frame<'_>) -> Result<Request, Refusal> {
+    api(act::CheckHealth, |h, _| (200, views::health(&h)))
+}
+
+fn event_list(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::EventList::new(
+        f.project,
+        f.text("marker")?.as_deref(),
+        f.int("limit")?,
+        f.text("queue_name")?.as_deref(),
+        f.text("types")?.as_deref(),
+        f.text("since")?.as_deref(),
+        f.text("until")?.as_deref(),
+        f.limits,
+    )?;
+    api(action, |feed, _| {
+        let items: Vec<Value> = feed.events.iter().map(views::event).collect();
+        let mut doc = json!({ "events": items });
+        if feed.horizon > 0 {
+            doc["log_horizon"] = feed.horizon.into();
+        }
+        (200, doc)
+    })
+}
+
+fn message_history(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::MessageHistory {
+        queue: f.queue()?,
+        id: f.field("message_id")?.to_owned(),
+    };
+    api(action, |h, _| {
+        (200, views::history(&h.id, &h.events, h.horizon))
+    })
+}
+
+fn queue_list(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::QueueList::new(
+        f.text("marker")?,
+        f.int("limit")?,
+        None,
+        Vec::new(),
+        false,
+        f.limits,
+    )?;
+    let detailed = f.flag("detailed")?;
+    api(action, move |page, _| {
+        let items: Vec<Value> = page
+            .queues
+            .iter()
+            .map(|q| match detailed {
+                true => json!({"name": q.name.as_str(), "metadata": q.metadata.as_map()}),
+                false => json!({"name": q.name.as_str()}),
+            })
+            .collect();
+        (200, json!({ "queues": items }))
+    })
+}
+
+fn queue_create(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let metadata = match f.body.get("metadata") {
+        None | Some(Value::Null) => Default::default(),
+        Some(doc) => {
+            f.limits.metadata_size(doc.to_string().len())?;
+            decode::metadata(doc, f.limits)?
+        }
+    };
+    let text = json!(format!("Queue {queue} created."));
+    let action = act::QueueCreate { queue, metadata };
+    api(action, |new, _| (if new { 201 } else { 204 }, text))
+}
+
+fn queue_get(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::QueueGet { queue: f.queue()? };
+    api(action, |m, _| (200, Value::Object(m.into_map())))
+}
+
+fn queue_delete(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let text = json!(format!("Queue {queue} removed."));
+    api(act::QueueDelete { queue }, |(), _| (204, text))
+}
+
+fn queue_get_stats(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::QueueGetStats { queue: f.queue()? };
+    api(action, |s, now| {
+        let doc = views::stats(&s.stats, now, |id| ("id", id.to_string()));
+        (if s.exists { 200 } else { 404 }, doc)
+    })
+}
+
+fn queue_purge(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let doc = f
+        .body
+        .get("resource_types")
+        .map(|types| json!({"resource_types": types}));
+    let (messages, subscriptions) = decode::purge_targets(doc.as_ref())?;
+    let action = act::QueuePurge {
+        queue,
+        messages,
+        subscriptions,
+    };
+    api(action, |(), _| (204, json!({})))
+}
+
+fn message_list(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::MessageList::new(
+        f.queue()?,
+        f.text("marker")?,
+        f.int("limit")?,
+        f.flag("echo")?,
+        f.flag("include_claimed")?,
+        f.flag("include_delayed")?,
+        f.limits,
+    )?;
+    api(action, |page, now| {
+        (
+            200,
+            json!({"messages": messages(&page.messages, now, false)}),
+        )
+    })
+}
+
+fn message_get(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::MessageGet {
+        queue: f.queue()?,
+        id: f.field("message_id")?.to_owned(),
+    };
+    api(action, |m, now| {
+        (200, json!({"messages": message(&m, now, false)}))
+    })
+}
+
+fn message_get_many(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let ids = f.strings("message_ids")?.ok_or_else(Rejection::schema)?;
+    let action = act::MessageGetMany::new(queue, ids, f.limits)?;
+    Ok(Request::Api(Box::new(Rendered {
+        action,
+        render: |found: Vec<_>, now| (200, json!({"messages": messages(&found, now, false)})),
+        // None of the ids found: an empty list, not a 404.
+        on_error: |e: &ApiError| {
+            matches!(e, ApiError::NotFound(_)).then(|| (200, json!({"messages": []})))
+        },
+    })))
+}
+
+fn message_post(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let list = f.body.get("messages").ok_or_else(Rejection::schema)?;
+    let messages = decode::message_list(list, f.limits)?;
+    let size = decode::json_len(list);
+    let cmd = PostMessages::new(queue, messages, size, f.limits)?;
+    api(act::MessagePost(cmd), |ids, _| {
+        let ids: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+        (201, json!({ "message_ids": ids }))
+    })
+}
+
+fn message_delete(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let claim = f.text("claim_id")?;
+    let cmd = DeleteMessage::new(queue, f.field("message_id")?, claim.as_deref())?;
+    api(act::MessageDelete(cmd), |(), _| (204, json!({})))
+}
+
+fn message_delete_many(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::MessageDeleteMany::new(
+        f.queue()?,
+        f.strings("message_ids")?,
+        f.strings("claim_ids")?,
+        f.int("pop")?,
+        f.limits,
+    )?;
+    api(action, |done, now| match done {
+        BulkDeleted::Deleted => (204, json!({})),
+        BulkDeleted::Popped(list) => {
+            let items: Vec<_> = list.iter().map(|m| views::popped(m, now)).collect();
+            (200, json!({ "messages": items }))
+        }
+    })
+}
+
+fn claim_create(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let cmd = ClaimMessages::new(
+        f.queue()?,
+        f.int("ttl")?,
+        f.int("grace")?,
+        f.int("limit")?,
+        f.limits,
+    )?;
+    api(act::ClaimCreate(cmd), |claimed, now| match claimed {
+        None => (204, json!({"claim_id": null})),
+        Some((claim_id, list)) => (
+            201,
+            json!({"claim_id": claim_id.as_str(), "messages": messages(&list, now, true)}),
+        ),
+    })
+}
+
+fn claim_get(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::ClaimGet {
+        queue: f.queue()?,
+        id: f.field("claim_id")?.to_owned(),
+    };
+    api(action, |c, now| {
+        let doc = json!({"age": c.updated_at.secs_until(now), "ttl": c.ttl,
+                         "messages": messages(&c.messages, now, true)});
+        (200, doc)
+    })
+}
+
+fn claim_update(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let id = f.field("claim_id")?;
+    let cmd = RenewClaim::new(queue, id, f.int("ttl")?, f.int("grace")?, f.limits)?;
+    let text = json!(format!("Claim {id} updated."));
+    api(act::ClaimUpdate(cmd), |(), _| (204, text))
+}
+
+fn claim_delete(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let id = f.field("claim_id")?.to_owned();
+    let text = json!(format!("Claim {id} deleted."));
+    let action = act::ClaimDelete { queue, id };
+    api(action, |(), _| (204, text))
+}
+
+/// With a `subscriber`, an ordinary subscription; without one, a push subscription of this
+/// connection (the session creates it).
+fn subscription_create(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    if f.body.get("subscriber").is_some_and(|s| !s.is_null()) {
+        let doc = Value::Object(f.body.clone());
+        let spec = SubscriptionSpec::for_create(&doc, f.limits, f.now)?;
+        let cmd = CreateSubscription::new(queue.clone(), spec);
+        // The generated id tells a new subscription from an existing one (a 409 here).
+        let fresh = cmd.id.clone();
+        let created = format!("Subscription {queue} created.");
+        let refused = json!(format!("Subscription {queue} not created."));
+        let conflict = refused.clone();
+        return Ok(Request::Api(Box::new(Rendered {
+            action: act::SubscriptionCreate(cmd),
+            render: move |id: crate::model::SubscriptionId, _| match id == fresh {
+                true => (
+                    201,
+                    json!({"subscription_id": id.as_str(), "message": created}),
+                ),
+                false => (409, refused),
+            },
+            on_error: move |e: &ApiError| {
+                matches!(e, ApiError::Conflict(_)).then_some((409, conflict))
+            },
+        })));
+    }
+    let mut doc = json!({ "subscriber": "http://connection" });
+    for key in ["ttl", "options"] {
+        if let Some(value) = f.body.get(key).filter(|v| !v.is_null()) {
+            doc[key] = value.clone();
+        }
+    }
+    let spec = SubscriptionSpec::for_update(&doc, f.limits, f.now)?;
+    Ok(Request::Subscribe {
+        queue,
+        ttl: spec.ttl,
+        options: spec.options,
+    })
+}
+
+fn subscription_get(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::SubscriptionGet {
+        queue: f.queue()?,
+        id: f.field("subscription_id")?.to_owned(),
+    };
+    api(action, |s, now| (200, views::subscription(&s, now)))
+}
+
+fn subscription_list(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let action = act::SubscriptionList {
+        queue: f.queue()?,
+        marker: f.text("marker")?,
+        limit: f.limits.subscription_page(f.int("limit")?)?,
+    };
+    api(action, |list, now| {
+        let items: Vec<_> = list.iter().map(|s| views::subscription(s, now)).collect();
+        (200, json!({ "subscriptions": items }))
+    })
+}
+
+fn subscription_delete(f: &Frame<'_>) -> Result<Request, Refusal> {
+    let queue = f.queue()?;
+    let id = f.field("subscription_id")?.to_owned();
+    let text = json!(format!("Subscription {id} removed."));
+    let action = act::SubscriptionDelete { queue, id };
+    api(action, |(), _| (204, text))
+}

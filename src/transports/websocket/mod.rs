@@ -27,10 +27,10 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
-use crate::actions::{execute, Action, Context, Request};
+use crate::actions::{execute, Answer, Context, SubscriptionCreate};
 use crate::auth::signed_url::Presented;
 use crate::auth::{Credentials, Principal};
-use crate::commands::{Command, Committed, CreateSubscription, Outcome, Scope};
+use crate::commands::{Command, CreateSubscription, Scope};
 use crate::error::ApiError;
 use crate::events::{Envelope, Event};
 use crate::model::{ClientId, ProjectId, QueueName, SubscriptionId, SubscriptionSpec, Timestamp};
@@ -283,7 +283,7 @@ impl Session {
                 (status, body, None)
             }
         };
-        let action = match dispatch::ACTIONS.contains(&envelope.action.as_str()) {
+        let action = match dispatch::is_action(&envelope.action) {
             true => envelope.action.as_str(),
             false => "unknown",
         };
@@ -299,7 +299,7 @@ impl Session {
         envelope: &protocol::Envelope,
         codec: Codec,
     ) -> Result<(u16, Value, Option<i64>), Refusal> {
-        if !dispatch::ACTIONS.contains(&envelope.action.as_str()) {
+        if !dispatch::is_action(&envelope.action) {
             let error = format!("{} is not a valid action", envelope.action);
             return Err(Rejection::new(400, error).into());
         }
@@ -335,10 +335,15 @@ impl Session {
             let ctx = context(project, principal, client_id);
             return self.start_tail(&ctx, &envelope.body, codec);
         }
-        let request =
-            dispatch::decode_action(&envelope.action, &envelope.body, &project, &limits, now)?;
+        let frame = dispatch::Frame {
+            body: &envelope.body,
+            project: &project,
+            limits: &limits,
+            now,
+        };
+        let request = dispatch::decode_action(&envelope.action, &frame)?;
         let route = match &request {
-            dispatch::Request::Api(action, _) => Some(action.route(false)),
+            dispatch::Request::Api(call) => Some(call.route()),
             dispatch::Request::Subscribe { queue, .. } => Some((
                 "POST",
                 format!("/v2/queues/{}/subscriptions", queue.as_str()),
@@ -349,20 +354,7 @@ impl Session {
         let ctx = context(project, principal, client_id);
         match request {
             dispatch::Request::Immediate(status, body) => Ok((status, body, None)),
-            dispatch::Request::Api(action, how) => {
-                match execute(&self.app, Request { ctx, action }).await {
-                    Ok(answer) => {
-                        let (status, body) =
-                            render::render(answer.reply, &how, self.app.clock.now());
-                        Ok((status, body, answer.seq))
-                    }
-                    Err(e) => {
-                        let (status, body) = render::render_error(&e, &how)
-                            .unwrap_or_else(|| error::status_and_body(&e));
-                        Ok((status, body, None))
-                    }
-                }
-            }
+            dispatch::Request::Api(call) => Ok(call.call(&self.app, &ctx).await),
             dispatch::Request::Subscribe {
                 queue,
                 ttl,
@@ -466,26 +458,13 @@ impl Session {
             ttl,
             options,
         };
-        let cmd = CreateSubscription::new(queue.clone(), spec);
-        let action = Action::SubscriptionCreate(cmd.clone());
-        self.app
-            .auth
-            .authorize(action.rule(false), &ctx.principal)?;
-        let scope = Scope {
-            project: ctx.project.clone(),
-            client_id: Some(ctx.client_id.clone()),
-            request_id: Some(ctx.request_id.clone()),
-        };
+        let action = SubscriptionCreate(CreateSubscription::new(queue.clone(), spec));
         // Listen before the subscription exists, so no message posted after it is missed.
         if self.feed.is_none() {
             self.feed = Some(self.app.store.subscribe());
         }
-        let command = Command::CreateSubscription(cmd);
-        match self.app.store.submit(scope, command).await {
-            Ok(Committed {
-                outcome: Outcome::SubscriptionCreated(id),
-                seq,
-            }) => {
+        match execute(&self.app, &ctx, action).await {
+            Ok(Answer { reply: id, seq }) => {
                 let ttl = ttl.unwrap_or(self.app.limits.default_subscription_ttl);
                 let expires = self.app.clock.now().plus_secs(ttl);
                 self.pushes.insert(
@@ -501,10 +480,9 @@ impl Session {
                     201,
                     json!({"subscription_id": id.as_str(),
                            "message": format!("Subscription {queue} created.")}),
-                    Some(seq),
+                    seq,
                 ))
             }
-            Ok(_) => Err(ApiError::Unavailable("Unexpected outcome.".into()).into()),
             Err(e) => Err(e.into()),
         }
     }

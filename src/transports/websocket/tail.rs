@@ -10,8 +10,7 @@ use serde_json::{json, Value};
 use super::dispatch::Refusal;
 use super::protocol::{Codec, Rejection};
 use super::Session;
-use crate::actions::Context;
-use crate::error::ApiError;
+use crate::actions::{Action, Context, EventList};
 use crate::events::{Envelope, EventFilter};
 
 /// An `event_subscribe` tail: every event after `after` that passes the filter.
@@ -58,7 +57,7 @@ impl Session {
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(_) => Err(Rejection::schema()),
         };
-        let action = crate::actions::Action::event_list(
+        let action = EventList::new(
             &ctx.project,
             text("marker")?.as_deref(),
             None,
@@ -71,9 +70,7 @@ impl Session {
         self.app
             .auth
             .authorize(action.rule(false), &ctx.principal)?;
-        let crate::actions::Action::EventList(filter) = action else {
-            return Err(ApiError::Unavailable("Unexpected action.".into()).into());
-        };
+        let filter = action.0;
         // Listen before reading the log, so nothing committed in between is missed.
         if self.feed.is_none() {
             self.feed = Some(self.app.store.subscribe());

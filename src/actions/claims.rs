@@ -1,0 +1,122 @@
+//! Claim actions: create, get, renew and release.
+
+use super::{queue_path, unexpected, Action, On};
+use crate::commands::{ClaimMessages, Command, Outcome, RenewClaim};
+use crate::error::ApiError;
+use crate::model::{ClaimId, QueueName};
+use crate::projections::{ClaimView, MessageView};
+
+/// `claim_create`: the claim and its messages, or `None` when nothing could be claimed.
+#[derive(Debug, Clone)]
+pub struct ClaimCreate(pub ClaimMessages);
+
+impl Action for ClaimCreate {
+    type Reply = Option<(ClaimId, Vec<MessageView>)>;
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "claims:create"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        ("POST", queue_path(topics, &self.0.queue, "/claims"))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<Self::Reply, ApiError> {
+        match on.submit(Command::ClaimMessages(self.0)).await? {
+            Outcome::Claimed(claimed) => Ok(claimed),
+            other => unexpected(other),
+        }
+    }
+}
+
+/// `claim_get`: a live claim with its messages.
+#[derive(Debug, Clone)]
+pub struct ClaimGet {
+    pub queue: QueueName,
+    pub id: String,
+}
+
+impl Action for ClaimGet {
+    type Reply = ClaimView;
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "claims:get"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        let rest = format!("/claims/{}", self.id);
+        ("GET", queue_path(topics, &self.queue, &rest))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<ClaimView, ApiError> {
+        let claim = match ClaimId::parse(&self.id) {
+            Some(claim_id) => {
+                let store = &on.core.store;
+                store
+                    .get_claim(on.project(), &self.queue, &claim_id, on.now)
+                    .await?
+            }
+            None => None,
+        };
+        claim.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "Claim {} does not exist in queue {} for project {}",
+                self.id,
+                self.queue,
+                on.project().as_str()
+            ))
+        })
+    }
+}
+
+/// `claim_update`: a renewal.
+#[derive(Debug, Clone)]
+pub struct ClaimUpdate(pub RenewClaim);
+
+impl Action for ClaimUpdate {
+    type Reply = ();
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "claims:update"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        let rest = format!("/claims/{}", self.0.raw_id);
+        ("PATCH", queue_path(topics, &self.0.queue, &rest))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+        on.submit_done(Command::RenewClaim(self.0)).await
+    }
+}
+
+/// `claim_delete`: a release; an id that names no claim releases nothing.
+#[derive(Debug, Clone)]
+pub struct ClaimDelete {
+    pub queue: QueueName,
+    pub id: String,
+}
+
+impl Action for ClaimDelete {
+    type Reply = ();
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "claims:delete"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        let rest = format!("/claims/{}", self.id);
+        ("DELETE", queue_path(topics, &self.queue, &rest))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+        match ClaimId::parse(&self.id) {
+            Some(claim_id) => {
+                let queue = self.queue;
+                on.submit_done(Command::ReleaseClaim { queue, claim_id })
+                    .await
+            }
+            None => on.nothing_written().await,
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Node actions: ping and health, as far as a tenant may see them.
+
+use super::{Action, On};
+use crate::error::ApiError;
+use crate::projections::QueueFilter;
+
+/// `ping_node`: whether the store answers.
+#[derive(Debug, Clone)]
+pub struct Ping;
+
+impl Action for Ping {
+    type Reply = bool;
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "ping:get"
+    }
+
+    fn route(&self, _topics: bool) -> (&'static str, String) {
+        ("GET", "/v2/ping".into())
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<bool, ApiError> {
+        Ok(on.core.store.ping().await)
+    }
+}
+
+/// Health of this node, as far as a tenant may see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub storage_reachable: bool,
+    /// Read-only self-checks: (name, succeeded, seconds).
+    pub checks: Vec<(&'static str, bool, f64)>,
+    /// Message counts over the caller's project.
+    pub free: i64,
+    pub claimed: i64,
+    /// The Kafka relay, when it runs on this node.
+    pub event_stream: Option<crate::metrics::RelayStatus>,
+}
+
+/// `check_node_health`.
+#[derive(Debug, Clone)]
+pub struct CheckHealth;
+
+impl Action for CheckHealth {
+    type Reply = Health;
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "health:get"
+    }
+
+    fn route(&self, _topics: bool) -> (&'static str, String) {
+        ("GET", "/v2/health".into())
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<Health, ApiError> {
+        let store = &on.core.store;
+        let started = std::time::Instant::now();
+        let storage_reachable = store.ping().await;
+        let ping_secs = started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        let filter = QueueFilter {
+            marker: None,
+            limit: 1,
+            name: None,
+            metadata: Vec::new(),
+        };
+        let listed = store.list_queues(on.project(), &filter).await.is_ok();
+        let list_secs = started.elapsed().as_secs_f64();
+        let (free, claimed) = store.project_volume(on.project(), on.now).await?;
+        Ok(Health {
+            storage_reachable,
+            checks: vec![
+                ("ping_storage", storage_reachable, ping_secs),
+                ("list_queues", listed, list_secs),
+            ],
+            free,
+            claimed,
+            event_stream: on.core.metrics.relay(),
+        })
+    }
+}

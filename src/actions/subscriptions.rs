@@ -1,0 +1,176 @@
+//! Subscription actions: create, list, get, update, confirm and delete.
+
+use super::{queue_path, unexpected, Action, On};
+use crate::commands::{Command, CreateSubscription, Outcome, UpdateSubscription};
+use crate::error::ApiError;
+use crate::model::{QueueName, SubscriptionId};
+use crate::projections::SubscriptionView;
+
+/// `subscription_create`: the id of the new subscription, or of the existing unconfirmed
+/// one with the same subscriber (compare with the command's own id to tell them apart).
+#[derive(Debug, Clone)]
+pub struct SubscriptionCreate(pub CreateSubscription);
+
+impl Action for SubscriptionCreate {
+    type Reply = SubscriptionId;
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "subscription:create"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        ("POST", queue_path(topics, &self.0.queue, "/subscriptions"))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<SubscriptionId, ApiError> {
+        match on.submit(Command::CreateSubscription(self.0)).await? {
+            Outcome::SubscriptionCreated(id) => Ok(id),
+            other => unexpected(other),
+        }
+    }
+}
+
+/// `subscription_list`: a page of a queue's live subscriptions.
+#[derive(Debug, Clone)]
+pub struct SubscriptionList {
+    pub queue: QueueName,
+    pub marker: Option<String>,
+    pub limit: i64,
+}
+
+impl Action for SubscriptionList {
+    type Reply = Vec<SubscriptionView>;
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "subscription:get_all"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        ("GET", queue_path(topics, &self.queue, "/subscriptions"))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<Vec<SubscriptionView>, ApiError> {
+        let marker = self.marker.as_deref();
+        let store = &on.core.store;
+        Ok(store
+            .list_subscriptions(on.project(), &self.queue, marker, self.limit, on.now)
+            .await?)
+    }
+}
+
+/// `subscription_get`: one live subscription.
+#[derive(Debug, Clone)]
+pub struct SubscriptionGet {
+    pub queue: QueueName,
+    pub id: String,
+}
+
+impl Action for SubscriptionGet {
+    type Reply = SubscriptionView;
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "subscription:get"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        let rest = format!("/subscriptions/{}", self.id);
+        ("GET", queue_path(topics, &self.queue, &rest))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<SubscriptionView, ApiError> {
+        let store = &on.core.store;
+        let found = store
+            .get_subscription(on.project(), &self.queue, &self.id, on.now)
+            .await?;
+        found.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "Subscription {} does not exist in queue {} for project {}",
+                self.id,
+                self.queue,
+                on.project().as_str()
+            ))
+        })
+    }
+}
+
+/// `PATCH` of a subscription.
+#[derive(Debug, Clone)]
+pub struct SubscriptionUpdate(pub UpdateSubscription);
+
+impl Action for SubscriptionUpdate {
+    type Reply = ();
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "subscription:update"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        let rest = format!("/subscriptions/{}", self.0.id);
+        ("PATCH", queue_path(topics, &self.0.queue, &rest))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+        on.submit_done(Command::UpdateSubscription(self.0)).await
+    }
+}
+
+/// `PUT …/confirm`: confirms (or revokes) a subscription.
+#[derive(Debug, Clone)]
+pub struct SubscriptionConfirm {
+    pub queue: QueueName,
+    pub id: String,
+    pub confirmed: bool,
+}
+
+impl Action for SubscriptionConfirm {
+    type Reply = ();
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "subscription:confirm"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        let rest = format!("/subscriptions/{}/confirm", self.id);
+        ("PUT", queue_path(topics, &self.queue, &rest))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+        on.submit_done(Command::ConfirmSubscription {
+            queue: self.queue,
+            id: self.id,
+            confirmed: self.confirmed,
+        })
+        .await
+    }
+}
+
+/// `subscription_delete`; an id that names no subscription deletes nothing.
+#[derive(Debug, Clone)]
+pub struct SubscriptionDelete {
+    pub queue: QueueName,
+    pub id: String,
+}
+
+impl Action for SubscriptionDelete {
+    type Reply = ();
+
+    fn rule(&self, _topics: bool) -> &'static str {
+        "subscription:delete"
+    }
+
+    fn route(&self, topics: bool) -> (&'static str, String) {
+        let rest = format!("/subscriptions/{}", self.id);
+        ("DELETE", queue_path(topics, &self.queue, &rest))
+    }
+
+    async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+        match SubscriptionId::parse(&self.id) {
+            Some(id) => {
+                let queue = self.queue;
+                on.submit_done(Command::DeleteSubscription { queue, id })
+                    .await
+            }
+            None => on.nothing_written().await,
+        }
+    }
+}
