@@ -2,7 +2,7 @@
 //! as an event-sourced engine with CQRS.
 //!
 //! A tour, following a request:
-//! - [`transports`] decode the wire (REST and WebSocket) into one [`actions::Request`],
+//! - [`transports`] decode the wire (REST and WebSocket) into one of [`actions`]' types,
 //!   after [`auth`] has said who is asking;
 //! - [`actions`] validates and runs it against the core [`state`]: reads go to the read
 //!   models, writes become [`commands`];

@@ -1,5 +1,5 @@
-//! The wire protocols. Each transport only decodes its format into `actions::Request`,
-//! calls `actions::execute`, and renders the reply; it holds no business rules. `views`
+//! The wire protocols. Each transport only decodes its format into an action of
+//! `actions`, calls `actions::execute`, and renders the action's reply; it holds no business rules. `views`
 //! holds the JSON shapes both transports share.
 
 pub mod http;

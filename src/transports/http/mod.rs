@@ -1,5 +1,5 @@
-//! The Zaqar v2 REST transport (axum). Routes decode path, query and body into an
-//! `actions::Request`, run it, and render the reply; errors become Zaqar's JSON error
+//! The Zaqar v2 REST transport (axum). Routes decode path, query and body into an action
+//! of `actions`, run it, and render its reply; errors become Zaqar's JSON error
 //! bodies in `error.rs`, the only place that knows status codes.
 
 mod audit;

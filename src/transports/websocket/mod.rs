@@ -1,12 +1,13 @@
 //! Zaqar's WebSocket transport (reference §7): one connection carries many requests, each
-//! a JSON (text) or MessagePack (binary) envelope decoded into the same `actions::Request`
-//! REST uses, and authenticated by the same [`crate::auth`] function: with Keystone,
-//! `authenticate` binds the connection to its token's project until the token expires
-//! (then the connection closes with 4003), and a pre-signed frame is judged as the REST
-//! request with the same effect; without authentication each frame's headers name its
-//! project. Push subscriptions (`subscription_create` without a subscriber) receive new messages of a
-//! queue as they are committed to the log. Each connection has a bounded send queue: a client
-//! that does not read is disconnected with a clear reason, never buffered without limit.
+//! a JSON (text) or MessagePack (binary) envelope decoded into the same actions REST uses
+//! (`dispatch.rs` holds the table of them), and authenticated by the same [`crate::auth`]
+//! function: with Keystone, `authenticate` binds the connection to its token's project
+//! until the token expires (then the connection closes with 4003), and a pre-signed frame
+//! is judged as the REST request with the same effect; without authentication each
+//! frame's headers name its project. Push subscriptions (`subscription_create` without a
+//! subscriber) receive new messages of a queue as they are committed to the log. Each
+//! connection has a bounded send queue: a client that does not read is disconnected with a
+//! clear reason, never buffered without limit.
 
 mod dispatch;
 mod error;
