@@ -293,6 +293,20 @@ impl Metrics {
     /// The exposition text; `free` and `claimed` are the store's current message counts.
     pub fn render(&self, free: i64, claimed: i64) -> String {
         let mut out = String::with_capacity(8192);
+        self.render_requests(&mut out);
+        self.render_log(&mut out);
+        self.render_notifier(&mut out);
+        self.render_relay(&mut out);
+        self.render_auth(&mut out);
+        out.push_str("# HELP cairn_messages Unexpired messages in all queues, by state.\n");
+        out.push_str("# TYPE cairn_messages gauge\n");
+        let _ = writeln!(out, "cairn_messages{{state=\"free\"}} {free}");
+        let _ = writeln!(out, "cairn_messages{{state=\"claimed\"}} {claimed}");
+        out
+    }
+
+    /// REST and WebSocket requests, their latency and the open connections.
+    fn render_requests(&self, out: &mut String) {
         out.push_str(
             "# HELP cairn_http_requests_total REST requests by method, route and status.\n",
         );
@@ -311,7 +325,7 @@ impl Metrics {
         if let Ok(m) = self.http_latency.lock() {
             for ((method, route), h) in m.iter() {
                 let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-                h.render(&mut out, "cairn_http_request_duration_seconds", &labels);
+                h.render(out, "cairn_http_request_duration_seconds", &labels);
             }
         }
         out.push_str("# HELP cairn_ws_requests_total WebSocket requests by action and status.\n");
@@ -330,7 +344,7 @@ impl Metrics {
         if let Ok(m) = self.ws_latency.lock() {
             for (action, h) in m.iter() {
                 let labels = format!("action=\"{}\"", escape(action));
-                h.render(&mut out, "cairn_ws_request_duration_seconds", &labels);
+                h.render(out, "cairn_ws_request_duration_seconds", &labels);
             }
         }
         out.push_str("# HELP cairn_ws_connections Open WebSocket connections.\n");
@@ -340,6 +354,10 @@ impl Metrics {
             "cairn_ws_connections {}",
             self.ws_connections.load(Ordering::Relaxed)
         );
+    }
+
+    /// The log: events and messages by kind, its position, the group-commit batches.
+    fn render_log(&self, out: &mut String) {
         out.push_str("# HELP cairn_events_total Events committed to the log, by type.\n");
         out.push_str("# TYPE cairn_events_total counter\n");
         if let Ok(m) = self.events.lock() {
@@ -366,7 +384,11 @@ impl Metrics {
         out.push_str("# HELP cairn_group_commit_batch_size Commands per committed transaction.\n");
         out.push_str("# TYPE cairn_group_commit_batch_size histogram\n");
         self.batch_sizes
-            .render(&mut out, "cairn_group_commit_batch_size", "");
+            .render(out, "cairn_group_commit_batch_size", "");
+    }
+
+    /// The notification engine: attempts, checkpoint, lag and pending work.
+    fn render_notifier(&self, out: &mut String) {
         out.push_str(
             "# HELP cairn_notifications_total Notification attempts by outcome (delivered, \
              failed and retried or given up, abandoned after the last retry).\n",
@@ -399,6 +421,10 @@ impl Metrics {
             "cairn_notifier_pending {}",
             self.notifier_pending.load(Ordering::Relaxed)
         );
+    }
+
+    /// The Kafka relay, when it runs on this node.
+    fn render_relay(&self, out: &mut String) {
         if let Some(relay) = self.relay() {
             let gauges = [
                 (
@@ -442,6 +468,10 @@ impl Metrics {
                 );
             }
         }
+    }
+
+    /// Authentication: the token cache and the refusals.
+    fn render_auth(&self, out: &mut String) {
         out.push_str(
             "# HELP cairn_auth_token_cache_total Keystone token validations, answered from \
              the cache (hit) or by Keystone (miss).\n",
@@ -463,11 +493,6 @@ impl Metrics {
                 let _ = writeln!(out, "cairn_auth_refusals_total{{reason=\"{reason}\"}} {n}");
             }
         }
-        out.push_str("# HELP cairn_messages Unexpired messages in all queues, by state.\n");
-        out.push_str("# TYPE cairn_messages gauge\n");
-        let _ = writeln!(out, "cairn_messages{{state=\"free\"}} {free}");
-        let _ = writeln!(out, "cairn_messages{{state=\"claimed\"}} {claimed}");
-        out
     }
 }
 

@@ -313,6 +313,26 @@ impl Report {
 
     /// The report as an aligned table, for people.
     pub fn table(&self) -> String {
+        let mut out = self.preamble();
+        out.push_str(&aligned(&self.rows()));
+        for role in &self.roles {
+            for op in role
+                .ops
+                .iter()
+                .filter(|op| op.op == "claim" && op.empty > 0)
+            {
+                let _ = writeln!(out, "{} claims found no message", op.empty);
+            }
+        }
+        let _ = writeln!(out, "{}", self.check.summary());
+        for problem in &self.check.problems {
+            let _ = writeln!(out, "  {problem}");
+        }
+        out
+    }
+
+    /// What ran, where, and for how long.
+    fn preamble(&self) -> String {
         let o = &self.options;
         let mut out = String::new();
         let via = match o.transport {
@@ -337,29 +357,13 @@ impl Report {
         if self.prefilled > 0 {
             let _ = writeln!(out, "prefilled {} messages", self.prefilled);
         }
-        let header = [
-            "role", "op", "workers", "requests", "req/s", "messages", "msg/s", "errors", "p50 ms",
-            "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-        ];
-        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-        let row =
-            |role: &str, op: &str, workers: String, r: (u64, f64, u64, f64, u64), l: &Latency| {
-                vec![
-                    role.to_owned(),
-                    op.to_owned(),
-                    workers,
-                    r.0.to_string(),
-                    format!("{:.1}", r.1),
-                    r.2.to_string(),
-                    format!("{:.1}", r.3),
-                    r.4.to_string(),
-                    ms(l.p50),
-                    ms(l.p90),
-                    ms(l.p99),
-                    ms(l.p99_9),
-                    ms(l.max),
-                ]
-            };
+        out
+    }
+
+    /// The header, then a row per role and, for roles of several operations, one per
+    /// operation.
+    fn rows(&self) -> Vec<Vec<String>> {
+        let mut rows: Vec<Vec<String>> = vec![HEADER.iter().map(|h| h.to_string()).collect()];
         for role in &self.roles {
             let single = role.ops.len() == 1;
             let name = if single {
@@ -367,67 +371,90 @@ impl Report {
             } else {
                 "all"
             };
-            rows.push(row(
-                &role.role,
-                name,
-                role.workers.to_string(),
-                (
-                    role.requests,
-                    role.requests_per_sec,
-                    role.messages,
-                    role.messages_per_sec,
-                    role.errors,
-                ),
-                &role.latency_us,
-            ));
-            if !single {
-                for op in &role.ops {
-                    rows.push(row(
-                        "",
-                        &op.op,
-                        String::new(),
-                        (
-                            op.requests,
-                            op.requests_per_sec,
-                            op.messages,
-                            op.messages_per_sec,
-                            op.errors,
-                        ),
-                        &op.latency_us,
-                    ));
-                }
+            let figures = Figures {
+                requests: role.requests,
+                requests_per_sec: role.requests_per_sec,
+                messages: role.messages,
+                messages_per_sec: role.messages_per_sec,
+                errors: role.errors,
+                latency: &role.latency_us,
+            };
+            rows.push(figures.row(&role.role, name, role.workers.to_string()));
+            if single {
+                continue;
+            }
+            for op in &role.ops {
+                let figures = Figures {
+                    requests: op.requests,
+                    requests_per_sec: op.requests_per_sec,
+                    messages: op.messages,
+                    messages_per_sec: op.messages_per_sec,
+                    errors: op.errors,
+                    latency: &op.latency_us,
+                };
+                rows.push(figures.row("", &op.op, String::new()));
             }
         }
-        let widths: Vec<usize> = (0..header.len())
-            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-            .collect();
-        for r in &rows {
-            let mut line = String::new();
-            for (c, cell) in r.iter().enumerate() {
-                // Names align left, numbers right.
-                if c < 2 {
-                    let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
-                } else {
-                    let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
-                }
-            }
-            let _ = writeln!(out, "{}", line.trim_end());
-        }
-        for role in &self.roles {
-            for op in role
-                .ops
-                .iter()
-                .filter(|op| op.op == "claim" && op.empty > 0)
-            {
-                let _ = writeln!(out, "{} claims found no message", op.empty);
-            }
-        }
-        let _ = writeln!(out, "{}", self.check.summary());
-        for problem in &self.check.problems {
-            let _ = writeln!(out, "  {problem}");
-        }
-        out
+        rows
     }
+}
+
+/// The columns of the table.
+const HEADER: [&str; 13] = [
+    "role", "op", "workers", "requests", "req/s", "messages", "msg/s", "errors", "p50 ms",
+    "p90 ms", "p99 ms", "p99.9 ms", "max ms",
+];
+
+/// What one row of the table shows.
+struct Figures<'a> {
+    requests: u64,
+    requests_per_sec: f64,
+    messages: u64,
+    messages_per_sec: f64,
+    errors: u64,
+    latency: &'a Latency,
+}
+
+impl Figures<'_> {
+    fn row(&self, role: &str, op: &str, workers: String) -> Vec<String> {
+        let l = self.latency;
+        vec![
+            role.to_owned(),
+            op.to_owned(),
+            workers,
+            self.requests.to_string(),
+            format!("{:.1}", self.requests_per_sec),
+            self.messages.to_string(),
+            format!("{:.1}", self.messages_per_sec),
+            self.errors.to_string(),
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.p99_9),
+            ms(l.max),
+        ]
+    }
+}
+
+/// Rows as aligned lines: names to the left, numbers to the right.
+fn aligned(rows: &[Vec<String>]) -> String {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c < 2 {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+            } else {
+                let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,9 +2,12 @@
 //! state each command's decide function takes. Every backend's writer calls [`decide`]
 //! inside its append transaction, reading through its own [`ReadModel`].
 
-use crate::commands::{self, Command, Decision, Scope};
+use crate::commands::{
+    self, ClaimMessages, Command, CreateSubscription, Decision, DeleteMessage, Scope,
+    UpdateSubscription,
+};
 use crate::error::{ApiError, StoreError};
-use crate::model::{Limits, QueueName, Timestamp};
+use crate::model::{Limits, ProjectId, QueueName, Timestamp};
 use crate::projections::ReadModel;
 
 /// Most expired messages (and claims, and subscriptions) one sweep records.
@@ -51,16 +54,7 @@ pub async fn decide<R: ReadModel>(
             let state = c.queue_state(p, &cmd.queue).await?;
             commands::message::post(state.as_ref(), p, cmd, now, limits)
         }
-        Command::DeleteMessage(cmd) => {
-            let ids: Vec<_> = cmd.id.iter().cloned().collect();
-            let held = c.held_by(p, &cmd.queue, &ids, now).await?;
-            let given_claim_live = match &cmd.claim_id {
-                Some(claim) => c.live_claim(p, &cmd.queue, claim, now).await?.is_some(),
-                None => false,
-            };
-            let target = held.first().map(|(_, h)| h);
-            commands::message::delete_one(target, given_claim_live, p, cmd)
-        }
+        Command::DeleteMessage(cmd) => delete_one(c, p, cmd, now).await?,
         Command::DeleteMessages(cmd) => {
             let held = c.held_by(p, &cmd.queue, &cmd.ids, now).await?;
             commands::message::delete_many(&held, p, cmd)
@@ -69,27 +63,7 @@ pub async fn decide<R: ReadModel>(
             let available = c.available(p, &cmd.queue, cmd.count, now).await?;
             Ok(commands::message::pop(available, p, cmd))
         }
-        Command::ClaimMessages(cmd) => {
-            let state = c.queue_state(p, &cmd.queue).await?;
-            let mut candidates = Vec::new();
-            let mut dead_letter_queue = None;
-            if let Some(state) = &state {
-                candidates = c.available(p, &cmd.queue, cmd.limit, now).await?;
-                let dl = state.metadata.dead_letter();
-                if let Some(name) = dl.and_then(|d| QueueName::new(&d.queue, p).ok()) {
-                    let dlq_state = c.queue_state(p, &name).await?;
-                    dead_letter_queue = Some((name, dlq_state));
-                }
-            }
-            let input = commands::claim::ClaimInput {
-                queue: state.as_ref(),
-                candidates,
-                dead_letter_queue: dead_letter_queue
-                    .as_ref()
-                    .map(|(n, s)| (n.clone(), s.as_ref())),
-            };
-            Ok(commands::claim::claim(input, p, cmd, now))
-        }
+        Command::ClaimMessages(cmd) => Ok(claim(c, p, cmd, now).await?),
         Command::RenewClaim(cmd) => {
             let state = match &cmd.claim_id {
                 Some(id) => c.live_claim(p, &cmd.queue, id, now).await?,
@@ -101,27 +75,8 @@ pub async fn decide<R: ReadModel>(
             let exists = c.claim_exists(p, queue, claim_id).await?;
             Ok(commands::claim::release(exists, p, queue, claim_id))
         }
-        Command::CreateSubscription(cmd) => {
-            let subscriber = cmd.spec.subscriber.as_deref().unwrap_or("");
-            let input = commands::subscription::CreateInput {
-                queue_exists: c.queue_state(p, &cmd.queue).await?.is_some(),
-                same_subscriber: c
-                    .subscription_of(p, &cmd.queue, subscriber, None, now)
-                    .await?,
-            };
-            commands::subscription::create(input, p, cmd, now, limits)
-        }
-        Command::UpdateSubscription(cmd) => {
-            let current = c.subscription(p, &cmd.queue, &cmd.id, now).await?;
-            let duplicate = match (&current, &cmd.spec.subscriber) {
-                (Some(cur), Some(subscriber)) => c
-                    .subscription_of(p, &cmd.queue, subscriber, Some(&cur.id), now)
-                    .await?
-                    .is_some(),
-                _ => false,
-            };
-            commands::subscription::update(current.as_ref(), duplicate, p, cmd, now)
-        }
+        Command::CreateSubscription(cmd) => create_subscription(c, p, cmd, now, limits).await?,
+        Command::UpdateSubscription(cmd) => update_subscription(c, p, cmd, now).await?,
         Command::ConfirmSubscription {
             queue,
             id,
@@ -143,4 +98,98 @@ pub async fn decide<R: ReadModel>(
         }
         Command::Sweep => Ok(commands::sweep::sweep(c.expired(now, SWEEP_BATCH).await?)),
     })
+}
+
+/// A claim: the oldest free messages, and the dead-letter queue's state when messages may
+/// move there.
+async fn claim<R: ReadModel>(
+    c: &mut R,
+    p: &ProjectId,
+    cmd: &ClaimMessages,
+    now: Timestamp,
+) -> Result<Decision, StoreError> {
+    let state = c.queue_state(p, &cmd.queue).await?;
+    let mut candidates = Vec::new();
+    let mut dead_letter_queue = None;
+    if let Some(state) = &state {
+        candidates = c.available(p, &cmd.queue, cmd.limit, now).await?;
+        let dl = state.metadata.dead_letter();
+        if let Some(name) = dl.and_then(|d| QueueName::new(&d.queue, p).ok()) {
+            let dlq_state = c.queue_state(p, &name).await?;
+            dead_letter_queue = Some((name, dlq_state));
+        }
+    }
+    let input = commands::claim::ClaimInput {
+        queue: state.as_ref(),
+        candidates,
+        dead_letter_queue: dead_letter_queue
+            .as_ref()
+            .map(|(n, s)| (n.clone(), s.as_ref())),
+    };
+    Ok(commands::claim::claim(input, p, cmd, now))
+}
+
+/// A single delete: the message's claim, and whether the claim the caller names is live.
+async fn delete_one<R: ReadModel>(
+    c: &mut R,
+    p: &ProjectId,
+    cmd: &DeleteMessage,
+    now: Timestamp,
+) -> Result<Result<Decision, ApiError>, StoreError> {
+    let ids: Vec<_> = cmd.id.iter().cloned().collect();
+    let held = c.held_by(p, &cmd.queue, &ids, now).await?;
+    let given_claim_live = match &cmd.claim_id {
+        Some(claim) => c.live_claim(p, &cmd.queue, claim, now).await?.is_some(),
+        None => false,
+    };
+    let target = held.first().map(|(_, h)| h);
+    Ok(commands::message::delete_one(
+        target,
+        given_claim_live,
+        p,
+        cmd,
+    ))
+}
+
+/// A subscription create: whether the queue exists, and a live subscription with the same
+/// subscriber.
+async fn create_subscription<R: ReadModel>(
+    c: &mut R,
+    p: &ProjectId,
+    cmd: &CreateSubscription,
+    now: Timestamp,
+    limits: &Limits,
+) -> Result<Result<Decision, ApiError>, StoreError> {
+    let subscriber = cmd.spec.subscriber.as_deref().unwrap_or("");
+    let input = commands::subscription::CreateInput {
+        queue_exists: c.queue_state(p, &cmd.queue).await?.is_some(),
+        same_subscriber: c
+            .subscription_of(p, &cmd.queue, subscriber, None, now)
+            .await?,
+    };
+    Ok(commands::subscription::create(input, p, cmd, now, limits))
+}
+
+/// A subscription update: the subscription, and whether another has the new subscriber.
+async fn update_subscription<R: ReadModel>(
+    c: &mut R,
+    p: &ProjectId,
+    cmd: &UpdateSubscription,
+    now: Timestamp,
+) -> Result<Result<Decision, ApiError>, StoreError> {
+    let current = c.subscription(p, &cmd.queue, &cmd.id, now).await?;
+    let duplicate = match (&current, &cmd.spec.subscriber) {
+        (Some(cur), Some(subscriber)) => c
+            .subscription_of(p, &cmd.queue, subscriber, Some(&cur.id), now)
+            .await?
+            .is_some(),
+        _ => false,
+    };
+    Ok(commands::subscription::update(
+        current.as_ref(),
+        duplicate,
+        p,
+        cmd,
+        now,
+    ))
 }

@@ -1,18 +1,21 @@
 //! The rebuild's fold: the rules of [`super::fold`], applied to a window of events in memory
 //! and written to the tables once per window. A message posted and deleted within one window
 //! never touches the `messages` table (its history row is written as soon as it is deleted),
-//! each table is written by multi-row statements, and the history rows go in key order. Replay and verify use it; the writer keeps the per-event
-//! fold, whose changes must be visible after each batch. Tests replay the writer's log through
-//! this fold and compare every table with the writer's.
+//! each table is written by multi-row statements (`write_out.rs`), and the history rows go
+//! in key order. Replay and verify use it; the writer keeps the per-event fold, whose
+//! changes must be visible after each batch. Tests replay the writer's log through this
+//! fold and compare every table with the writer's.
 //!
 //! Rows the window has not seen are read from the tables on first use (by id, or by claim
 //! for the events that concern a claim's messages), after which the window's version wins.
 //! Events about whole queues and dead-lettering are rare: the window is written out first
 //! and they are folded by the per-event fold.
 
+mod write_out;
+
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, Statement, ToSql};
+use rusqlite::{Connection, OptionalExtension};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
@@ -21,6 +24,7 @@ use crate::events::{ClaimRenewed, Envelope, Event, MessagesClaimed, MessagesPost
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
 
 use super::{fold, history};
+use write_out::insert_history;
 
 /// Rows per multi-row statement (at most 16 parameters a row, under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
@@ -542,199 +546,6 @@ impl<'c> Window<'c> {
         }
         Ok(self.claims.get_mut(claim_id).expect("just ensured"))
     }
-
-    /// Writes everything the window holds to the tables and empties it.
-    pub fn write_out(&mut self) -> Result<(), StoreError> {
-        // Before the window's own rows, which may append to the same messages' rows.
-        self.write_finished()?;
-        self.write_history()?;
-        self.write_messages()?;
-        self.write_claims()?;
-        for (queue, next) in self.markers.drain() {
-            let (project, queue) = &*queue;
-            self.conn
-                .prepare_cached(
-                    "UPDATE queues SET next_marker = MAX(next_marker, ?3)
-                     WHERE project = ?1 AND name = ?2",
-                )?
-                .execute(rusqlite::params![project.as_str(), queue.as_str(), next])?;
-        }
-        self.history = 0;
-        self.live = 0;
-        Ok(())
-    }
-
-    /// Adds the window's history entries to the messages' rows, in key order.
-    fn write_history(&mut self) -> Result<(), StoreError> {
-        // Keys copied next to their entries, so sorting compares without chasing pointers.
-        let mut rows: Vec<(Key, &[i64])> = self
-            .messages
-            .iter()
-            .filter(|(_, slot)| !slot.history.0.is_empty())
-            .map(|(key, slot)| (key.clone(), &slot.history.0[..]))
-            .collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        insert_history(self.conn, &rows)
-    }
-
-    fn write_messages(&mut self) -> Result<(), StoreError> {
-        let mut gone = Vec::new();
-        let mut new = Vec::new();
-        let mut changed = Vec::new();
-        for (id, slot) in self.messages.drain() {
-            match (slot.row, slot.stored) {
-                (None, true) => gone.push(id),
-                (None, false) => {}
-                (Some(row), false) => new.push((id, row)),
-                (Some(row), true) if slot.dirty => changed.push((id, row)),
-                (Some(_), true) => {}
-            }
-        }
-        gone.sort_unstable();
-        let mut delete = self
-            .conn
-            .prepare_cached("DELETE FROM messages WHERE id = ?1")?;
-        for key in gone {
-            key.with_text(|id| delete.execute([id]))?;
-        }
-        // Rows of one queue share its name: compare the names only when they differ.
-        new.sort_unstable_by(|(_, a), (_, b)| {
-            let queues = if Arc::ptr_eq(&a.queue, &b.queue) {
-                std::cmp::Ordering::Equal
-            } else {
-                a.queue.cmp(&b.queue)
-            };
-            queues.then(a.marker.cmp(&b.marker))
-        });
-        insert_rows(
-            self.conn,
-            "INSERT OR FAIL INTO messages (project, queue, marker, id, body, ttl, created_at, \
-             expires_at, delay_until, client_id, checksum, claim_id, claim_expires, claim_count, \
-             post_seq, post_index) VALUES",
-            16,
-            "",
-            &new,
-            |p, (key, m)| {
-                p.push(m.queue.0.as_str())?;
-                p.push(m.queue.1.as_str())?;
-                p.push(m.marker)?;
-                key.with_text(|id| p.push(id))?;
-                p.push(m.body.as_deref())?;
-                p.push(m.ttl)?;
-                p.push(m.created_at)?;
-                p.push(m.expires_at)?;
-                p.push(m.delay_until)?;
-                p.push(m.client_id.as_str())?;
-                p.push(m.checksum.as_deref())?;
-                p.push(m.claim_id.as_ref().map(|c| c.as_str()))?;
-                p.push(m.claim_expires)?;
-                p.push(m.claim_count)?;
-                p.push(m.post.map(|(seq, _)| seq))?;
-                p.push(m.post.map(|(_, index)| index))
-            },
-        )?;
-        let mut update = self.conn.prepare_cached(
-            "UPDATE messages SET ttl = ?2, expires_at = ?3, claim_id = ?4, claim_expires = ?5,
-                    claim_count = ?6
-             WHERE id = ?1",
-        )?;
-        for (key, m) in &changed {
-            key.with_text(|id| {
-                update.execute(rusqlite::params![
-                    id,
-                    m.ttl,
-                    m.expires_at,
-                    m.claim_id.as_ref().map(|c| c.as_str()),
-                    m.claim_expires,
-                    m.claim_count
-                ])
-            })?;
-        }
-        let count = new.len() + changed.len();
-        discard((new, changed), count);
-        Ok(())
-    }
-
-    fn write_claims(&mut self) -> Result<(), StoreError> {
-        let mut new = Vec::new();
-        let mut delete = self
-            .conn
-            .prepare_cached("DELETE FROM claims WHERE id = ?1")?;
-        let mut update = self.conn.prepare_cached(
-            "UPDATE claims SET ttl = ?2, grace = ?3, updated_at = ?4, expires_at = ?5
-             WHERE id = ?1",
-        )?;
-        for (id, slot) in self.claims.drain() {
-            match (slot.row, slot.stored) {
-                (None, true) => {
-                    delete.execute([id.as_str()])?;
-                }
-                (None, false) => {}
-                (Some(c), false) => new.push((id, c)),
-                (Some(c), true) if slot.dirty => {
-                    update.execute(rusqlite::params![
-                        id.as_str(),
-                        c.ttl,
-                        c.grace,
-                        c.updated_at,
-                        c.expires_at
-                    ])?;
-                }
-                (Some(_), true) => {}
-            }
-        }
-        new.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-        insert_rows(
-            self.conn,
-            "INSERT OR FAIL INTO claims (id, project, queue, ttl, grace, updated_at, expires_at) \
-             VALUES",
-            7,
-            "",
-            &new,
-            |p, (id, c)| {
-                p.push(id.as_str())?;
-                p.push(c.project.as_str())?;
-                p.push(c.queue.as_str())?;
-                p.push(c.ttl)?;
-                p.push(c.grace)?;
-                p.push(c.updated_at)?;
-                p.push(c.expires_at)
-            },
-        )?;
-        let count = new.len();
-        discard(new, count);
-        Ok(())
-    }
-}
-
-/// Adds positions to messages' history rows, in the order given.
-fn insert_history(conn: &Connection, rows: &[(Key, &[i64])]) -> Result<(), StoreError> {
-    let mut list = String::new();
-    insert_rows(
-        conn,
-        &format!("{} VALUES", history::INSERT),
-        3,
-        history::ON_CONFLICT,
-        rows,
-        |p, (key, seqs)| {
-            key.with_text(|id| p.push(id))?;
-            list.clear();
-            for seq in *seqs {
-                history::push(&mut list, *seq);
-            }
-            p.push(list.as_str())?;
-            p.push(seqs.last())
-        },
-    )
-}
-
-/// Frees rows that were written out on a thread of its own when there are many: freeing a
-/// window's worth of rows (allocated, mostly, by the log reader's thread) takes as long as
-/// writing some of them, and the other core is free by then.
-fn discard<T: Send + 'static>(rows: T, count: usize) {
-    if count >= DISCARD_ELSEWHERE {
-        std::thread::spawn(move || drop(rows));
-    }
 }
 
 /// The columns of a message row that `message_row` reads, in order.
@@ -780,185 +591,5 @@ fn message_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<StoredMessage> 
     })
 }
 
-/// Binds consecutive parameters of a statement.
-struct Params<'s, 'c> {
-    stmt: &'s mut Statement<'c>,
-    next: usize,
-}
-
-impl Params<'_, '_> {
-    fn push(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
-        self.next += 1;
-        self.stmt.raw_bind_parameter(self.next, value)
-    }
-}
-
-/// Inserts `items` with `head` followed by one group of `width` parameters per item, bound
-/// by `bind`, and then `tail`, `ROWS_PER_STATEMENT` rows per statement.
-fn insert_rows<T>(
-    conn: &Connection,
-    head: &str,
-    width: usize,
-    tail: &str,
-    items: &[T],
-    mut bind: impl FnMut(&mut Params, &T) -> rusqlite::Result<()>,
-) -> Result<(), StoreError> {
-    let group = format!("({})", vec!["?"; width].join(", "));
-    for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "{head} {}{tail}",
-            vec![group.as_str(); chunk.len()].join(", ")
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut params = Params {
-            stmt: &mut stmt,
-            next: 0,
-        };
-        for item in chunk {
-            bind(&mut params, item)?;
-        }
-        stmt.raw_execute()?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::events::{MessagesDeleted, PostedMessage};
-    use crate::model::MessageBody;
-
-    fn store() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        for (_, _, sql) in crate::schema::SQLITE {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn
-    }
-
-    fn envelope(seq: i64, event: Event) -> Envelope {
-        Envelope {
-            seq,
-            at: Timestamp(1_000 + seq),
-            project: ProjectId::from_stored("p".into()),
-            queue: QueueName::from_stored("q".into()),
-            client_id: Some(ClientId::from_stored("c".into())),
-            request_id: None,
-            event,
-        }
-    }
-
-    fn posted(ids: &[MessageId], first_marker: i64) -> Event {
-        let messages = ids
-            .iter()
-            .zip(first_marker..)
-            .map(|(id, marker)| PostedMessage {
-                id: id.clone(),
-                marker,
-                body: MessageBody::from_value(&serde_json::json!({"n": marker})),
-                ttl: 60,
-                expires_at: Timestamp(61_000),
-                delay_until: Timestamp(1_000),
-                checksum: None,
-            })
-            .collect();
-        Event::MessagesPosted(MessagesPosted { messages })
-    }
-
-    fn deleted(ids: &[MessageId]) -> Event {
-        Event::MessagesDeleted(MessagesDeleted {
-            ids: ids.to_vec(),
-            claim_id: None,
-        })
-    }
-
-    fn rows(conn: &Connection, sql: &str) -> Vec<String> {
-        conn.prepare(sql)
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
-
-    /// The writer's fold and the window give the same tables for a log in which most
-    /// messages are posted and deleted within the window (their histories are written
-    /// while it fills, several statements' worth), ids are named again after they left it,
-    /// and one message remains.
-    #[test]
-    fn finished_histories_match_the_per_event_fold() {
-        let ids: Vec<MessageId> = (0..2 * ROWS_PER_STATEMENT + 7)
-            .map(|_| MessageId::generate())
-            .collect();
-        let (late, gone) = ids.split_last().unwrap();
-        let log = [
-            envelope(1, posted(&ids, 1)),
-            envelope(2, deleted(gone)),
-            // The first were written while the window filled, the last are still held.
-            envelope(3, deleted(&[&gone[..3], &gone[gone.len() - 3..]].concat())),
-            envelope(4, deleted(&[gone[0].clone(), late.clone()])),
-            envelope(5, posted(&[MessageId::generate()], ids.len() as i64 + 1)),
-        ];
-        let writer = store();
-        for env in &log {
-            fold::apply(&writer, env).unwrap();
-        }
-        let replayed = store();
-        let mut window = Window::new(&replayed, DEFAULT_ENTRIES);
-        for env in log.clone() {
-            window.apply(env).unwrap();
-        }
-        window.write_out().unwrap();
-        for sql in [
-            "SELECT message_id || ' ' || seqs || ' ' || last_seq FROM message_history ORDER BY 1",
-            "SELECT id || ' ' || marker || ' ' || post_seq || ' ' || post_index FROM messages
-             ORDER BY 1",
-        ] {
-            assert_eq!(rows(&replayed, sql), rows(&writer, sql), "{sql}");
-        }
-        let first = format!(
-            "SELECT seqs FROM message_history WHERE message_id = '{}'",
-            gone[0]
-        );
-        assert_eq!(rows(&replayed, &first), ["1,2,3,4"]);
-        assert_eq!(
-            rows(&replayed, "SELECT count(*) || '' FROM messages"),
-            ["1"]
-        );
-    }
-
-    fn text(key: &Key) -> String {
-        key.with_text(str::to_owned)
-    }
-
-    #[test]
-    fn canonical_uuids_are_keyed_by_their_bits_and_written_back_unchanged() {
-        let id = MessageId::generate();
-        let key = Key::of(id.as_str());
-        assert!(matches!(key, Key::Uuid(_)));
-        assert_eq!(text(&key), id.as_str());
-    }
-
-    #[test]
-    fn other_ids_keep_their_text() {
-        for id in ["not-a-uuid", "0190C8B2-7A6C-7000-8000-000000000000", ""] {
-            let key = Key::of(id);
-            assert_eq!(key, Key::Text(id.into()));
-            assert_eq!(text(&key), id);
-        }
-    }
-
-    #[test]
-    fn keys_sort_like_their_text() {
-        let mut ids: Vec<String> = (0..200)
-            .map(|i| {
-                uuid::Uuid::from_u128(0x0190_c8b2_7a6c_7000_8000 + i * 0x1_0000_0001).to_string()
-            })
-            .chain((0..50).map(|_| MessageId::generate().as_str().to_owned()))
-            .collect();
-        let mut keys: Vec<Key> = ids.iter().map(|id| Key::of(id)).collect();
-        ids.sort();
-        keys.sort();
-        assert_eq!(keys.iter().map(text).collect::<Vec<_>>(), ids);
-    }
-}
+mod tests;
