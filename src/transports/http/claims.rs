@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_and_id, queue_name, read_body, render, Seq};
+use super::{no_content, queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{decode, execute, ClaimCreate, ClaimDelete, ClaimGet, ClaimUpdate};
 use crate::commands::{ClaimMessages, RenewClaim};
 use crate::error::ApiError;
@@ -72,9 +72,7 @@ pub async fn update(
     let body = read_body(body).await?;
     let (ttl, grace) = decode::claim_options(&decode::parse_json(&body)?)?;
     let cmd = RenewClaim::new(queue, &id, ttl, grace, &app.limits)?;
-    let answer = execute(&app, &ctx, ClaimUpdate(cmd)).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, StatusCode::NO_CONTENT.into_response()))
+    no_content(&app, &ctx, ClaimUpdate(cmd), None).await
 }
 
 pub async fn delete(
@@ -83,7 +81,5 @@ pub async fn delete(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let answer = execute(&app, &ctx, ClaimDelete { queue, id }).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, StatusCode::NO_CONTENT.into_response()))
+    no_content(&app, &ctx, ClaimDelete { queue, id }, None).await
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_and_id, queue_name, read_body, render, Seq};
+use super::{no_content, queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{
     decode, execute, BulkDeleted, MessageDelete, MessageDeleteMany, MessageGet, MessageGetMany,
     MessageList, MessagePost,
@@ -161,7 +161,5 @@ pub async fn delete(
     let (queue, id) = queue_and_id(path, &ctx)?;
     let q = Query::parse(raw.as_deref());
     let cmd = DeleteMessage::new(queue, &id, q.get("claim_id"))?;
-    let answer = execute(&app, &ctx, MessageDelete(cmd)).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, StatusCode::NO_CONTENT.into_response()))
+    no_content(&app, &ctx, MessageDelete(cmd), None).await
 }

@@ -20,14 +20,14 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use tracing::Instrument;
 
-use crate::actions::Context;
+use crate::actions::{execute, Action, Context};
 use crate::error::ApiError;
 use crate::model::QueueName;
 use crate::state::Core;
@@ -212,6 +212,18 @@ impl axum::response::IntoResponseParts for Seq {
         }
         Ok(res)
     }
+}
+
+/// Runs a write that answers nothing: `204 No Content`, with `location` if given.
+async fn no_content<A: Action<Reply = ()>>(
+    app: &Core,
+    ctx: &Context,
+    action: A,
+    location: Option<&str>,
+) -> Result<(Seq, Response), ApiError> {
+    let answer = execute(app, ctx, action).await?;
+    let response = render::empty(StatusCode::NO_CONTENT, location);
+    Ok((Seq(answer.seq), response))
 }
 
 /// Reads a request body (possibly empty).

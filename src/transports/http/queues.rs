@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_name, read_body, render, Seq};
+use super::{no_content, queue_name, read_body, render, Seq};
 use crate::actions::{
     decode, execute, QueueCreate, QueueDelete, QueueExists, QueueGet, QueueGetStats, QueueList,
     QueuePurge, QueueShare, QueueUpdate,
@@ -144,9 +144,7 @@ pub async fn delete(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
     let queue = queue_name(path, &ctx)?;
-    let answer = execute(&app, &ctx, QueueDelete { queue }).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, StatusCode::NO_CONTENT.into_response()))
+    no_content(&app, &ctx, QueueDelete { queue }, None).await
 }
 
 pub async fn stats(
@@ -181,9 +179,7 @@ pub async fn purge(
         messages,
         subscriptions,
     };
-    let answer = execute(&app, &ctx, action).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, StatusCode::NO_CONTENT.into_response()))
+    no_content(&app, &ctx, action, None).await
 }
 
 /// `POST /v2/queues/{queue}/share`: a pre-signed URL (reference §2.4.8).

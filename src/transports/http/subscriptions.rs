@@ -4,12 +4,12 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 
 use super::caller::Caller;
 use super::query::Query;
-use super::{queue_and_id, queue_name, read_body, render, Seq};
+use super::{no_content, queue_and_id, queue_name, read_body, render, Seq};
 use crate::actions::{
     decode, execute, SubscriptionConfirm, SubscriptionCreate, SubscriptionDelete, SubscriptionGet,
     SubscriptionList, SubscriptionUpdate,
@@ -100,9 +100,7 @@ pub async fn update(
     let spec = SubscriptionSpec::for_update(&doc, &app.limits, app.clock.now())?;
     let location = format!("/v2/queues/{queue}/subscriptions/{id}");
     let action = SubscriptionUpdate(UpdateSubscription { queue, id, spec });
-    let answer = execute(&app, &ctx, action).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location))))
+    no_content(&app, &ctx, action, Some(&location)).await
 }
 
 pub async fn delete(
@@ -111,9 +109,7 @@ pub async fn delete(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(Seq, Response), ApiError> {
     let (queue, id) = queue_and_id(path, &ctx)?;
-    let answer = execute(&app, &ctx, SubscriptionDelete { queue, id }).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, StatusCode::NO_CONTENT.into_response()))
+    no_content(&app, &ctx, SubscriptionDelete { queue, id }, None).await
 }
 
 pub async fn confirm(
@@ -131,7 +127,5 @@ pub async fn confirm(
         id,
         confirmed,
     };
-    let answer = execute(&app, &ctx, action).await?;
-    let seq = Seq(answer.seq);
-    Ok((seq, render::empty(StatusCode::NO_CONTENT, Some(&location))))
+    no_content(&app, &ctx, action, Some(&location)).await
 }
