@@ -1,7 +1,6 @@
-//! What a store answers from its read models and its log, for either backend: each read is
-//! written once here and runs the query of the backend's dialect (`projections::sqlite` or
-//! `projections::postgres`, whose modules have the same names), on a connection of the
-//! backend's reader pool.
+//! What a store answers from its read models and its log, for either backend: each read
+//! names the query of each dialect (`projections::sqlite` or `projections::postgres`, whose
+//! modules have the same names) and runs it on a connection of the backend's reader pool.
 
 use std::sync::Arc;
 
@@ -9,30 +8,22 @@ use super::{postgres, sqlite, Store};
 use crate::error::StoreError;
 use crate::events::{Envelope, EventFilter};
 use crate::model::{ClaimId, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
+use crate::projections::postgres as pg;
+use crate::projections::sqlite as lite;
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
 };
 
-/// Runs `$body` with `$conn`, a pooled reader connection, and `$views` and `$log`, the
-/// backend's projections and log modules.
+/// Runs a read on the backend's reader pool. The SQLite arm runs `$sqlite` (a synchronous
+/// closure over a connection, on a blocking thread: its arguments are owned copies); the
+/// PostgreSQL arm awaits `$postgres` with `$conn`, a pooled connection.
 macro_rules! on_reader {
-    ($store:expr, |$conn:ident, $views:ident, $log:ident| $body:expr) => {
+    ($store:expr, sqlite: $sqlite:expr, postgres: |$conn:ident| $postgres:expr) => {
         match $store {
-            Store::Sqlite(s) => {
-                #[allow(unused_imports)]
-                use crate::projections::sqlite as $views;
-                #[allow(unused_imports)]
-                use sqlite::log as $log;
-                let mut $conn = s.reader().await?;
-                $body
-            }
+            Store::Sqlite(s) => s.read($sqlite).await,
             Store::Postgres(s) => {
-                #[allow(unused_imports)]
-                use crate::projections::postgres as $views;
-                #[allow(unused_imports)]
-                use postgres::log as $log;
                 let mut $conn = s.reader().await?;
-                $body
+                $postgres
             }
         }
     };
@@ -57,37 +48,33 @@ impl Store {
 
     /// Position of the last event in the log.
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
-        on_reader!(self, |c, views, log| log::last_seq(&mut c).await)
+        on_reader!(self,
+            sqlite: sqlite::log::head,
+            postgres: |c| postgres::log::last_seq(&mut c).await)
     }
 
     /// Up to `limit` events of every project after position `after`, in log order.
     pub async fn log_range(&self, after: i64, limit: i64) -> Result<Vec<Envelope>, StoreError> {
-        match self {
-            Store::Sqlite(s) => sqlite::log::range(&mut *s.reader().await?, after, limit).await,
-            Store::Postgres(s) => {
-                postgres::log::range(&mut *s.reader().await?, after, None, limit).await
-            }
-        }
+        on_reader!(self,
+            sqlite: move |c| sqlite::log::range(c, after, limit),
+            postgres: |c| postgres::log::range(&mut c, after, None, limit).await)
     }
 
     /// A consumer's checkpoint ([`super::NOTIFIER_CHECKPOINT`]: every delivery due for
     /// events up to it is resolved; [`super::RELAY_CHECKPOINT`]: every event up to it is in
     /// Kafka).
     pub async fn checkpoint(&self, name: &str) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => sqlite::retention::meta(&mut *s.reader().await?, name).await,
-            Store::Postgres(s) => {
-                let mut c = s.reader().await?;
-                crate::projections::postgres::read_checkpoint(&mut c, name).await
-            }
-        }
+        let key = name.to_owned();
+        on_reader!(self,
+            sqlite: move |c| sqlite::retention::read_meta(c, &key),
+            postgres: |c| pg::read_checkpoint(&mut c, name).await)
     }
 
     /// The last pruned log position (0 if the log is complete; the log is never pruned on
     /// PostgreSQL yet).
     pub async fn horizon(&self) -> Result<i64, StoreError> {
         match self {
-            Store::Sqlite(s) => sqlite::retention::meta(&mut *s.reader().await?, "horizon").await,
+            Store::Sqlite(s) => s.read(|c| sqlite::retention::read_meta(c, "horizon")).await,
             Store::Postgres(_) => Ok(0),
         }
     }
@@ -98,8 +85,10 @@ impl Store {
         project: &ProjectId,
         filter: &EventFilter,
     ) -> Result<Vec<Envelope>, StoreError> {
-        on_reader!(self, |c, views, log| log::list(&mut c, project, filter)
-            .await)
+        let (p, f) = (project.clone(), filter.clone());
+        on_reader!(self,
+            sqlite: move |c| sqlite::log::list(c, &p, &f),
+            postgres: |c| postgres::log::list(&mut c, project, filter).await)
     }
 
     /// Every retained event that concerns the message, in order.
@@ -108,9 +97,15 @@ impl Store {
         project: &ProjectId,
         id: &MessageId,
     ) -> Result<Vec<Envelope>, StoreError> {
-        on_reader!(self, |c, views, log| {
-            let seqs = views::history::positions(&mut c, id).await?;
-            log::at_positions(&mut c, project, &seqs).await
+        let (p, i) = (project.clone(), id.clone());
+        on_reader!(self,
+        sqlite: move |c| {
+            let seqs = lite::history::positions(c, &i)?;
+            sqlite::log::at_positions(c, &p, &seqs)
+        },
+        postgres: |c| {
+            let seqs = pg::history::positions(&mut c, id).await?;
+            postgres::log::at_positions(&mut c, project, &seqs).await
         })
     }
 
@@ -119,18 +114,18 @@ impl Store {
         project: &ProjectId,
         queue: &QueueName,
     ) -> Result<Option<QueueMetadata>, StoreError> {
-        on_reader!(self, |c, views, log| {
-            let state = views::queues::state(&mut c, project, queue).await?;
-            Ok(state.map(|s| s.metadata))
-        })
+        let (p, q) = (project.clone(), queue.clone());
+        let state = on_reader!(self,
+            sqlite: move |c| lite::queues::state(c, &p, &q),
+            postgres: |c| pg::queues::state(&mut c, project, queue).await)?;
+        Ok(state.map(|s| s.metadata))
     }
 
     /// (free, claimed) counts of unexpired messages in the whole store.
     pub async fn total_volume(&self, now: Timestamp) -> Result<(i64, i64), StoreError> {
-        on_reader!(self, |c, views, log| views::messages::total_volume(
-            &mut c, now
-        )
-        .await)
+        on_reader!(self,
+            sqlite: move |c| lite::messages::total_volume(c, now),
+            postgres: |c| pg::messages::total_volume(&mut c, now).await)
     }
 
     /// (free, claimed) message counts over a whole project.
@@ -139,10 +134,10 @@ impl Store {
         project: &ProjectId,
         now: Timestamp,
     ) -> Result<(i64, i64), StoreError> {
-        on_reader!(self, |c, views, log| views::messages::project_volume(
-            &mut c, project, now
-        )
-        .await)
+        let p = project.clone();
+        on_reader!(self,
+            sqlite: move |c| lite::messages::project_volume(c, &p, now),
+            postgres: |c| pg::messages::project_volume(&mut c, project, now).await)
     }
 
     pub async fn list_queues(
@@ -150,15 +145,17 @@ impl Store {
         project: &ProjectId,
         filter: &QueueFilter,
     ) -> Result<Vec<QueueView>, StoreError> {
-        on_reader!(self, |c, views, log| views::queues::list(
-            &mut c, project, filter
-        )
-        .await)
+        let (p, f) = (project.clone(), filter.clone());
+        on_reader!(self,
+            sqlite: move |c| lite::queues::list(c, &p, &f),
+            postgres: |c| pg::queues::list(&mut c, project, filter).await)
     }
 
     pub async fn count_queues(&self, project: &ProjectId) -> Result<i64, StoreError> {
-        on_reader!(self, |c, views, log| views::queues::count(&mut c, project)
-            .await)
+        let p = project.clone();
+        on_reader!(self,
+            sqlite: move |c| lite::queues::count(c, &p),
+            postgres: |c| pg::queues::count(&mut c, project).await)
     }
 
     pub async fn queue_stats(
@@ -167,10 +164,10 @@ impl Store {
         queue: &QueueName,
         now: Timestamp,
     ) -> Result<QueueStats, StoreError> {
-        on_reader!(self, |c, views, log| views::messages::stats(
-            &mut c, project, queue, now
-        )
-        .await)
+        let (p, q) = (project.clone(), queue.clone());
+        on_reader!(self,
+            sqlite: move |c| lite::messages::stats(c, &p, &q, now),
+            postgres: |c| pg::messages::stats(&mut c, project, queue, now).await)
     }
 
     pub async fn list_messages(
@@ -180,9 +177,10 @@ impl Store {
         filter: &MessageFilter,
         now: Timestamp,
     ) -> Result<Vec<MessageView>, StoreError> {
-        on_reader!(self, |c, views, log| {
-            views::messages::list(&mut c, project, queue, filter, now).await
-        })
+        let (p, q, f) = (project.clone(), queue.clone(), filter.clone());
+        on_reader!(self,
+            sqlite: move |c| lite::messages::list(c, &p, &q, &f, now),
+            postgres: |c| pg::messages::list(&mut c, project, queue, filter, now).await)
     }
 
     pub async fn get_messages(
@@ -192,9 +190,10 @@ impl Store {
         ids: &[MessageId],
         now: Timestamp,
     ) -> Result<Vec<MessageView>, StoreError> {
-        on_reader!(self, |c, views, log| {
-            views::messages::get_many(&mut c, project, queue, ids, now).await
-        })
+        let (p, q, i) = (project.clone(), queue.clone(), ids.to_vec());
+        on_reader!(self,
+            sqlite: move |c| lite::messages::get_many(c, &p, &q, &i, now),
+            postgres: |c| pg::messages::get_many(&mut c, project, queue, ids, now).await)
     }
 
     pub async fn get_claim(
@@ -204,9 +203,10 @@ impl Store {
         claim_id: &ClaimId,
         now: Timestamp,
     ) -> Result<Option<ClaimView>, StoreError> {
-        on_reader!(self, |c, views, log| {
-            views::claims::get(&mut c, project, queue, claim_id, now).await
-        })
+        let (p, q, i) = (project.clone(), queue.clone(), claim_id.clone());
+        on_reader!(self,
+            sqlite: move |c| lite::claims::get(c, &p, &q, &i, now),
+            postgres: |c| pg::claims::get(&mut c, project, queue, claim_id, now).await)
     }
 
     pub async fn list_subscriptions(
@@ -217,9 +217,10 @@ impl Store {
         limit: i64,
         now: Timestamp,
     ) -> Result<Vec<SubscriptionView>, StoreError> {
-        on_reader!(self, |c, views, log| {
-            views::subscriptions::list(&mut c, project, queue, marker, limit, now).await
-        })
+        let (p, q, m) = (project.clone(), queue.clone(), marker.map(str::to_owned));
+        on_reader!(self,
+            sqlite: move |c| lite::subscriptions::list(c, &p, &q, m.as_deref(), limit, now),
+            postgres: |c| pg::subscriptions::list(&mut c, project, queue, marker, limit, now).await)
     }
 
     pub async fn get_subscription(
@@ -229,8 +230,9 @@ impl Store {
         id: &str,
         now: Timestamp,
     ) -> Result<Option<SubscriptionView>, StoreError> {
-        on_reader!(self, |c, views, log| {
-            views::subscriptions::get(&mut c, project, queue, id, now).await
-        })
+        let (p, q, i) = (project.clone(), queue.clone(), id.to_owned());
+        on_reader!(self,
+            sqlite: move |c| lite::subscriptions::get(c, &p, &q, &i, now),
+            postgres: |c| pg::subscriptions::get(&mut c, project, queue, id, now).await)
     }
 }

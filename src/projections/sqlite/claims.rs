@@ -1,46 +1,45 @@
-//! The `claims` table: the queries that serve reads. A claim is live while `expires_at` is in the future
-//! and it still holds at least one unexpired message.
+//! The `claims` table: the queries that serve reads and decisions. A claim is live while
+//! `expires_at` is in the future and it still holds at least one unexpired message.
 
-use sqlx::{Row, SqliteConnection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::messages;
 use crate::error::StoreError;
-use crate::model::{ClaimId, ProjectId, QueueName, Timestamp};
-use crate::projections::ClaimView;
+use crate::model::{ClaimId, MessageId, ProjectId, QueueName, Timestamp};
+use crate::projections::{ClaimState, ClaimView};
 
-async fn live_row(
-    conn: &mut SqliteConnection,
+/// The `(ttl, updated_at)` of a claim row that has not expired.
+fn live_row(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
     id: &ClaimId,
     now: Timestamp,
 ) -> Result<Option<(i64, Timestamp)>, StoreError> {
-    let row = sqlx::query(
-        "SELECT ttl, updated_at FROM claims
-         WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4",
-    )
-    .bind(id.as_str())
-    .bind(project.as_str())
-    .bind(queue.as_str())
-    .bind(now.0)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|r| Ok((r.try_get(0)?, Timestamp(r.try_get(1)?))))
-        .transpose()
+    Ok(conn
+        .prepare_cached(
+            "SELECT ttl, updated_at FROM claims
+             WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4",
+        )?
+        .query_row(
+            params![id.as_str(), project.as_str(), queue.as_str(), now.0],
+            |r| Ok((r.get(0)?, Timestamp(r.get(1)?))),
+        )
+        .optional()?)
 }
 
 /// A live claim and its unexpired messages; `None` if expired, unknown or empty.
-pub async fn get(
-    conn: &mut SqliteConnection,
+pub fn get(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
     id: &ClaimId,
     now: Timestamp,
 ) -> Result<Option<ClaimView>, StoreError> {
-    let Some((ttl, updated_at)) = live_row(conn, project, queue, id, now).await? else {
+    let Some((ttl, updated_at)) = live_row(conn, project, queue, id, now)? else {
         return Ok(None);
     };
-    let held = messages::claimed_by(conn, id, now).await?;
+    let held = messages::claimed_by(conn, id, now)?;
     if held.is_empty() {
         return Ok(None);
     }
@@ -50,4 +49,45 @@ pub async fn get(
         updated_at,
         messages: held,
     }))
+}
+
+/// A live claim with its messages' expiry instants, as a renewal needs it.
+pub fn state(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    id: &ClaimId,
+    now: Timestamp,
+) -> Result<Option<ClaimState>, StoreError> {
+    if live_row(conn, project, queue, id, now)?.is_none() {
+        return Ok(None);
+    }
+    let mut select = conn.prepare_cached(
+        "SELECT id, expires_at FROM messages WHERE claim_id = ?1 AND expires_at > ?2
+         ORDER BY marker",
+    )?;
+    let rows = select.query_map(params![id.as_str(), now.0], |r| {
+        Ok((MessageId::from_stored(r.get(0)?), Timestamp(r.get(1)?)))
+    })?;
+    Ok(Some(ClaimState {
+        id: id.clone(),
+        messages: rows.collect::<Result<_, _>>()?,
+    }))
+}
+
+/// Whether a claim row exists for this queue (live or not yet swept).
+pub fn exists(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    id: &ClaimId,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM claims WHERE id = ?1 AND project = ?2 AND queue = ?3")?
+        .query_row(
+            params![id.as_str(), project.as_str(), queue.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }

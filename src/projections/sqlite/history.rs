@@ -8,7 +8,7 @@
 //! appended to the row); retention drops the rows whose last position it pruned. This file
 //! holds the format; the folds write it and [`positions`] reads it.
 
-use sqlx::SqliteConnection;
+use rusqlite::OptionalExtension;
 
 use crate::error::StoreError;
 use crate::model::MessageId;
@@ -43,15 +43,11 @@ pub fn parse(list: &str) -> Result<Vec<i64>, StoreError> {
 }
 
 /// The log positions of a message's events, in order.
-pub async fn positions(
-    conn: &mut SqliteConnection,
-    id: &MessageId,
-) -> Result<Vec<i64>, StoreError> {
-    let list: Option<String> =
-        sqlx::query_scalar("SELECT seqs FROM message_history WHERE message_id = ?1")
-            .bind(id.as_str())
-            .fetch_optional(conn)
-            .await?;
+pub fn positions(conn: &rusqlite::Connection, id: &MessageId) -> Result<Vec<i64>, StoreError> {
+    let list: Option<String> = conn
+        .prepare_cached("SELECT seqs FROM message_history WHERE message_id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?;
     list.map_or(Ok(Vec::new()), |l| parse(&l))
 }
 

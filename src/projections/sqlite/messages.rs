@@ -1,12 +1,12 @@
-//! The `messages` table: the queries that serve reads. A message's claim counts only while
-//! `claim_expires` is in the future; expired messages are filtered by every read.
+//! The `messages` table: the queries that serve reads and decisions. A message's claim
+//! counts only while `claim_expires` is in the future; expired messages are filtered by
+//! every read.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, SqliteConnection};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Params, Row};
 
 use crate::error::StoreError;
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
-use crate::projections::{MessageFilter, MessageView, QueueStats};
+use crate::projections::{HeldBy, MessageFilter, MessageView, QueueStats};
 
 use super::bodies::{Bodies, COLUMNS as BODY_COLUMNS, JOIN};
 
@@ -17,43 +17,48 @@ pub const ROWS_PER_STATEMENT: usize = 200;
 const COLUMNS: &str = "m.id, m.marker, m.ttl, m.created_at, m.expires_at, m.delay_until, \
                        m.client_id, m.checksum, m.claim_id, m.claim_expires, m.claim_count";
 
-fn from_row(
-    row: &SqliteRow,
-    now: Timestamp,
-    bodies: &mut Bodies,
-) -> Result<MessageView, StoreError> {
-    let claim_id: Option<String> = row.try_get(8)?;
-    let claim_expires: Option<i64> = row.try_get(9)?;
+fn from_row(row: &Row<'_>, now: Timestamp, bodies: &mut Bodies) -> Result<MessageView, StoreError> {
+    let claim_expires: Option<i64> = row.get(9)?;
     let live = claim_expires.is_some_and(|e| e > now.0);
+    let claim_id: Option<String> = row.get(8)?;
+    let payload = row
+        .get_ref(14)?
+        .as_str_or_null()
+        .map_err(rusqlite::Error::from)?;
     Ok(MessageView {
-        id: MessageId::from_stored(row.try_get(0)?),
-        marker: row.try_get(1)?,
-        body: bodies.body(
-            row.try_get(11)?,
-            row.try_get(12)?,
-            row.try_get(13)?,
-            row.try_get(14)?,
-        )?,
-        ttl: row.try_get(2)?,
-        created_at: Timestamp(row.try_get(3)?),
-        expires_at: Timestamp(row.try_get(4)?),
-        delay_until: Timestamp(row.try_get(5)?),
-        client_id: ClientId::from_stored(row.try_get(6)?),
-        checksum: row.try_get(7)?,
+        id: MessageId::from_stored(row.get(0)?),
+        marker: row.get(1)?,
+        body: bodies.body(row.get(11)?, row.get(12)?, row.get(13)?, payload)?,
+        ttl: row.get(2)?,
+        created_at: Timestamp(row.get(3)?),
+        expires_at: Timestamp(row.get(4)?),
+        delay_until: Timestamp(row.get(5)?),
+        client_id: ClientId::from_stored(row.get(6)?),
+        checksum: row.get(7)?,
         claim: claim_id.filter(|_| live).map(ClaimId::from_stored),
-        claim_count: row.try_get(10)?,
+        claim_count: row.get(10)?,
     })
 }
 
-/// The messages of `rows`, their bodies resolved.
-fn views(rows: &[SqliteRow], now: Timestamp) -> Result<Vec<MessageView>, StoreError> {
-    let mut bodies = Bodies::default();
-    rows.iter().map(|r| from_row(r, now, &mut bodies)).collect()
+/// The messages a query of [`COLUMNS`] and [`BODY_COLUMNS`] returns, their bodies resolved.
+fn select(
+    conn: &Connection,
+    sql: &str,
+    args: impl Params,
+    now: Timestamp,
+) -> Result<Vec<MessageView>, StoreError> {
+    let mut select = conn.prepare_cached(sql)?;
+    let mut rows = select.query(args)?;
+    let (mut out, mut bodies) = (Vec::new(), Bodies::default());
+    while let Some(row) = rows.next()? {
+        out.push(from_row(row, now, &mut bodies)?);
+    }
+    Ok(out)
 }
 
 /// A page of a listing (reference §5.2), in posting order.
-pub async fn list(
-    conn: &mut SqliteConnection,
+pub fn list(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
     filter: &MessageFilter,
@@ -67,23 +72,40 @@ pub async fn list(
            AND (?7 OR m.delay_until <= ?4)
          ORDER BY m.marker LIMIT ?8"
     );
-    let rows = sqlx::query(&sql)
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(filter.marker.unwrap_or(0))
-        .bind(now.0)
-        .bind(filter.hide_client.as_ref().map(|c| c.as_str()))
-        .bind(filter.include_claimed)
-        .bind(filter.include_delayed)
-        .bind(filter.limit)
-        .fetch_all(conn)
-        .await?;
-    views(&rows, now)
+    let args = params![
+        project.as_str(),
+        queue.as_str(),
+        filter.marker.unwrap_or(0),
+        now.0,
+        filter.hide_client.as_ref().map(|c| c.as_str()),
+        filter.include_claimed,
+        filter.include_delayed,
+        filter.limit
+    ];
+    select(conn, &sql, args, now)
+}
+
+/// The oldest messages a claim or pop may take: unexpired, unclaimed and not delayed.
+pub fn available(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    limit: i64,
+    now: Timestamp,
+) -> Result<Vec<MessageView>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, {BODY_COLUMNS} FROM {JOIN}
+         WHERE m.project = ?1 AND m.queue = ?2 AND m.expires_at > ?3
+           AND (m.claim_expires IS NULL OR m.claim_expires <= ?3) AND m.delay_until <= ?3
+         ORDER BY m.marker LIMIT ?4"
+    );
+    let args = params![project.as_str(), queue.as_str(), now.0, limit];
+    select(conn, &sql, args, now)
 }
 
 /// The unexpired messages under a live claim, in posting order.
-pub async fn claimed_by(
-    conn: &mut SqliteConnection,
+pub fn claimed_by(
+    conn: &Connection,
     claim_id: &ClaimId,
     now: Timestamp,
 ) -> Result<Vec<MessageView>, StoreError> {
@@ -92,85 +114,101 @@ pub async fn claimed_by(
          WHERE m.claim_id = ?1 AND m.claim_expires > ?2 AND m.expires_at > ?2
          ORDER BY m.marker"
     );
-    let rows = sqlx::query(&sql)
-        .bind(claim_id.as_str())
-        .bind(now.0)
-        .fetch_all(conn)
-        .await?;
-    views(&rows, now)
+    select(conn, &sql, params![claim_id.as_str(), now.0], now)
 }
 
 /// Unexpired messages by id, claimed and delayed ones included, in the order asked.
-pub async fn get_many(
-    conn: &mut SqliteConnection,
+pub fn get_many(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
     ids: &[MessageId],
     now: Timestamp,
 ) -> Result<Vec<MessageView>, StoreError> {
     let mut found = std::collections::HashMap::with_capacity(ids.len());
-    let mut bodies = Bodies::default();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         // The unary `+` keeps SQLite on the `id` index instead of scanning the whole queue.
-        let mut select = QueryBuilder::new(format!(
-            "SELECT {COLUMNS}, {BODY_COLUMNS} FROM {JOIN} WHERE +m.project = "
-        ));
-        select
-            .push_bind(project.as_str())
-            .push(" AND +m.queue = ")
-            .push_bind(queue.as_str())
-            .push(" AND m.expires_at > ")
-            .push_bind(now.0)
-            .push(" AND m.id IN (");
-        let mut list = select.separated(", ");
-        for id in chunk {
-            list.push_bind(id.as_str());
-        }
-        select.push(")");
-        for row in select.build().fetch_all(&mut *conn).await? {
-            let m = from_row(&row, now, &mut bodies)?;
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT {COLUMNS}, {BODY_COLUMNS} FROM {JOIN}
+             WHERE +m.project = ? AND +m.queue = ? AND m.expires_at > ? AND m.id IN ({marks})"
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            project.as_str().to_owned().into(),
+            queue.as_str().to_owned().into(),
+            now.0.into(),
+        ];
+        args.extend(chunk.iter().map(|id| id.as_str().to_owned().into()));
+        for m in select(conn, &sql, params_from_iter(args), now)? {
             found.insert(m.id.clone(), m);
         }
     }
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
+/// The claim state of the given unexpired messages.
+pub fn held_by(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    ids: &[MessageId],
+    now: Timestamp,
+) -> Result<Vec<(MessageId, HeldBy)>, StoreError> {
+    let mut select = conn.prepare_cached(
+        "SELECT claim_id, claim_expires FROM messages
+         WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let found = select
+            .query_row(
+                params![id.as_str(), project.as_str(), queue.as_str(), now.0],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?)),
+            )
+            .optional()?;
+        if let Some((claim, expires)) = found {
+            let held = HeldBy {
+                claim: claim.map(ClaimId::from_stored),
+                live: expires.is_some_and(|e| e > now.0),
+            };
+            out.push((id.clone(), held));
+        }
+    }
+    Ok(out)
+}
+
 /// Message counts and the oldest/newest message of a queue.
-pub async fn stats(
-    conn: &mut SqliteConnection,
+pub fn stats(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
     now: Timestamp,
 ) -> Result<QueueStats, StoreError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*),
-                COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?3), 0),
-                MIN(marker), MAX(marker)
-         FROM messages WHERE project = ?1 AND queue = ?2 AND expires_at > ?3",
-    )
-    .bind(project.as_str())
-    .bind(queue.as_str())
-    .bind(now.0)
-    .fetch_one(&mut *conn)
-    .await?;
-    let total: i64 = row.try_get(0)?;
-    let claimed: i64 = row.try_get(1)?;
-    let min: Option<i64> = row.try_get(2)?;
-    let max: Option<i64> = row.try_get(3)?;
+    let (total, claimed, min, max) = conn
+        .prepare_cached(
+            "SELECT COUNT(*),
+                    COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?3), 0),
+                    MIN(marker), MAX(marker)
+             FROM messages WHERE project = ?1 AND queue = ?2 AND expires_at > ?3",
+        )?
+        .query_row(params![project.as_str(), queue.as_str(), now.0], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })?;
+    let mut end = conn.prepare_cached(
+        "SELECT id, created_at FROM messages WHERE project = ?1 AND queue = ?2 AND marker = ?3",
+    )?;
     let mut ends = Vec::new();
     for marker in [min, max].into_iter().flatten() {
-        let row = sqlx::query(
-            "SELECT id, created_at FROM messages WHERE project = ?1 AND queue = ?2 AND marker = ?3",
-        )
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(marker)
-        .fetch_one(&mut *conn)
-        .await?;
-        ends.push((
-            MessageId::from_stored(row.try_get(0)?),
-            Timestamp(row.try_get(1)?),
-        ));
+        ends.push(
+            end.query_row(params![project.as_str(), queue.as_str(), marker], |r| {
+                Ok((MessageId::from_stored(r.get(0)?), Timestamp(r.get(1)?)))
+            })?,
+        );
     }
     let mut ends = ends.into_iter();
     Ok(QueueStats {
@@ -182,37 +220,27 @@ pub async fn stats(
 }
 
 /// (free, claimed) counts of unexpired messages over a whole project.
-pub async fn project_volume(
-    conn: &mut SqliteConnection,
+pub fn project_volume(
+    conn: &Connection,
     project: &ProjectId,
     now: Timestamp,
 ) -> Result<(i64, i64), StoreError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*), COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?2), 0)
-         FROM messages WHERE project = ?1 AND expires_at > ?2",
-    )
-    .bind(project.as_str())
-    .bind(now.0)
-    .fetch_one(conn)
-    .await?;
-    let total: i64 = row.try_get(0)?;
-    let claimed: i64 = row.try_get(1)?;
-    Ok((total - claimed, claimed))
+    let sql = "SELECT COUNT(*), COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?2), 0)
+               FROM messages WHERE project = ?1 AND expires_at > ?2";
+    volume(conn, sql, params![project.as_str(), now.0])
 }
 
 /// (free, claimed) counts of unexpired messages in the whole store.
-pub async fn total_volume(
-    conn: &mut SqliteConnection,
-    now: Timestamp,
-) -> Result<(i64, i64), StoreError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*), COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?1), 0)
-         FROM messages WHERE expires_at > ?1",
-    )
-    .bind(now.0)
-    .fetch_one(conn)
-    .await?;
-    let total: i64 = row.try_get(0)?;
-    let claimed: i64 = row.try_get(1)?;
+pub fn total_volume(conn: &Connection, now: Timestamp) -> Result<(i64, i64), StoreError> {
+    let sql = "SELECT COUNT(*), COALESCE(SUM(claim_expires IS NOT NULL AND claim_expires > ?1), 0)
+               FROM messages WHERE expires_at > ?1";
+    volume(conn, sql, params![now.0])
+}
+
+/// (free, claimed) from a query of (total, claimed).
+fn volume(conn: &Connection, sql: &str, args: impl Params) -> Result<(i64, i64), StoreError> {
+    let (total, claimed): (i64, i64) = conn
+        .prepare_cached(sql)?
+        .query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok((total - claimed, claimed))
 }

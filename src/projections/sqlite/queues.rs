@@ -1,6 +1,6 @@
-//! The `queues` table: the queries that serve reads.
+//! The `queues` table: the queries that serve reads and decisions.
 
-use sqlx::{Row, SqliteConnection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::StoreError;
 use crate::model::{ProjectId, QueueMetadata, QueueName};
@@ -11,63 +11,63 @@ fn metadata_from(text: &str) -> Result<QueueMetadata, StoreError> {
 }
 
 /// The queue as a write needs it, or `None` if it does not exist.
-pub async fn state(
-    conn: &mut SqliteConnection,
+pub fn state(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
 ) -> Result<Option<QueueState>, StoreError> {
-    let row =
-        sqlx::query("SELECT metadata, next_marker FROM queues WHERE project = ?1 AND name = ?2")
-            .bind(project.as_str())
-            .bind(queue.as_str())
-            .fetch_optional(conn)
-            .await?;
-    row.map(|r| {
+    let row = conn
+        .prepare_cached(
+            "SELECT metadata, next_marker FROM queues WHERE project = ?1 AND name = ?2",
+        )?
+        .query_row(params![project.as_str(), queue.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    row.map(|(metadata, next_marker)| {
         Ok(QueueState {
-            metadata: metadata_from(r.try_get(0)?)?,
-            next_marker: r.try_get(1)?,
+            metadata: metadata_from(&metadata)?,
+            next_marker,
         })
     })
     .transpose()
 }
 
-pub async fn count(conn: &mut SqliteConnection, project: &ProjectId) -> Result<i64, StoreError> {
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM queues WHERE project = ?1")
-        .bind(project.as_str())
-        .fetch_one(conn)
-        .await?;
-    Ok(n)
+pub fn count(conn: &Connection, project: &ProjectId) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM queues WHERE project = ?1")?
+        .query_row(params![project.as_str()], |r| r.get(0))?)
 }
 
 /// A page of queues by name, after the marker, matching the name and metadata filters.
-pub async fn list(
-    conn: &mut SqliteConnection,
+pub fn list(
+    conn: &Connection,
     project: &ProjectId,
     filter: &QueueFilter,
 ) -> Result<Vec<QueueView>, StoreError> {
     const BATCH: i64 = 200;
     let mut out = Vec::new();
     let mut after = filter.marker.clone().unwrap_or_default();
+    let mut select = conn.prepare_cached(
+        "SELECT name, metadata FROM queues
+         WHERE project = ?1 AND name > ?2 AND (?3 IS NULL OR instr(name, ?3) > 0)
+         ORDER BY name LIMIT ?4",
+    )?;
+    let page = if filter.metadata.is_empty() {
+        filter.limit
+    } else {
+        BATCH
+    };
     loop {
-        let rows = sqlx::query(
-            "SELECT name, metadata FROM queues
-             WHERE project = ?1 AND name > ?2 AND (?3 IS NULL OR instr(name, ?3) > 0)
-             ORDER BY name LIMIT ?4",
-        )
-        .bind(project.as_str())
-        .bind(&after)
-        .bind(filter.name.as_deref())
-        .bind(if filter.metadata.is_empty() {
-            filter.limit
-        } else {
-            BATCH
-        })
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = select
+            .query_map(
+                params![project.as_str(), after, filter.name.as_deref(), page],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
         let exhausted = (rows.len() as i64) < BATCH || filter.metadata.is_empty();
-        for row in rows {
-            let name: String = row.try_get(0)?;
-            let metadata = metadata_from(row.try_get(1)?)?;
+        for (name, metadata) in rows {
+            let metadata = metadata_from(&metadata)?;
             after.clone_from(&name);
             let matches = filter
                 .metadata

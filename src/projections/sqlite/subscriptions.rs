@@ -1,7 +1,7 @@
-//! The `subscriptions` table: the queries that serve reads. A subscription is live until `expires_at`.
+//! The `subscriptions` table: the queries that serve reads and decisions. A subscription is
+//! live until `expires_at`.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::StoreError;
 use crate::model::{ProjectId, QueueName, SubscriptionId, Timestamp};
@@ -9,23 +9,33 @@ use crate::projections::SubscriptionView;
 
 const COLUMNS: &str = "id, queue, subscriber, ttl, options, created_at, expires_at, confirmed";
 
-fn from_row(row: &SqliteRow) -> Result<SubscriptionView, StoreError> {
-    let options: String = row.try_get(4)?;
-    Ok(SubscriptionView {
-        id: SubscriptionId::from_stored(row.try_get(0)?),
-        source: QueueName::from_stored(row.try_get(1)?),
-        subscriber: row.try_get(2)?,
-        ttl: row.try_get(3)?,
-        options: serde_json::from_str(&options)?,
-        created_at: Timestamp(row.try_get(5)?),
-        expires_at: Timestamp(row.try_get(6)?),
-        confirmed: row.try_get(7)?,
-    })
+/// A row of [`COLUMNS`], with its options still as stored text.
+fn from_row(row: &Row<'_>) -> rusqlite::Result<(SubscriptionView, String)> {
+    Ok((
+        SubscriptionView {
+            id: SubscriptionId::from_stored(row.get(0)?),
+            source: QueueName::from_stored(row.get(1)?),
+            subscriber: row.get(2)?,
+            ttl: row.get(3)?,
+            options: serde_json::Map::new(),
+            created_at: Timestamp(row.get(5)?),
+            expires_at: Timestamp(row.get(6)?),
+            confirmed: row.get(7)?,
+        },
+        row.get(4)?,
+    ))
+}
+
+fn with_options(
+    (mut view, options): (SubscriptionView, String),
+) -> Result<SubscriptionView, StoreError> {
+    view.options = serde_json::from_str(&options)?;
+    Ok(view)
 }
 
 /// A page of live subscriptions in creation order (ids are time-ordered).
-pub async fn list(
-    conn: &mut SqliteConnection,
+pub fn list(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
     marker: Option<&str>,
@@ -37,20 +47,23 @@ pub async fn list(
          WHERE project = ?1 AND queue = ?2 AND id > ?3 AND expires_at > ?4
          ORDER BY id LIMIT ?5"
     );
-    let rows = sqlx::query(&sql)
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(marker.unwrap_or(""))
-        .bind(now.0)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(from_row).collect()
+    let mut select = conn.prepare_cached(&sql)?;
+    let args = params![
+        project.as_str(),
+        queue.as_str(),
+        marker.unwrap_or(""),
+        now.0,
+        limit
+    ];
+    let rows = select
+        .query_map(args, from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(with_options).collect()
 }
 
 /// A live subscription by id.
-pub async fn get(
-    conn: &mut SqliteConnection,
+pub fn get(
+    conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
     id: &str,
@@ -60,12 +73,39 @@ pub async fn get(
         "SELECT {COLUMNS} FROM subscriptions
          WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4"
     );
-    let row = sqlx::query(&sql)
-        .bind(id)
-        .bind(project.as_str())
-        .bind(queue.as_str())
-        .bind(now.0)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    let args = params![id, project.as_str(), queue.as_str(), now.0];
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row(args, from_row)
+        .optional()?;
+    found.map(with_options).transpose()
+}
+
+/// A live subscription of the queue with this subscriber, other than `except`.
+pub fn of_subscriber(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    subscriber: &str,
+    except: Option<&SubscriptionId>,
+    now: Timestamp,
+) -> Result<Option<SubscriptionView>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM subscriptions
+         WHERE project = ?1 AND queue = ?2 AND subscriber = ?3 AND expires_at > ?4
+           AND id <> ?5
+         LIMIT 1"
+    );
+    let args = params![
+        project.as_str(),
+        queue.as_str(),
+        subscriber,
+        now.0,
+        except.map_or("", |e| e.as_str())
+    ];
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row(args, from_row)
+        .optional()?;
+    found.map(with_options).transpose()
 }

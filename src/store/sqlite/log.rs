@@ -2,8 +2,7 @@
 //! the feed, of message histories and of replay (appends are the fold's, `fold::append`).
 
 use rustc_hash::FxHashMap;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::error::StoreError;
 use crate::events::{Envelope, Event, EventFilter, SCHEMA_VERSION};
@@ -104,24 +103,47 @@ impl Stored<'_> {
 }
 
 /// Decodes a row of `COLUMNS`.
-fn envelope(row: &SqliteRow, names: &mut Names) -> Result<Envelope, StoreError> {
+fn envelope(row: &rusqlite::Row<'_>, names: &mut Names) -> Result<Envelope, StoreError> {
     Stored {
-        seq: row.try_get(0)?,
-        recorded_at: row.try_get(1)?,
-        project: row.try_get(2)?,
-        queue: row.try_get(3)?,
-        kind: row.try_get(4)?,
-        version: row.try_get(5)?,
-        client_id: row.try_get(6)?,
-        request_id: row.try_get(7)?,
-        payload: row.try_get(8)?,
+        seq: row.get(0)?,
+        recorded_at: row.get(1)?,
+        project: text(row, 2)?,
+        queue: text(row, 3)?,
+        kind: text(row, 4)?,
+        version: row.get(5)?,
+        client_id: optional_text(row, 6)?,
+        request_id: optional_text(row, 7)?,
+        payload: text(row, 8)?,
     }
     .decode_with(names)
 }
 
+/// The events a query of `COLUMNS` returns, in its order.
+fn envelopes(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<Envelope>, StoreError> {
+    let mut select = conn.prepare_cached(sql)?;
+    let mut rows = select.query(args)?;
+    let (mut out, mut names) = (Vec::new(), Names::default());
+    while let Some(row) = rows.next()? {
+        out.push(envelope(row, &mut names)?);
+    }
+    Ok(out)
+}
+
+/// Position of the last event (0 for an empty log), read by a reader of the store.
+pub fn head(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT MAX(seq) FROM events")?
+        .query_row([], |r| r.get(0))?;
+    Ok(seq.unwrap_or(0))
+}
+
 /// A page of one project's events, in log order, matching the filter.
-pub async fn list(
-    conn: &mut SqliteConnection,
+pub fn list(
+    conn: &rusqlite::Connection,
     project: &ProjectId,
     filter: &EventFilter,
 ) -> Result<Vec<Envelope>, StoreError> {
@@ -135,55 +157,43 @@ pub async fn list(
            AND (?6 IS NULL OR recorded_at < ?6)
          ORDER BY seq LIMIT ?7"
     );
-    let rows = sqlx::query(&sql)
-        .bind(project.as_str())
-        .bind(filter.after)
-        .bind(filter.queue.as_ref().map(|q| q.as_str()))
-        .bind(kinds)
-        .bind(filter.since.map(|t| t.0))
-        .bind(filter.until.map(|t| t.0))
-        .bind(filter.limit)
-        .fetch_all(conn)
-        .await?;
-    let mut names = Names::default();
-    rows.iter().map(|row| envelope(row, &mut names)).collect()
+    let args = rusqlite::params![
+        project.as_str(),
+        filter.after,
+        filter.queue.as_ref().map(|q| q.as_str()),
+        kinds,
+        filter.since.map(|t| t.0),
+        filter.until.map(|t| t.0),
+        filter.limit
+    ];
+    envelopes(conn, &sql, args)
 }
 
 /// Up to `limit` events of every project after `after`, in log order (for catch-up
 /// consumers such as the notification engine).
-pub async fn range(
-    conn: &mut SqliteConnection,
+pub fn range(
+    conn: &rusqlite::Connection,
     after: i64,
     limit: i64,
 ) -> Result<Vec<Envelope>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    let rows = sqlx::query(&sql)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    let mut names = Names::default();
-    rows.iter().map(|row| envelope(row, &mut names)).collect()
+    envelopes(conn, &sql, rusqlite::params![after, limit])
 }
 
 /// The events at the given positions that belong to `project`, in order.
-pub async fn at_positions(
-    conn: &mut SqliteConnection,
+pub fn at_positions(
+    conn: &rusqlite::Connection,
     project: &ProjectId,
     seqs: &[i64],
 ) -> Result<Vec<Envelope>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = ?1 AND project = ?2");
     let mut out = Vec::with_capacity(seqs.len());
-    let mut names = Names::default();
     for seq in seqs {
-        let row = sqlx::query(&sql)
-            .bind(seq)
-            .bind(project.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(row) = row {
-            out.push(envelope(&row, &mut names)?);
-        }
+        out.extend(envelopes(
+            conn,
+            &sql,
+            rusqlite::params![seq, project.as_str()],
+        )?);
     }
     Ok(out)
 }

@@ -3,6 +3,7 @@
 
 mod checkpointer;
 pub(crate) mod log;
+mod readers;
 pub mod rebuild;
 pub mod retention;
 mod writer;
@@ -16,9 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -34,7 +33,7 @@ use crate::schema;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     sender: mpsc::Sender<writer::Work>,
-    readers: SqlitePool,
+    readers: readers::Readers,
     bus: EventBus,
     done: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -65,10 +64,7 @@ impl SqliteStore {
         let mut conn: SqliteConnection = connect.connect().await?;
         migrator().run_direct(&mut conn).await?;
         let next_seq = log::last_seq(&mut conn).await? + 1;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(options.readers.max(1))
-            .connect_with(connect)
-            .await?;
+        let readers = readers::Readers::new(path, options.readers as usize);
         let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
         let bus = EventBus::default();
         let writer = writer::Writer {
@@ -113,7 +109,7 @@ impl SqliteStore {
                 tracing::error!(error = %e, "the writer task failed");
             }
         }
-        self.readers.close().await;
+        self.readers.close();
     }
 
     /// Events committed from now on.
@@ -121,15 +117,18 @@ impl SqliteStore {
         self.bus.subscribe()
     }
 
-    /// A connection of the reader pool.
-    pub(super) async fn reader(
-        &self,
-    ) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, StoreError> {
-        Ok(self.readers.acquire().await?)
+    /// Runs `read` on a connection of the reader pool.
+    pub(super) async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.readers.read(read).await
     }
 
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.readers).await.is_ok()
+        let ping = |c: &rusqlite::Connection| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?);
+        self.read(ping).await.is_ok()
     }
 }
 

@@ -33,6 +33,16 @@ pub async fn meta(conn: &mut SqliteConnection, key: &str) -> Result<i64, StoreEr
     Ok(value.unwrap_or(0))
 }
 
+/// A value of `log_meta` (0 when unset), on a reader's connection.
+pub fn read_meta(conn: &rusqlite::Connection, key: &str) -> Result<i64, StoreError> {
+    use rusqlite::OptionalExtension;
+    let value: Option<i64> = conn
+        .prepare_cached("SELECT value FROM log_meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    Ok(value.unwrap_or(0))
+}
+
 async fn set_meta(conn: &mut SqliteConnection, key: &str, value: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO log_meta (key, value) VALUES (?1, ?2)
