@@ -7,6 +7,7 @@
 //! returned even before the sweeper records their expiry.
 
 pub mod decision;
+pub mod fold;
 pub mod postgres;
 pub mod sqlite;
 

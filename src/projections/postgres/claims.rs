@@ -58,14 +58,6 @@ pub async fn delete(conn: &mut PgConnection, id: &ClaimId) -> Result<(), StoreEr
     Ok(())
 }
 
-pub async fn delete_queue(
-    conn: &mut PgConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<(), StoreError> {
-    super::delete_queue_rows(conn, "claims", project, queue).await
-}
-
 /// Whether a claim row exists for this queue (live or not yet swept).
 pub async fn exists(
     conn: &mut PgConnection,

@@ -6,37 +6,21 @@
 use sqlx::{PgConnection, QueryBuilder};
 
 use crate::error::StoreError;
-use crate::events::{Envelope, Event};
+use crate::events::Envelope;
 use crate::model::{ClaimId, MessageId};
+use crate::projections::fold::Mentions;
 
-/// Indexes one event; must run before the event is folded into the other tables.
-pub async fn record(conn: &mut PgConnection, env: &Envelope) -> Result<(), StoreError> {
-    match &env.event {
-        Event::MessagesPosted(e) => {
-            let ids: Vec<&MessageId> = e.messages.iter().map(|m| &m.id).collect();
-            insert(conn, &ids, env.seq).await
-        }
-        Event::MessagesClaimed(e) => {
-            let ids: Vec<&MessageId> = e.messages.iter().map(|m| &m.id).collect();
-            insert(conn, &ids, env.seq).await
-        }
-        Event::MessagesDeleted(e) => insert(conn, &e.ids.iter().collect::<Vec<_>>(), env.seq).await,
-        Event::MessagesPopped(e) => insert(conn, &e.ids.iter().collect::<Vec<_>>(), env.seq).await,
-        Event::MessagesExpired(e) => insert(conn, &e.ids.iter().collect::<Vec<_>>(), env.seq).await,
-        Event::MessageDeadLettered(e) => insert(conn, &[&e.id], env.seq).await,
-        Event::NotificationDelivered(e) => {
-            insert(conn, &e.message_ids().collect::<Vec<_>>(), env.seq).await
-        }
-        Event::NotificationFailed(e) => {
-            insert(conn, &e.message_id.iter().collect::<Vec<_>>(), env.seq).await
-        }
-        Event::NotificationAbandoned(e) => {
-            insert(conn, &e.message_id.iter().collect::<Vec<_>>(), env.seq).await
-        }
-        Event::ClaimRenewed(e) => held_by(conn, &e.claim_id, env.seq).await,
-        Event::ClaimReleased(e) => held_by(conn, &e.claim_id, env.seq).await,
-        Event::ClaimExpired(e) => held_by(conn, &e.claim_id, env.seq).await,
-        Event::QueuePurged(_) | Event::QueueDeleted(_) => {
+/// Indexes one event against the messages it mentions; runs before the event is folded into
+/// the other tables.
+pub async fn index(
+    conn: &mut PgConnection,
+    env: &Envelope,
+    mentions: Mentions<'_>,
+) -> Result<(), StoreError> {
+    match mentions {
+        Mentions::Messages(ids) => insert(conn, &ids, env.seq).await,
+        Mentions::Claim(claim) => held_by(conn, claim, env.seq).await,
+        Mentions::Queue => {
             sqlx::query(
                 "INSERT INTO message_events (message_id, seq)
                  SELECT id, $3 FROM messages WHERE project = $1 AND queue = $2
@@ -49,15 +33,7 @@ pub async fn record(conn: &mut PgConnection, env: &Envelope) -> Result<(), Store
             .await?;
             Ok(())
         }
-        Event::QueueCreated(_)
-        | Event::QueueMetadataUpdated(_)
-        | Event::SubscriptionCreated(_)
-        | Event::SubscriptionUpdated(_)
-        | Event::SubscriptionConfirmed(_)
-        | Event::SubscriptionDeleted(_)
-        | Event::SubscriptionsPurged(_)
-        | Event::SubscriptionsExpired(_)
-        | Event::SubscriptionConfirmationRequested(_) => Ok(()),
+        Mentions::Nothing => Ok(()),
     }
 }
 

@@ -82,14 +82,6 @@ fn id_array(ids: &[MessageId]) -> Vec<&str> {
     ids.iter().map(|id| id.as_str()).collect()
 }
 
-pub async fn delete_queue(
-    conn: &mut PgConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<(), StoreError> {
-    super::delete_queue_rows(conn, "messages", project, queue).await
-}
-
 pub async fn move_to(conn: &mut PgConnection, e: &MessageDeadLettered) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE messages SET queue = $2, marker = $3, ttl = $4, expires_at = $5,

@@ -1,88 +1,26 @@
 //! The PostgreSQL read models (the same tables as `projections::sqlite`, in PostgreSQL's
-//! dialect): the fold that applies each appended event to the tables (run by
-//! the writer inside the append transaction, so reads right after a `201` see the change),
-//! and the queries that serve reads. One file per table.
+//! dialect): the steps of the fold (`fold.rs`, run by the writer inside the append
+//! transaction, so reads right after a `201` see the change), and the queries that serve
+//! reads and decisions. One file per table.
 
 pub mod claims;
+mod fold;
 pub mod history;
 pub mod messages;
 pub mod queues;
 pub mod subscriptions;
 
+pub use fold::apply;
+
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use crate::error::StoreError;
-use crate::events::{Envelope, Event};
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
 use crate::projections::{ClaimState, Expired, HeldBy, MessageView, SubscriptionView};
 
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";
-
-/// Folds one event into the read models.
-pub async fn apply(conn: &mut PgConnection, env: &Envelope) -> Result<(), StoreError> {
-    history::record(conn, env).await?;
-    let (p, q) = (&env.project, &env.queue);
-    match &env.event {
-        Event::QueueCreated(e) => queues::insert(conn, p, q, &e.metadata, env.at).await,
-        Event::QueueMetadataUpdated(e) => queues::set_metadata(conn, p, q, &e.metadata).await,
-        Event::QueueDeleted(_) => {
-            messages::delete_queue(conn, p, q).await?;
-            claims::delete_queue(conn, p, q).await?;
-            subscriptions::delete_queue(conn, p, q).await?;
-            queues::delete(conn, p, q).await
-        }
-        Event::QueuePurged(_) => {
-            messages::delete_queue(conn, p, q).await?;
-            claims::delete_queue(conn, p, q).await
-        }
-        Event::MessagesPosted(e) => {
-            let client = env.client_id.as_ref().map_or("", |c| c.as_str());
-            messages::insert(conn, p, q, client, env.at, &e.messages).await?;
-            match e.messages.last() {
-                Some(last) => queues::advance_marker(conn, p, q, last.marker + 1).await,
-                None => Ok(()),
-            }
-        }
-        Event::MessagesDeleted(e) => messages::delete_ids(conn, &e.ids).await,
-        Event::MessagesPopped(e) => messages::delete_ids(conn, &e.ids).await,
-        Event::MessagesExpired(e) => messages::delete_ids(conn, &e.ids).await,
-        Event::MessageDeadLettered(e) => {
-            messages::move_to(conn, e).await?;
-            queues::advance_marker(conn, p, &e.to_queue, e.marker + 1).await
-        }
-        Event::MessagesClaimed(e) => {
-            claims::insert(conn, p, q, e, env.at).await?;
-            messages::claim(conn, e).await
-        }
-        Event::ClaimRenewed(e) => {
-            claims::renew(conn, e, env.at).await?;
-            messages::renew_claim(conn, e).await
-        }
-        Event::ClaimReleased(e) => {
-            messages::unclaim(conn, &e.claim_id).await?;
-            claims::delete(conn, &e.claim_id).await
-        }
-        Event::ClaimExpired(e) => {
-            messages::unclaim(conn, &e.claim_id).await?;
-            claims::delete(conn, &e.claim_id).await
-        }
-        Event::SubscriptionCreated(e) => subscriptions::insert(conn, p, q, e, env.at).await,
-        Event::SubscriptionUpdated(e) => subscriptions::update(conn, e).await,
-        Event::SubscriptionConfirmed(e) => subscriptions::confirm(conn, &e.id, e.confirmed).await,
-        Event::SubscriptionDeleted(e) => {
-            subscriptions::delete_ids(conn, std::slice::from_ref(&e.id)).await
-        }
-        Event::SubscriptionsPurged(_) => subscriptions::delete_queue(conn, p, q).await,
-        Event::SubscriptionsExpired(e) => subscriptions::delete_ids(conn, &e.ids).await,
-        // Only the history index records these.
-        Event::SubscriptionConfirmationRequested(_)
-        | Event::NotificationDelivered(_)
-        | Event::NotificationFailed(_)
-        | Event::NotificationAbandoned(_) => Ok(()),
-    }
-}
 
 /// Moves a catch-up consumer's checkpoint (a `log_meta` key, e.g. `notifier`) forward to
 /// `seq`; never backward. Not a read model: replay leaves it alone.

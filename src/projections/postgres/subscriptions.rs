@@ -87,14 +87,6 @@ pub async fn delete_ids(conn: &mut PgConnection, ids: &[SubscriptionId]) -> Resu
     Ok(())
 }
 
-pub async fn delete_queue(
-    conn: &mut PgConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<(), StoreError> {
-    super::delete_queue_rows(conn, "subscriptions", project, queue).await
-}
-
 /// A page of live subscriptions in creation order (ids are time-ordered).
 pub async fn list(
     conn: &mut PgConnection,

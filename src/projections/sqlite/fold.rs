@@ -1,111 +1,207 @@
-//! The fold: applies each appended event to the SQLite read-model tables, on the writer's
-//! own synchronous connection (inside the append transaction, so a read right after a `201`
-//! sees the change) and on the rebuild's. Synchronous on purpose: the writer runs on a
+//! The SQLite steps of the fold (its rules: [`crate::projections::fold`]): each appended
+//! event changes the read-model tables on the writer's own synchronous connection (inside
+//! the append transaction, so a read right after a `201` sees the change) and on the
+//! rebuild's. Synchronous on purpose: the writer runs on a
 //! thread of its own and executes many small statements per batch, each of which would
 //! otherwise be a hand-off to an async driver's worker thread.
 
+use futures_util::FutureExt;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
 use crate::error::StoreError;
 use crate::events::{
-    ClaimRenewed, Envelope, Event, MessageDeadLettered, MessagesClaimed, PostedMessage,
+    ClaimRenewed, Envelope, MessageDeadLettered, MessagesClaimed, PostedMessage,
     SubscriptionCreated, SubscriptionUpdated, SCHEMA_VERSION,
 };
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::projections::fold::{self as rules, Mentions, Metadata, Rows, Tables};
 
 use super::{history, CHECKPOINT};
 
 /// Rows per multi-row statement (at most 12 parameters a row, under SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Folds one event into the read models.
+/// Folds one event into the read models (the rules: [`crate::projections::fold`]).
 pub fn apply(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
-    record_history(conn, env)?;
-    let (p, q) = (&env.project, &env.queue);
-    match &env.event {
-        Event::QueueCreated(e) => {
-            conn.prepare_cached(
+    // Every step is synchronous, so the fold is done at once.
+    rules::apply(&mut Sql(conn), env)
+        .now_or_never()
+        .unwrap_or_else(|| Err(StoreError::Corrupt("a fold did not complete".into())))
+}
+
+/// The SQLite steps of the fold, on one connection.
+struct Sql<'c>(&'c Connection);
+
+impl Tables for Sql<'_> {
+    async fn index(&mut self, env: &Envelope, mentions: Mentions<'_>) -> Result<(), StoreError> {
+        index_history(self.0, env, mentions)
+    }
+
+    async fn insert_queue(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        metadata: &Metadata,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
                 "INSERT INTO queues (project, name, metadata, created_at, next_marker)
                  VALUES (?1, ?2, ?3, ?4, 1)",
             )?
             .execute(params![
-                p.as_str(),
-                q.as_str(),
-                serde_json::to_string(&e.metadata)?,
-                env.at.0
+                project.as_str(),
+                queue.as_str(),
+                serde_json::to_string(metadata)?,
+                at.0
             ])?;
-        }
-        Event::QueueMetadataUpdated(e) => {
-            conn.prepare_cached(
-                "UPDATE queues SET metadata = ?3 WHERE project = ?1 AND name = ?2",
-            )?
+        Ok(())
+    }
+
+    async fn set_metadata(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        metadata: &Metadata,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("UPDATE queues SET metadata = ?3 WHERE project = ?1 AND name = ?2")?
             .execute(params![
-                p.as_str(),
-                q.as_str(),
-                serde_json::to_string(&e.metadata)?
+                project.as_str(),
+                queue.as_str(),
+                serde_json::to_string(metadata)?
             ])?;
+        Ok(())
+    }
+
+    async fn delete_queue(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("DELETE FROM queues WHERE project = ?1 AND name = ?2")?
+            .execute(params![project.as_str(), queue.as_str()])?;
+        Ok(())
+    }
+
+    async fn delete_rows(
+        &mut self,
+        rows: Rows,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE project = ?1 AND queue = ?2",
+            rows.table()
+        );
+        self.0
+            .prepare_cached(&sql)?
+            .execute(params![project.as_str(), queue.as_str()])?;
+        Ok(())
+    }
+
+    async fn advance_marker(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        next: i64,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE queues SET next_marker = MAX(next_marker, ?3)
+                 WHERE project = ?1 AND name = ?2",
+            )?
+            .execute(params![project.as_str(), queue.as_str(), next])?;
+        Ok(())
+    }
+
+    async fn insert_messages(
+        &mut self,
+        env: &Envelope,
+        client_id: &str,
+        messages: &[PostedMessage],
+    ) -> Result<(), StoreError> {
+        insert_messages(self.0, env, client_id, messages)
+    }
+
+    async fn delete_messages(&mut self, ids: &[MessageId]) -> Result<(), StoreError> {
+        let mut delete = self
+            .0
+            .prepare_cached("DELETE FROM messages WHERE id = ?1")?;
+        for id in ids {
+            delete.execute([id.as_str()])?;
         }
-        Event::QueueDeleted(_) => {
-            for table in ["messages", "claims", "subscriptions"] {
-                delete_queue_rows(conn, table, p, q)?;
-            }
-            conn.prepare_cached("DELETE FROM queues WHERE project = ?1 AND name = ?2")?
-                .execute(params![p.as_str(), q.as_str()])?;
-        }
-        Event::QueuePurged(_) => {
-            delete_queue_rows(conn, "messages", p, q)?;
-            delete_queue_rows(conn, "claims", p, q)?;
-        }
-        Event::MessagesPosted(e) => {
-            let client = env.client_id.as_ref().map_or("", |c| c.as_str());
-            insert_messages(conn, env, client, &e.messages)?;
-            if let Some(last) = e.messages.last() {
-                advance_marker(conn, p, q, last.marker + 1)?;
-            }
-        }
-        Event::MessagesDeleted(e) => delete_messages(conn, &e.ids)?,
-        Event::MessagesPopped(e) => delete_messages(conn, &e.ids)?,
-        Event::MessagesExpired(e) => delete_messages(conn, &e.ids)?,
-        Event::MessageDeadLettered(e) => {
-            move_message(conn, e)?;
-            advance_marker(conn, p, &e.to_queue, e.marker + 1)?;
-        }
-        Event::MessagesClaimed(e) => {
-            conn.prepare_cached(
+        Ok(())
+    }
+
+    async fn move_message(&mut self, e: &MessageDeadLettered) -> Result<(), StoreError> {
+        move_message(self.0, e)
+    }
+
+    async fn insert_claim(
+        &mut self,
+        env: &Envelope,
+        e: &MessagesClaimed,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
                 "INSERT INTO claims (id, project, queue, ttl, grace, updated_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 e.claim_id.as_str(),
-                p.as_str(),
-                q.as_str(),
+                env.project.as_str(),
+                env.queue.as_str(),
                 e.ttl,
                 e.grace,
                 env.at.0,
                 e.expires_at.0
             ])?;
-            claim_messages(conn, e)?;
-        }
-        Event::ClaimRenewed(e) => renew_claim(conn, e, env.at)?,
-        Event::ClaimReleased(e) => end_claim(conn, &e.claim_id)?,
-        Event::ClaimExpired(e) => end_claim(conn, &e.claim_id)?,
-        Event::SubscriptionCreated(e) => insert_subscription(conn, p, q, e, env.at)?,
-        Event::SubscriptionUpdated(e) => update_subscription(conn, e)?,
-        Event::SubscriptionConfirmed(e) => {
-            conn.prepare_cached("UPDATE subscriptions SET confirmed = ?2 WHERE id = ?1")?
-                .execute(params![e.id.as_str(), e.confirmed])?;
-        }
-        Event::SubscriptionDeleted(e) => delete_subscriptions(conn, std::slice::from_ref(&e.id))?,
-        Event::SubscriptionsPurged(_) => delete_queue_rows(conn, "subscriptions", p, q)?,
-        Event::SubscriptionsExpired(e) => delete_subscriptions(conn, &e.ids)?,
-        // Only the history index records these.
-        Event::SubscriptionConfirmationRequested(_)
-        | Event::NotificationDelivered(_)
-        | Event::NotificationFailed(_)
-        | Event::NotificationAbandoned(_) => {}
+        claim_messages(self.0, e)
     }
-    Ok(())
+
+    async fn renew_claim(&mut self, e: &ClaimRenewed, at: Timestamp) -> Result<(), StoreError> {
+        renew_claim(self.0, e, at)
+    }
+
+    async fn end_claim(&mut self, claim_id: &ClaimId) -> Result<(), StoreError> {
+        end_claim(self.0, claim_id)
+    }
+
+    async fn insert_subscription(
+        &mut self,
+        env: &Envelope,
+        e: &SubscriptionCreated,
+    ) -> Result<(), StoreError> {
+        insert_subscription(self.0, &env.project, &env.queue, e, env.at)
+    }
+
+    async fn update_subscription(&mut self, e: &SubscriptionUpdated) -> Result<(), StoreError> {
+        update_subscription(self.0, e)
+    }
+
+    async fn confirm_subscription(
+        &mut self,
+        id: &SubscriptionId,
+        confirmed: bool,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("UPDATE subscriptions SET confirmed = ?2 WHERE id = ?1")?
+            .execute(params![id.as_str(), confirmed])?;
+        Ok(())
+    }
+
+    async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Result<(), StoreError> {
+        let mut delete = self
+            .0
+            .prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?;
+        for id in ids {
+            delete.execute([id.as_str()])?;
+        }
+        Ok(())
+    }
 }
 
 /// Records that the read models reflect the log up to `seq`.
@@ -188,22 +284,16 @@ fn multi_row<T>(
     Ok(())
 }
 
-/// Indexes the event against the messages it concerns; runs before the other tables fold.
-fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
-    let mut ids: Vec<&MessageId> = match &env.event {
-        Event::MessagesPosted(e) => e.messages.iter().map(|m| &m.id).collect(),
-        Event::MessagesClaimed(e) => e.messages.iter().map(|m| &m.id).collect(),
-        Event::MessagesDeleted(e) => e.ids.iter().collect(),
-        Event::MessagesPopped(e) => e.ids.iter().collect(),
-        Event::MessagesExpired(e) => e.ids.iter().collect(),
-        Event::MessageDeadLettered(e) => vec![&e.id],
-        Event::NotificationDelivered(e) => e.message_ids().collect(),
-        Event::NotificationFailed(e) => e.message_id.iter().collect(),
-        Event::NotificationAbandoned(e) => e.message_id.iter().collect(),
-        Event::ClaimRenewed(e) => return history_of_claim(conn, &e.claim_id, env.seq),
-        Event::ClaimReleased(e) => return history_of_claim(conn, &e.claim_id, env.seq),
-        Event::ClaimExpired(e) => return history_of_claim(conn, &e.claim_id, env.seq),
-        Event::QueuePurged(_) | Event::QueueDeleted(_) => {
+/// Indexes the event against the messages it mentions.
+fn index_history(
+    conn: &Connection,
+    env: &Envelope,
+    mentions: Mentions<'_>,
+) -> Result<(), StoreError> {
+    let ids = match mentions {
+        Mentions::Messages(ids) => ids,
+        Mentions::Claim(claim) => return history_of_claim(conn, claim, env.seq),
+        Mentions::Queue => {
             let sql = format!(
                 "{} SELECT id, CAST(?3 AS TEXT), ?3 FROM messages
                  WHERE project = ?1 AND queue = ?2{}",
@@ -217,19 +307,8 @@ fn record_history(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
             ])?;
             return Ok(());
         }
-        Event::QueueCreated(_)
-        | Event::QueueMetadataUpdated(_)
-        | Event::SubscriptionCreated(_)
-        | Event::SubscriptionUpdated(_)
-        | Event::SubscriptionConfirmed(_)
-        | Event::SubscriptionDeleted(_)
-        | Event::SubscriptionsPurged(_)
-        | Event::SubscriptionsExpired(_)
-        | Event::SubscriptionConfirmationRequested(_) => return Ok(()),
+        Mentions::Nothing => return Ok(()),
     };
-    // One row per message: an id named twice would append the position twice.
-    ids.sort_unstable();
-    ids.dedup();
     let seq = env.seq.to_string();
     multi_row(
         conn,
@@ -254,33 +333,6 @@ fn history_of_claim(conn: &Connection, claim: &ClaimId, seq: i64) -> Result<(), 
     );
     conn.prepare_cached(&sql)?
         .execute(params![claim.as_str(), seq])?;
-    Ok(())
-}
-
-/// Deletes every row of the queue from `table` (a read-model table name, never input).
-fn delete_queue_rows(
-    conn: &Connection,
-    table: &str,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<(), StoreError> {
-    let sql = format!("DELETE FROM {table} WHERE project = ?1 AND queue = ?2");
-    conn.prepare_cached(&sql)?
-        .execute(params![project.as_str(), queue.as_str()])?;
-    Ok(())
-}
-
-/// Makes sure the next posted message gets at least `next` as its marker.
-fn advance_marker(
-    conn: &Connection,
-    project: &ProjectId,
-    queue: &QueueName,
-    next: i64,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE queues SET next_marker = MAX(next_marker, ?3) WHERE project = ?1 AND name = ?2",
-    )?
-    .execute(params![project.as_str(), queue.as_str(), next])?;
     Ok(())
 }
 
@@ -317,14 +369,6 @@ fn insert_messages(
             Ok(())
         },
     )
-}
-
-fn delete_messages(conn: &Connection, ids: &[MessageId]) -> Result<(), StoreError> {
-    let mut delete = conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
-    for id in ids {
-        delete.execute([id.as_str()])?;
-    }
-    Ok(())
 }
 
 fn move_message(conn: &Connection, e: &MessageDeadLettered) -> Result<(), StoreError> {
@@ -431,13 +475,5 @@ fn update_subscription(conn: &Connection, e: &SubscriptionUpdated) -> Result<(),
         serde_json::to_string(&e.options)?,
         e.expires_at.0
     ])?;
-    Ok(())
-}
-
-fn delete_subscriptions(conn: &Connection, ids: &[SubscriptionId]) -> Result<(), StoreError> {
-    let mut delete = conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?;
-    for id in ids {
-        delete.execute([id.as_str()])?;
-    }
     Ok(())
 }

@@ -1,0 +1,198 @@
+//! The fold's rules, written once for both SQL dialects: which steps each event takes on the
+//! read-model tables ([`apply`]) and which messages' histories it is indexed against
+//! ([`mentions`]). Each dialect implements the steps ([`Tables`]): `sqlite::fold` on the
+//! writer's synchronous connection, `postgres` on the node's writer connection. The
+//! rebuild's window (`sqlite::window`) keeps rows in memory and hands the rare events to
+//! the SQLite steps.
+
+use crate::error::StoreError;
+use crate::events::{
+    ClaimRenewed, Envelope, Event, MessageDeadLettered, MessagesClaimed, PostedMessage,
+    SubscriptionCreated, SubscriptionUpdated,
+};
+use crate::model::Timestamp;
+use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId};
+
+/// Queue metadata as an event records it.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// The messages an event is indexed against in `message_history`.
+#[derive(Debug, PartialEq)]
+pub enum Mentions<'e> {
+    /// These messages, each once, in id order.
+    Messages(Vec<&'e MessageId>),
+    /// The messages the claim holds when the event is folded.
+    Claim(&'e ClaimId),
+    /// Every message of the event's queue.
+    Queue,
+    /// None.
+    Nothing,
+}
+
+/// Which messages' histories `event` belongs to.
+pub fn mentions(event: &Event) -> Mentions<'_> {
+    let mut ids: Vec<&MessageId> = match event {
+        Event::MessagesPosted(e) => e.messages.iter().map(|m| &m.id).collect(),
+        Event::MessagesClaimed(e) => e.messages.iter().map(|m| &m.id).collect(),
+        Event::MessagesDeleted(e) => e.ids.iter().collect(),
+        Event::MessagesPopped(e) => e.ids.iter().collect(),
+        Event::MessagesExpired(e) => e.ids.iter().collect(),
+        Event::MessageDeadLettered(e) => vec![&e.id],
+        Event::NotificationDelivered(e) => e.message_ids().collect(),
+        Event::NotificationFailed(e) => e.message_id.iter().collect(),
+        Event::NotificationAbandoned(e) => e.message_id.iter().collect(),
+        Event::ClaimRenewed(e) => return Mentions::Claim(&e.claim_id),
+        Event::ClaimReleased(e) => return Mentions::Claim(&e.claim_id),
+        Event::ClaimExpired(e) => return Mentions::Claim(&e.claim_id),
+        Event::QueuePurged(_) | Event::QueueDeleted(_) => return Mentions::Queue,
+        Event::QueueCreated(_)
+        | Event::QueueMetadataUpdated(_)
+        | Event::SubscriptionCreated(_)
+        | Event::SubscriptionUpdated(_)
+        | Event::SubscriptionConfirmed(_)
+        | Event::SubscriptionDeleted(_)
+        | Event::SubscriptionsPurged(_)
+        | Event::SubscriptionsExpired(_)
+        | Event::SubscriptionConfirmationRequested(_) => return Mentions::Nothing,
+    };
+    // One position per message: an id named twice would be indexed twice.
+    ids.sort_unstable();
+    ids.dedup();
+    Mentions::Messages(ids)
+}
+
+/// The tables a queue's rows are dropped from, all at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    Messages,
+    Claims,
+    Subscriptions,
+}
+
+impl Rows {
+    pub fn table(self) -> &'static str {
+        match self {
+            Rows::Messages => "messages",
+            Rows::Claims => "claims",
+            Rows::Subscriptions => "subscriptions",
+        }
+    }
+}
+
+/// The steps of the fold, as each SQL dialect takes them.
+#[allow(async_fn_in_trait)] // implemented and called only inside this crate
+pub trait Tables {
+    /// Adds position `seq` to the histories of the messages `mentions` names.
+    async fn index(&mut self, env: &Envelope, mentions: Mentions<'_>) -> Result<(), StoreError>;
+    async fn insert_queue(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        metadata: &Metadata,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+    async fn set_metadata(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        metadata: &Metadata,
+    ) -> Result<(), StoreError>;
+    /// Drops the queue's own row (its other rows go by [`Tables::delete_rows`]).
+    async fn delete_queue(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<(), StoreError>;
+    /// Drops every row of the queue from one table.
+    async fn delete_rows(
+        &mut self,
+        rows: Rows,
+        project: &ProjectId,
+        queue: &QueueName,
+    ) -> Result<(), StoreError>;
+    /// Makes sure the next posted message gets at least `next` as its marker.
+    async fn advance_marker(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        next: i64,
+    ) -> Result<(), StoreError>;
+    async fn insert_messages(
+        &mut self,
+        env: &Envelope,
+        client_id: &str,
+        messages: &[PostedMessage],
+    ) -> Result<(), StoreError>;
+    async fn delete_messages(&mut self, ids: &[MessageId]) -> Result<(), StoreError>;
+    async fn move_message(&mut self, e: &MessageDeadLettered) -> Result<(), StoreError>;
+    /// The claim's row and its messages' claim.
+    async fn insert_claim(&mut self, env: &Envelope, e: &MessagesClaimed)
+        -> Result<(), StoreError>;
+    /// The claim's row, its messages' claim expiry, and the lifetimes it extended.
+    async fn renew_claim(&mut self, e: &ClaimRenewed, at: Timestamp) -> Result<(), StoreError>;
+    /// A claim released or expired: its messages are free again and its row goes.
+    async fn end_claim(&mut self, claim_id: &ClaimId) -> Result<(), StoreError>;
+    async fn insert_subscription(
+        &mut self,
+        env: &Envelope,
+        e: &SubscriptionCreated,
+    ) -> Result<(), StoreError>;
+    async fn update_subscription(&mut self, e: &SubscriptionUpdated) -> Result<(), StoreError>;
+    async fn confirm_subscription(
+        &mut self,
+        id: &SubscriptionId,
+        confirmed: bool,
+    ) -> Result<(), StoreError>;
+    async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Result<(), StoreError>;
+}
+
+/// Folds one event into the read models: its history first (a claim's or a queue's
+/// messages are indexed before the event changes them), then its tables.
+pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Result<(), StoreError> {
+    t.index(env, mentions(&env.event)).await?;
+    let (p, q) = (&env.project, &env.queue);
+    match &env.event {
+        Event::QueueCreated(e) => t.insert_queue(p, q, &e.metadata, env.at).await,
+        Event::QueueMetadataUpdated(e) => t.set_metadata(p, q, &e.metadata).await,
+        Event::QueueDeleted(_) => {
+            for rows in [Rows::Messages, Rows::Claims, Rows::Subscriptions] {
+                t.delete_rows(rows, p, q).await?;
+            }
+            t.delete_queue(p, q).await
+        }
+        Event::QueuePurged(_) => {
+            t.delete_rows(Rows::Messages, p, q).await?;
+            t.delete_rows(Rows::Claims, p, q).await
+        }
+        Event::MessagesPosted(e) => {
+            let client = env.client_id.as_ref().map_or("", |c| c.as_str());
+            t.insert_messages(env, client, &e.messages).await?;
+            match e.messages.last() {
+                Some(last) => t.advance_marker(p, q, last.marker + 1).await,
+                None => Ok(()),
+            }
+        }
+        Event::MessagesDeleted(e) => t.delete_messages(&e.ids).await,
+        Event::MessagesPopped(e) => t.delete_messages(&e.ids).await,
+        Event::MessagesExpired(e) => t.delete_messages(&e.ids).await,
+        Event::MessageDeadLettered(e) => {
+            t.move_message(e).await?;
+            t.advance_marker(p, &e.to_queue, e.marker + 1).await
+        }
+        Event::MessagesClaimed(e) => t.insert_claim(env, e).await,
+        Event::ClaimRenewed(e) => t.renew_claim(e, env.at).await,
+        Event::ClaimReleased(e) => t.end_claim(&e.claim_id).await,
+        Event::ClaimExpired(e) => t.end_claim(&e.claim_id).await,
+        Event::SubscriptionCreated(e) => t.insert_subscription(env, e).await,
+        Event::SubscriptionUpdated(e) => t.update_subscription(e).await,
+        Event::SubscriptionConfirmed(e) => t.confirm_subscription(&e.id, e.confirmed).await,
+        Event::SubscriptionDeleted(e) => t.delete_subscriptions(std::slice::from_ref(&e.id)).await,
+        Event::SubscriptionsPurged(_) => t.delete_rows(Rows::Subscriptions, p, q).await,
+        Event::SubscriptionsExpired(e) => t.delete_subscriptions(&e.ids).await,
+        // Only the history index records these.
+        Event::SubscriptionConfirmationRequested(_)
+        | Event::NotificationDelivered(_)
+        | Event::NotificationFailed(_)
+        | Event::NotificationAbandoned(_) => Ok(()),
+    }
+}
