@@ -54,6 +54,23 @@ pub struct ClaimView {
     pub messages: Vec<MessageView>,
 }
 
+impl ClaimView {
+    /// A claim row's `(ttl, updated_at)` and the unexpired messages it holds; a claim that
+    /// holds none is no longer live.
+    pub fn of(
+        id: &ClaimId,
+        (ttl, updated_at): (i64, Timestamp),
+        messages: Vec<MessageView>,
+    ) -> Option<ClaimView> {
+        (!messages.is_empty()).then(|| ClaimView {
+            id: id.clone(),
+            ttl,
+            updated_at,
+            messages,
+        })
+    }
+}
+
 /// Message counts of a queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueStats {
@@ -84,6 +101,50 @@ pub struct QueueFilter {
     pub name: Option<String>,
     /// Metadata keys that must hold these values.
     pub metadata: Vec<(String, serde_json::Value)>,
+}
+
+impl QueueFilter {
+    /// Queues read at a time when the metadata filter drops some of them.
+    const BATCH: i64 = 200;
+
+    /// Rows to ask the table for at a time: the page itself, or a batch to filter by
+    /// metadata.
+    pub fn batch(&self) -> i64 {
+        if self.metadata.is_empty() {
+            self.limit
+        } else {
+            Self::BATCH
+        }
+    }
+
+    /// Adds to `page` the queues of one batch (name and metadata, by name) that match;
+    /// `after` becomes the last name read. Whether the page is complete: full, or the
+    /// table has no more queues.
+    pub fn collect(
+        &self,
+        page: &mut Vec<QueueView>,
+        batch: Vec<(String, QueueMetadata)>,
+        after: &mut String,
+    ) -> bool {
+        let exhausted = (batch.len() as i64) < Self::BATCH || self.metadata.is_empty();
+        for (name, metadata) in batch {
+            after.clone_from(&name);
+            if self
+                .metadata
+                .iter()
+                .all(|(k, v)| metadata.get(k) == Some(v))
+            {
+                page.push(QueueView {
+                    name: QueueName::from_stored(name),
+                    metadata,
+                });
+                if page.len() as i64 == self.limit {
+                    return true;
+                }
+            }
+        }
+        exhausted
+    }
 }
 
 /// A live subscription.

@@ -139,19 +139,11 @@ pub async fn get(
     id: &ClaimId,
     now: Timestamp,
 ) -> Result<Option<ClaimView>, StoreError> {
-    let Some((ttl, updated_at)) = live_row(conn, project, queue, id, now).await? else {
+    let Some(row) = live_row(conn, project, queue, id, now).await? else {
         return Ok(None);
     };
     let held = messages::claimed_by(conn, id, now).await?;
-    if held.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(ClaimView {
-        id: id.clone(),
-        ttl,
-        updated_at,
-        messages: held,
-    }))
+    Ok(ClaimView::of(id, row, held))
 }
 
 /// Claims whose expiry has passed.

@@ -112,10 +112,9 @@ pub async fn list(
     project: &ProjectId,
     filter: &QueueFilter,
 ) -> Result<Vec<QueueView>, StoreError> {
-    const BATCH: i64 = 200;
-    let mut out = Vec::new();
+    let mut page = Vec::new();
     if filter.name.as_deref().is_some_and(|n| n.contains('\0')) {
-        return Ok(out); // no name contains NUL (PostgreSQL text cannot even hold it)
+        return Ok(page); // no name contains NUL (PostgreSQL text cannot even hold it)
     }
     // No name contains NUL either, so cutting the marker there keeps `name > marker` exact.
     let marker = filter.marker.as_deref().unwrap_or_default();
@@ -129,34 +128,15 @@ pub async fn list(
         .bind(project.as_str())
         .bind(&after)
         .bind(filter.name.as_deref())
-        .bind(if filter.metadata.is_empty() {
-            filter.limit
-        } else {
-            BATCH
-        })
+        .bind(filter.batch())
         .fetch_all(&mut *conn)
         .await?;
-        let exhausted = (rows.len() as i64) < BATCH || filter.metadata.is_empty();
-        for row in rows {
-            let name: String = row.try_get(0)?;
-            let metadata = metadata_from(row.try_get(1)?)?;
-            after.clone_from(&name);
-            let matches = filter
-                .metadata
-                .iter()
-                .all(|(k, v)| metadata.get(k) == Some(v));
-            if matches {
-                out.push(QueueView {
-                    name: QueueName::from_stored(name),
-                    metadata,
-                });
-                if out.len() as i64 == filter.limit {
-                    return Ok(out);
-                }
-            }
-        }
-        if exhausted {
-            return Ok(out);
+        let batch = rows
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, metadata_from(row.try_get(1)?)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if filter.collect(&mut page, batch, &mut after) {
+            return Ok(page);
         }
     }
 }

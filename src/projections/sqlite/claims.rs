@@ -36,19 +36,10 @@ pub fn get(
     id: &ClaimId,
     now: Timestamp,
 ) -> Result<Option<ClaimView>, StoreError> {
-    let Some((ttl, updated_at)) = live_row(conn, project, queue, id, now)? else {
+    let Some(row) = live_row(conn, project, queue, id, now)? else {
         return Ok(None);
     };
-    let held = messages::claimed_by(conn, id, now)?;
-    if held.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(ClaimView {
-        id: id.clone(),
-        ttl,
-        updated_at,
-        messages: held,
-    }))
+    Ok(ClaimView::of(id, row, messages::claimed_by(conn, id, now)?))
 }
 
 /// A live claim with its messages' expiry instants, as a renewal needs it.

@@ -45,46 +45,28 @@ pub fn list(
     project: &ProjectId,
     filter: &QueueFilter,
 ) -> Result<Vec<QueueView>, StoreError> {
-    const BATCH: i64 = 200;
-    let mut out = Vec::new();
+    let mut page = Vec::new();
     let mut after = filter.marker.clone().unwrap_or_default();
     let mut select = conn.prepare_cached(
         "SELECT name, metadata FROM queues
          WHERE project = ?1 AND name > ?2 AND (?3 IS NULL OR instr(name, ?3) > 0)
          ORDER BY name LIMIT ?4",
     )?;
-    let page = if filter.metadata.is_empty() {
-        filter.limit
-    } else {
-        BATCH
-    };
     loop {
-        let rows = select
-            .query_map(
-                params![project.as_str(), after, filter.name.as_deref(), page],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        let exhausted = (rows.len() as i64) < BATCH || filter.metadata.is_empty();
-        for (name, metadata) in rows {
-            let metadata = metadata_from(&metadata)?;
-            after.clone_from(&name);
-            let matches = filter
-                .metadata
-                .iter()
-                .all(|(k, v)| metadata.get(k) == Some(v));
-            if matches {
-                out.push(QueueView {
-                    name: QueueName::from_stored(name),
-                    metadata,
-                });
-                if out.len() as i64 == filter.limit {
-                    return Ok(out);
-                }
-            }
+        let args = params![
+            project.as_str(),
+            after,
+            filter.name.as_deref(),
+            filter.batch()
+        ];
+        let mut batch = Vec::new();
+        let mut rows = select.query(args)?;
+        while let Some(row) = rows.next()? {
+            let metadata: String = row.get(1)?;
+            batch.push((row.get(0)?, metadata_from(&metadata)?));
         }
-        if exhausted {
-            return Ok(out);
+        if filter.collect(&mut page, batch, &mut after) {
+            return Ok(page);
         }
     }
 }
