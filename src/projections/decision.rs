@@ -114,3 +114,118 @@ pub trait ReadModel {
     /// What has expired by `now` and is not yet recorded, oldest first, `limit` of each.
     async fn expired(&mut self, now: Timestamp, limit: i64) -> Result<Expired, StoreError>;
 }
+
+/// Implements [`ReadModel`] for a dialect's connection type by calling the functions of the
+/// same names in the dialect's table modules (`queues`, `messages`, `claims`,
+/// `subscriptions`, in scope where it is invoked): `read_model!(Connection)` for a
+/// synchronous driver, `read_model!(PgConnection, .await)` for an asynchronous one.
+macro_rules! read_model {
+    ($conn:ty) => {
+        $crate::projections::decision::read_model!(@impl $conn;);
+    };
+    ($conn:ty, .await) => {
+        $crate::projections::decision::read_model!(@impl $conn; .await);
+    };
+    (@impl $conn:ty; $($await:tt)*) => {
+        impl $crate::projections::ReadModel for $conn {
+            async fn queue_state(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+            ) -> Result<Option<$crate::projections::QueueState>, StoreError> {
+                queues::state(self, project, queue)$($await)*
+            }
+
+            async fn has_messages(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+            ) -> Result<bool, StoreError> {
+                messages::any(self, project, queue)$($await)*
+            }
+
+            async fn has_subscriptions(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+            ) -> Result<bool, StoreError> {
+                subscriptions::any(self, project, queue)$($await)*
+            }
+
+            async fn held_by(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+                ids: &[MessageId],
+                now: Timestamp,
+            ) -> Result<Vec<(MessageId, $crate::projections::HeldBy)>, StoreError> {
+                messages::held_by(self, project, queue, ids, now)$($await)*
+            }
+
+            async fn available(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+                limit: i64,
+                now: Timestamp,
+            ) -> Result<Vec<$crate::projections::MessageView>, StoreError> {
+                messages::available(self, project, queue, limit, now)$($await)*
+            }
+
+            async fn live_claim(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+                id: &ClaimId,
+                now: Timestamp,
+            ) -> Result<Option<$crate::projections::ClaimState>, StoreError> {
+                claims::live_state(self, project, queue, id, now)$($await)*
+            }
+
+            async fn claim_exists(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+                id: &ClaimId,
+            ) -> Result<bool, StoreError> {
+                claims::exists(self, project, queue, id)$($await)*
+            }
+
+            async fn subscription(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+                id: &str,
+                now: Timestamp,
+            ) -> Result<Option<$crate::projections::SubscriptionView>, StoreError> {
+                subscriptions::get(self, project, queue, id, now)$($await)*
+            }
+
+            async fn subscription_of(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+                subscriber: &str,
+                except: Option<&SubscriptionId>,
+                now: Timestamp,
+            ) -> Result<Option<$crate::projections::SubscriptionView>, StoreError> {
+                subscriptions::by_subscriber(self, project, queue, subscriber, except, now)
+                    $($await)*
+            }
+
+            async fn expired(
+                &mut self,
+                now: Timestamp,
+                limit: i64,
+            ) -> Result<$crate::projections::Expired, StoreError> {
+                Ok($crate::projections::Expired {
+                    claims: claims::expired(self, now, limit)$($await)*?,
+                    messages: messages::expired(self, now, limit)$($await)*?,
+                    subscriptions: subscriptions::expired(self, now, limit)$($await)*?,
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use read_model;

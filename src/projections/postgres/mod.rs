@@ -17,7 +17,6 @@ use sqlx::{PgConnection, Row};
 
 use crate::error::StoreError;
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
-use crate::projections::{ClaimState, Expired, HeldBy, MessageView, SubscriptionView};
 
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";
@@ -133,96 +132,4 @@ pub async fn delete_queue_rows(
     Ok(())
 }
 
-impl crate::projections::ReadModel for PgConnection {
-    async fn queue_state(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<Option<crate::projections::QueueState>, StoreError> {
-        queues::state(self, project, queue).await
-    }
-
-    async fn has_messages(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<bool, StoreError> {
-        messages::any(self, project, queue).await
-    }
-
-    async fn has_subscriptions(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<bool, StoreError> {
-        subscriptions::any(self, project, queue).await
-    }
-
-    async fn held_by(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        ids: &[MessageId],
-        now: Timestamp,
-    ) -> Result<Vec<(MessageId, HeldBy)>, StoreError> {
-        messages::held_by(self, project, queue, ids, now).await
-    }
-
-    async fn available(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        limit: i64,
-        now: Timestamp,
-    ) -> Result<Vec<MessageView>, StoreError> {
-        messages::available(self, project, queue, limit, now).await
-    }
-
-    async fn live_claim(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &ClaimId,
-        now: Timestamp,
-    ) -> Result<Option<ClaimState>, StoreError> {
-        claims::live_state(self, project, queue, id, now).await
-    }
-
-    async fn claim_exists(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &ClaimId,
-    ) -> Result<bool, StoreError> {
-        claims::exists(self, project, queue, id).await
-    }
-
-    async fn subscription(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        id: &str,
-        now: Timestamp,
-    ) -> Result<Option<SubscriptionView>, StoreError> {
-        subscriptions::get(self, project, queue, id, now).await
-    }
-
-    async fn subscription_of(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        subscriber: &str,
-        except: Option<&SubscriptionId>,
-        now: Timestamp,
-    ) -> Result<Option<SubscriptionView>, StoreError> {
-        subscriptions::by_subscriber(self, project, queue, subscriber, except, now).await
-    }
-
-    async fn expired(&mut self, now: Timestamp, limit: i64) -> Result<Expired, StoreError> {
-        Ok(Expired {
-            claims: claims::expired(self, now, limit).await?,
-            messages: messages::expired(self, now, limit).await?,
-            subscriptions: subscriptions::expired(self, now, limit).await?,
-        })
-    }
-}
+crate::projections::decision::read_model!(PgConnection, .await);

@@ -43,7 +43,7 @@ pub fn get(
 }
 
 /// A live claim with its messages' expiry instants, as a renewal needs it.
-pub fn state(
+pub fn live_state(
     conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
@@ -81,4 +81,13 @@ pub fn exists(
         )
         .optional()?
         .is_some())
+}
+
+/// Claims whose expiry has passed, oldest first.
+pub fn expired(
+    conn: &Connection,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<(ProjectId, QueueName, ClaimId)>, StoreError> {
+    super::expired_ids(conn, "claims", now, limit, ClaimId::from_stored)
 }

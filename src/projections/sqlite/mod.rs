@@ -1,9 +1,8 @@
-//! The SQLite read models. [`fold`] applies each appended event to the tables (run by the
-//! writer inside the append transaction, so reads right after a `201` see the change) and
-//! `decide_reads` answers the reads decisions need, both on the writer's synchronous
-//! connection; the table files hold the queries that serve clients, through the async
-//! reader pool. [`window`] is the rebuild's fold: the same rules, a window of events at a
-//! time. Message rows keep no body of their own: [`bodies`] reads it from the posting event.
+//! The SQLite read models. [`fold`] holds the steps that apply each appended event to the
+//! tables (run by the writer inside the append transaction, so reads right after a `201`
+//! see the change). The table files hold the queries; each serves clients (through the
+//! store's reader pool) and the writer's decisions (`decide_reads`) alike. [`window`] is
+//! the rebuild's fold: the same rules, a window of events at a time. Message rows keep no body of their own: [`bodies`] reads it from the posting event.
 //!
 //! Statements that write several rows are `OR FAIL`. Under SQLite's default
 //! (`ABORT`), a failing row undoes the rows its statement already wrote, so SQLite copies
@@ -21,6 +20,11 @@ pub mod queues;
 pub mod subscriptions;
 pub mod window;
 
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::StoreError;
+use crate::model::{ProjectId, QueueName, Timestamp};
+
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";
 
@@ -33,3 +37,47 @@ pub const READ_MODELS: [(&str, &str); 6] = [
     ("message_history", "message_id"),
     ("projection_checkpoints", "name"),
 ];
+
+/// Rows of `table` (a read-model table name, never input) whose expiry has passed, oldest
+/// expiry first, as `(project, queue, id)`.
+pub(crate) fn expired_ids<T>(
+    conn: &Connection,
+    table: &str,
+    now: Timestamp,
+    limit: i64,
+    id: impl Fn(String) -> T,
+) -> Result<Vec<(ProjectId, QueueName, T)>, StoreError> {
+    let sql = format!(
+        "SELECT project, queue, id FROM {table} WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2"
+    );
+    let mut select = conn.prepare_cached(&sql)?;
+    let rows = select.query_map(params![now.0, limit], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (project, queue, raw) = row?;
+        let project =
+            ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?;
+        out.push((project, QueueName::from_stored(queue), id(raw)));
+    }
+    Ok(out)
+}
+
+pub(crate) fn has_rows(
+    conn: &Connection,
+    table: &str,
+    project: &ProjectId,
+    queue: &QueueName,
+) -> Result<bool, StoreError> {
+    let sql = format!("SELECT 1 FROM {table} WHERE project = ?1 AND queue = ?2 LIMIT 1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![project.as_str(), queue.as_str()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}

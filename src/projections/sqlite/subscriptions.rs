@@ -82,7 +82,7 @@ pub fn get(
 }
 
 /// A live subscription of the queue with this subscriber, other than `except`.
-pub fn of_subscriber(
+pub fn by_subscriber(
     conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
@@ -108,4 +108,24 @@ pub fn of_subscriber(
         .query_row(args, from_row)
         .optional()?;
     found.map(with_options).transpose()
+}
+
+/// Whether the queue has any subscription rows.
+pub fn any(conn: &Connection, project: &ProjectId, queue: &QueueName) -> Result<bool, StoreError> {
+    super::has_rows(conn, "subscriptions", project, queue)
+}
+
+/// Subscriptions whose expiry has passed, oldest first.
+pub fn expired(
+    conn: &Connection,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<(ProjectId, QueueName, SubscriptionId)>, StoreError> {
+    super::expired_ids(
+        conn,
+        "subscriptions",
+        now,
+        limit,
+        SubscriptionId::from_stored,
+    )
 }
