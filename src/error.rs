@@ -92,6 +92,9 @@ pub enum StoreError {
     Closed,
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// Every connection of a pool stayed busy for the whole wait.
+    #[error("no connection came free within {0:?}")]
+    Busy(std::time::Duration),
 }
 
 impl From<StoreError> for ApiError {

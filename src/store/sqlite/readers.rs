@@ -4,13 +4,17 @@
 //! mode lets readers work while the writer commits.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use crate::error::StoreError;
+
+/// How long a read waits for a connection before the request gets a 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A bounded pool of reading connections; cheap to clone.
 #[derive(Debug, Clone)]
@@ -23,7 +27,8 @@ struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     /// One permit per connection the pool may have open at once.
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+    closed: AtomicBool,
 }
 
 impl Readers {
@@ -33,7 +38,8 @@ impl Readers {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
-                permits: Semaphore::new(size.max(1)),
+                permits: Arc::new(Semaphore::new(size.max(1))),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -44,21 +50,27 @@ impl Readers {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
+        let permits = self.inner.permits.clone();
+        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, permits.acquire_owned())
             .await
+            .map_err(|_| StoreError::Busy(ACQUIRE_TIMEOUT))?
             .map_err(|_| StoreError::Closed)?;
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         let inner = self.inner.clone();
+        // The permit goes with the blocking thread: a caller that stops waiting does not free
+        // its connection for another read while the thread still uses it.
         tokio::task::spawn_blocking(move || {
-            let conn = match inner.idle.lock().map_err(|_| StoreError::Closed)?.pop() {
+            let _permit = permit;
+            let idle = inner.idle().pop();
+            let conn = match idle {
                 Some(conn) => conn,
                 None => open(&inner.path)?,
             };
             let result = read(&conn);
-            if let Ok(mut idle) = inner.idle.lock() {
-                idle.push(conn);
+            if !inner.closed.load(Ordering::Acquire) {
+                inner.idle().push(conn);
             }
             result
         })
@@ -66,11 +78,18 @@ impl Readers {
         .map_err(|e| StoreError::Corrupt(format!("a read failed: {e}")))?
     }
 
-    /// Closes the idle connections; reads after this open new ones.
+    /// Closes the idle connections; later reads fail, and running ones close theirs.
     pub fn close(&self) {
-        if let Ok(mut idle) = self.inner.idle.lock() {
-            idle.clear();
-        }
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.permits.close();
+        self.inner.idle().clear();
+    }
+}
+
+impl Inner {
+    /// The idle connections; a read that panicked while holding the list left it whole.
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -178,7 +178,9 @@ type Decoder = fn(&Frame<'_>) -> Result<Request, Refusal>;
 /// Every action answered through [`decode_action`], with its decoder.
 const TABLE: &[(&str, Decoder)] = &[
     ("event_list", event_list),
+    ("event_subscribe", session),
     ("message_history", message_history),
+    ("authenticate", session),
     ("ping_node", ping_node),
     ("check_node_health", check_node_health),
     ("get_home_doc", |_| {
@@ -216,12 +218,9 @@ const TABLE: &[(&str, Decoder)] = &[
     ("flavor_delete", unsupported),
 ];
 
-/// The actions the session answers itself (they bind or change the connection).
-const SESSION_ACTIONS: [&str; 2] = ["authenticate", "event_subscribe"];
-
 /// Whether the WebSocket API knows the action.
 pub fn is_action(name: &str) -> bool {
-    SESSION_ACTIONS.contains(&name) || TABLE.iter().any(|(n, _)| *n == name)
+    TABLE.iter().any(|(n, _)| *n == name)
 }
 
 /// Decodes one action (after identity checks).
@@ -234,12 +233,14 @@ pub fn decode_action(action: &str, frame: &Frame<'_>) -> Result<Request, Refusal
 
 /// The actions this server answers, as a discovery document.
 fn home_document() -> Value {
-    let names: Vec<&str> = SESSION_ACTIONS
-        .iter()
-        .copied()
-        .chain(TABLE.iter().map(|(name, _)| *name))
-        .collect();
+    let names: Vec<&str> = TABLE.iter().map(|(name, _)| *name).collect();
     json!({"api": "v2", "actions": names})
+}
+
+/// The actions that bind or change the connection (`authenticate`, `event_subscribe`): the
+/// session answers them before decoding, so they never reach the table's decoder.
+fn session(_: &Frame<'_>) -> Result<Request, Refusal> {
+    Err(Rejection::new(400, "This action is answered by the session.").into())
 }
 
 fn unsupported(_: &Frame<'_>) -> Result<Request, Refusal> {

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
-use crate::actions::{execute, Answer, Context, SubscriptionCreate};
+use crate::actions::{execute, Action, Answer, Context, SubscriptionCreate};
 use crate::auth::signed_url::Presented;
 use crate::auth::{Credentials, Principal};
 use crate::commands::{Command, CreateSubscription, Scope};
@@ -460,6 +460,10 @@ impl Session {
             options,
         };
         let action = SubscriptionCreate(CreateSubscription::new(queue.clone(), spec));
+        // A refused caller gets no feed (`execute` checks the same rule again).
+        self.app
+            .auth
+            .authorize(action.rule(false), &ctx.principal)?;
         // Listen before the subscription exists, so no message posted after it is missed.
         if self.feed.is_none() {
             self.feed = Some(self.app.store.subscribe());
