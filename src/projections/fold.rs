@@ -196,3 +196,40 @@ pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Result<(), StoreErro
         | Event::NotificationAbandoned(_) => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{ClaimReleased, MessagesDeleted, QueuePurged, SubscriptionConfirmed};
+
+    #[test]
+    fn an_event_joins_each_named_message_once_in_id_order() {
+        let (a, b) = (
+            MessageId::from_stored("a".into()),
+            MessageId::from_stored("b".into()),
+        );
+        let event = Event::MessagesDeleted(MessagesDeleted {
+            ids: vec![b.clone(), a.clone(), b.clone()],
+            claim_id: None,
+        });
+        assert_eq!(mentions(&event), Mentions::Messages(vec![&a, &b]));
+    }
+
+    #[test]
+    fn claims_queues_and_subscriptions_are_mentioned_as_such() {
+        let claim_id = ClaimId::generate();
+        let released = Event::ClaimReleased(ClaimReleased {
+            claim_id: claim_id.clone(),
+        });
+        assert_eq!(mentions(&released), Mentions::Claim(&claim_id));
+        assert_eq!(
+            mentions(&Event::QueuePurged(QueuePurged {})),
+            Mentions::Queue
+        );
+        let confirmed = Event::SubscriptionConfirmed(SubscriptionConfirmed {
+            id: SubscriptionId::generate(),
+            confirmed: true,
+        });
+        assert_eq!(mentions(&confirmed), Mentions::Nothing);
+    }
+}

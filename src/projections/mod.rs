@@ -160,3 +160,56 @@ pub struct SubscriptionView {
     pub expires_at: Timestamp,
     pub confirmed: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn queue(name: &str, tier: i64) -> (String, QueueMetadata) {
+        let metadata = json!({ "tier": tier })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        (name.to_owned(), QueueMetadata::from_stored(metadata))
+    }
+
+    #[test]
+    fn a_page_keeps_the_matching_queues_until_it_is_full() {
+        let filter = QueueFilter {
+            marker: None,
+            limit: 2,
+            name: None,
+            metadata: vec![("tier".into(), json!(1))],
+        };
+        assert_eq!(filter.batch(), 200);
+        let (mut page, mut after) = (Vec::new(), String::new());
+        let batch = vec![queue("a", 1), queue("b", 2), queue("c", 1), queue("d", 1)];
+        assert!(
+            filter.collect(&mut page, batch, &mut after),
+            "the page is full"
+        );
+        let names: Vec<&str> = page.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(after, "c");
+    }
+
+    #[test]
+    fn a_short_batch_ends_the_listing_and_a_full_one_asks_for_more() {
+        let filter = QueueFilter {
+            marker: None,
+            limit: 10,
+            name: None,
+            metadata: vec![("tier".into(), json!(3))],
+        };
+        let (mut page, mut after) = (Vec::new(), String::new());
+        let full: Vec<_> = (0..200).map(|i| queue(&format!("q{i:03}"), 1)).collect();
+        assert!(
+            !filter.collect(&mut page, full, &mut after),
+            "more may match"
+        );
+        assert_eq!(after, "q199");
+        assert!(filter.collect(&mut page, vec![queue("r", 3)], &mut after));
+        assert_eq!(page.len(), 1);
+    }
+}

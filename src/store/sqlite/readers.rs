@@ -101,3 +101,37 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_share_connections_and_fail_once_closed() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("r.db");
+        Connection::open(&path)
+            .and_then(|c| c.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);"))
+            .expect("a database");
+        let readers = Readers::new(&path, 2);
+        for _ in 0..5 {
+            let x = readers
+                .read(|c| Ok(c.query_row("SELECT x FROM t", [], |r| r.get::<_, i64>(0))?))
+                .await
+                .expect("a read");
+            assert_eq!(x, 7);
+        }
+        assert_eq!(
+            readers.inner.idle().len(),
+            1,
+            "one connection served them all"
+        );
+        let write = readers
+            .read(|c| Ok(c.execute("INSERT INTO t VALUES (8)", [])?))
+            .await;
+        assert!(write.is_err(), "readers cannot write");
+        readers.close();
+        let after = readers.read(|_| Ok(())).await;
+        assert!(matches!(after, Err(StoreError::Closed)), "{after:?}");
+    }
+}
