@@ -4,7 +4,6 @@
 //! mode lets readers work while the writer commits.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -27,8 +26,8 @@ struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     /// One permit per connection the pool may have open at once.
+    /// Closed with the pool: no read starts after that.
     permits: Arc<Semaphore>,
-    closed: AtomicBool,
 }
 
 impl Readers {
@@ -39,7 +38,6 @@ impl Readers {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
                 permits: Arc::new(Semaphore::new(size.max(1))),
-                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -55,9 +53,6 @@ impl Readers {
             .await
             .map_err(|_| StoreError::Busy(ACQUIRE_TIMEOUT))?
             .map_err(|_| StoreError::Closed)?;
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
         let inner = self.inner.clone();
         // The permit goes with the blocking thread: a caller that stops waiting does not free
         // its connection for another read while the thread still uses it.
@@ -69,7 +64,7 @@ impl Readers {
                 None => open(&inner.path)?,
             };
             let result = read(&conn);
-            if !inner.closed.load(Ordering::Acquire) {
+            if !inner.permits.is_closed() {
                 inner.idle().push(conn);
             }
             result
@@ -80,7 +75,6 @@ impl Readers {
 
     /// Closes the idle connections; later reads fail, and running ones close theirs.
     pub fn close(&self) {
-        self.inner.closed.store(true, Ordering::Release);
         self.inner.permits.close();
         self.inner.idle().clear();
     }
