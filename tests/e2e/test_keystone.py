@@ -58,7 +58,7 @@ def setUpModule():
         os.environ["CAIRN_BIN"], "serve", "--bind", "127.0.0.1:%d" % port,
         "--no-websocket", "--data-dir", DATA_DIR, "--no-notify",
         "--auth", "keystone", "--keystone-url", FIXTURES["url"],
-        "--keystone-user", "cairn", "--keystone-password", FIXTURES["password"],
+        "--keystone-user", "cairn", "--keystone-password=" + FIXTURES["password"],
         "--keystone-project", "service", "--signing-key", "e2e-secret",
     ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20

@@ -225,7 +225,8 @@ def manage_main(conf):
         ["fernet_setup"] + owner,
         ["credential_setup"] + owner,
         ["db_sync"],
-        ["bootstrap", "--bootstrap-password", spec["password"],
+        # "=" keeps a password that begins with "-" from reading as a flag.
+        ["bootstrap", "--bootstrap-password=" + spec["password"],
          "--bootstrap-username", "admin",
          "--bootstrap-project-name", "admin",
          "--bootstrap-role-name", "admin",
