@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::request::{Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
+use super::request::{messages_of, ClaimSpec, Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
 
 pub(crate) struct HttpConn {
     client: reqwest::Client,
@@ -40,16 +40,6 @@ fn lost(e: reqwest::Error) -> OpError {
 fn last_segment(href: &str) -> &str {
     let path = href.split('?').next().unwrap_or(href);
     path.rsplit('/').next().unwrap_or(path)
-}
-
-fn messages_of(doc: Value) -> Vec<Value> {
-    match doc {
-        Value::Object(mut map) => match map.remove("messages") {
-            Some(Value::Array(list)) => list,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
 }
 
 impl HttpConn {
@@ -166,12 +156,11 @@ impl HttpConn {
     pub async fn claim(
         &mut self,
         queue: &str,
-        limit: usize,
-        ttl: u64,
-        grace: u64,
+        spec: ClaimSpec,
     ) -> Result<Option<Claimed>, OpError> {
+        let (ttl, grace) = (spec.ttl, spec.grace);
         let doc = serde_json::to_vec(&ClaimDoc { ttl, grace }).map_err(OpError::encode)?;
-        let path = format!("/v2/queues/{queue}/claims?limit={limit}");
+        let path = format!("/v2/queues/{queue}/claims?limit={}", spec.limit);
         match self.send(Method::POST, &path, Some(doc)).await? {
             (StatusCode::NO_CONTENT, _, _) => Ok(None),
             (StatusCode::CREATED, location, body) => {

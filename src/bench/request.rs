@@ -49,6 +49,25 @@ pub(crate) struct NewMessage<'a> {
     pub body: Body<'a>,
 }
 
+/// What a consumer claims each time: how many messages, for how long, with what grace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClaimSpec {
+    pub limit: usize,
+    pub ttl: u64,
+    pub grace: u64,
+}
+
+/// The `messages` list of a listing's or a claim's document (none if it has none).
+pub(crate) fn messages_of(doc: Value) -> Vec<Value> {
+    match doc {
+        Value::Object(mut map) => match map.remove("messages") {
+            Some(Value::Array(list)) => list,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// What a claim returned.
 pub(crate) struct Claimed {
     pub claim_id: String,

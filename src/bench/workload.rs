@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::check::{self, Ledger, Received};
 use super::http::HttpConn;
 use super::report::{self, Op, OpStats, Report, Role};
-use super::request::{Body, Claimed, NewMessage, OpError};
+use super::request::{Body, ClaimSpec, Claimed, NewMessage, OpError};
 use super::ws::WsConn;
 use super::{Codec, Options, Transport};
 
@@ -99,16 +99,10 @@ impl Conn {
         }
     }
 
-    async fn claim(
-        &mut self,
-        queue: &str,
-        limit: usize,
-        ttl: u64,
-        grace: u64,
-    ) -> Result<Option<Claimed>, OpError> {
+    async fn claim(&mut self, queue: &str, spec: ClaimSpec) -> Result<Option<Claimed>, OpError> {
         match self {
-            Conn::Http(c) => c.claim(queue, limit, ttl, grace).await,
-            Conn::Ws(c) => c.claim(queue, limit, ttl, grace).await,
+            Conn::Http(c) => c.claim(queue, spec).await,
+            Conn::Ws(c) => c.claim(queue, spec).await,
         }
     }
 
@@ -133,10 +127,8 @@ struct Ctx {
     pad: String,
     next_n: AtomicU64,
     batch: usize,
-    claim_limit: usize,
     message_ttl: u64,
-    claim_ttl: u64,
-    claim_grace: u64,
+    claim: ClaimSpec,
     /// Time between two iterations of one worker, when paced.
     pace: Option<Duration>,
 }
@@ -232,9 +224,7 @@ async fn consumer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instan
     while Instant::now() < deadline {
         wait_turn(&mut pacer).await;
         let started = Instant::now();
-        let answer = conn
-            .claim(&queue, ctx.claim_limit, ctx.claim_ttl, ctx.claim_grace)
-            .await;
+        let answer = conn.claim(&queue, ctx.claim).await;
         let took = started.elapsed();
         pause_if_lost(&answer).await;
         let claimed = match answer {
@@ -389,12 +379,14 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<Report> {
         run: run.clone(),
         next_n: AtomicU64::new(0),
         batch: options.batch,
-        claim_limit: options.claim_limit,
         // Messages outlive the run; claims too, so no message can legitimately be
         // handed out twice while the run lasts.
         message_ttl: (secs + 300).max(3600),
-        claim_ttl: secs + 60,
-        claim_grace: 60,
+        claim: ClaimSpec {
+            limit: options.claim_limit,
+            ttl: secs + 60,
+            grace: 60,
+        },
         pace: (options.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / options.rate)),
     });
 

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::request::{Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
+use super::request::{messages_of, ClaimSpec, Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
 use super::Codec;
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -76,16 +76,6 @@ async fn connect(url: &str) -> Result<Stream, OpError> {
         Ok(Ok((stream, _))) => Ok(stream),
         Ok(Err(e)) => Err(OpError::Lost(format!("cannot open {url}: {e}"))),
         Err(_) => Err(OpError::Lost(format!("cannot open {url}: timed out"))),
-    }
-}
-
-fn messages_of(body: Value) -> Vec<Value> {
-    match body {
-        Value::Object(mut map) => match map.remove("messages") {
-            Some(Value::Array(list)) => list,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
     }
 }
 
@@ -214,15 +204,13 @@ impl WsConn {
     pub async fn claim(
         &mut self,
         queue: &str,
-        limit: usize,
-        ttl: u64,
-        grace: u64,
+        spec: ClaimSpec,
     ) -> Result<Option<Claimed>, OpError> {
         let body = ClaimBody {
             queue_name: queue,
-            limit,
-            ttl,
-            grace,
+            limit: spec.limit,
+            ttl: spec.ttl,
+            grace: spec.grace,
         };
         match self.call("claim_create", body).await? {
             (204, _) => Ok(None),

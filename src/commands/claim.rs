@@ -219,15 +219,10 @@ pub fn release(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::testing::names;
     use crate::events::Event;
-    use crate::model::{ClientId, MessageId, QueueMetadata};
+    use crate::model::{ClientId, MessageId};
     use serde_json::{json, value::RawValue};
-
-    fn names() -> (ProjectId, QueueName) {
-        let p = ProjectId::new(Some("p")).unwrap();
-        let q = QueueName::new("q", &p).unwrap();
-        (p, q)
-    }
 
     fn message(marker: i64, claim_count: i64, expires_at: i64) -> MessageView {
         MessageView {
@@ -247,7 +242,7 @@ mod tests {
 
     fn queue(md: serde_json::Value) -> QueueState {
         QueueState {
-            metadata: QueueMetadata::from_stored(md.as_object().unwrap().clone()),
+            metadata: crate::commands::testing::stored(md),
             next_marker: 10,
         }
     }

@@ -263,15 +263,10 @@ pub fn pop(available: Vec<MessageView>, project: &ProjectId, cmd: &PopMessages) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::testing::names;
     use crate::events::Event;
-    use crate::model::{MessageBody, QueueMetadata};
+    use crate::model::MessageBody;
     use serde_json::json;
-
-    fn names() -> (ProjectId, QueueName) {
-        let p = ProjectId::new(Some("p")).unwrap();
-        let q = QueueName::new("q", &p).unwrap();
-        (p, q)
-    }
 
     fn new_message(ttl: Option<i64>, delay: Option<i64>) -> NewMessage {
         NewMessage {
@@ -305,7 +300,7 @@ mod tests {
         let l = Limits::default();
         let md = json!({"_default_message_delay": 30, "_default_message_ttl": 120});
         let state = QueueState {
-            metadata: QueueMetadata::from_stored(md.as_object().unwrap().clone()),
+            metadata: crate::commands::testing::stored(md),
             next_marker: 7,
         };
         let msgs = vec![new_message(None, None), new_message(Some(60), Some(5))];
@@ -328,7 +323,7 @@ mod tests {
         let l = Limits::default();
         let md = json!({"_max_messages_post_size": 100});
         let state = QueueState {
-            metadata: QueueMetadata::from_stored(md.as_object().unwrap().clone()),
+            metadata: crate::commands::testing::stored(md),
             next_marker: 1,
         };
         let cmd = PostMessages::new(q, vec![new_message(None, None)], 101, &l).unwrap();

@@ -11,6 +11,8 @@ pub mod notification;
 pub mod queue;
 pub mod subscription;
 pub mod sweep;
+#[cfg(test)]
+mod testing;
 
 use crate::events::NewEvent;
 use crate::model::{

@@ -120,18 +120,9 @@ pub fn purge(p: Purge, project: &ProjectId, queue: &QueueName) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::testing::{names, stored};
     use crate::events::Event;
     use serde_json::json;
-
-    fn names() -> (ProjectId, QueueName) {
-        let p = ProjectId::new(Some("p")).unwrap();
-        let q = QueueName::new("q", &p).unwrap();
-        (p, q)
-    }
-
-    fn stored(v: Value) -> QueueMetadata {
-        QueueMetadata::from_stored(v.as_object().unwrap().clone())
-    }
 
     #[test]
     fn given_existing_queue_when_created_then_nothing_changes() {

@@ -148,6 +148,17 @@ fn in_range(v: i64, min: i64, max: i64) -> bool {
     (min..=max).contains(&v)
 }
 
+/// A number of seconds between `min` and `max`, or Zaqar's error about `what`.
+fn seconds(v: i64, min: i64, max: i64, what: &str) -> Result<i64, ApiError> {
+    if in_range(v, min, max) {
+        Ok(v)
+    } else {
+        Err(ApiError::InvalidRequest(format!(
+            "{what} may not exceed {max} seconds, and must be at least {min} seconds long."
+        )))
+    }
+}
+
 impl Limits {
     /// Page size of a queue listing.
     pub fn queue_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
@@ -205,51 +216,29 @@ impl Limits {
     }
 
     pub fn message_ttl(&self, ttl: i64) -> Result<i64, ApiError> {
-        let max = self.max_message_ttl;
-        if in_range(ttl, MIN_TTL, max) {
-            Ok(ttl)
-        } else {
-            Err(ApiError::InvalidRequest(format!(
-                "The TTL for a message may not exceed {max} seconds, and must be at least \
-                 {MIN_TTL} seconds long."
-            )))
-        }
+        seconds(ttl, MIN_TTL, self.max_message_ttl, "The TTL for a message")
     }
 
     pub fn message_delay(&self, delay: i64) -> Result<i64, ApiError> {
-        let max = self.max_message_delay;
-        if in_range(delay, 0, max) {
-            Ok(delay)
-        } else {
-            Err(ApiError::InvalidRequest(format!(
-                "The Delay TTL for a message may not exceed {max} seconds, and must be at \
-                 least 0 seconds long."
-            )))
-        }
+        seconds(
+            delay,
+            0,
+            self.max_message_delay,
+            "The Delay TTL for a message",
+        )
     }
 
     pub fn claim_ttl(&self, ttl: i64) -> Result<i64, ApiError> {
-        let max = self.max_claim_ttl;
-        if in_range(ttl, MIN_TTL, max) {
-            Ok(ttl)
-        } else {
-            Err(ApiError::InvalidRequest(format!(
-                "The TTL for a claim may not exceed {max} seconds, and must be at least \
-                 {MIN_TTL} seconds long."
-            )))
-        }
+        seconds(ttl, MIN_TTL, self.max_claim_ttl, "The TTL for a claim")
     }
 
     pub fn claim_grace(&self, grace: i64) -> Result<i64, ApiError> {
-        let max = self.max_claim_grace;
-        if in_range(grace, MIN_TTL, max) {
-            Ok(grace)
-        } else {
-            Err(ApiError::InvalidRequest(format!(
-                "The grace for a claim may not exceed {max} seconds, and must be at least \
-                 {MIN_TTL} seconds long."
-            )))
-        }
+        seconds(
+            grace,
+            MIN_TTL,
+            self.max_claim_grace,
+            "The grace for a claim",
+        )
     }
 
     /// A message post body of `len` bytes against the global cap and the queue's own cap.

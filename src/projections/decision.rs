@@ -117,8 +117,9 @@ pub trait ReadModel {
 
 /// Implements [`ReadModel`] for a dialect's connection type by calling the functions of the
 /// same names in the dialect's table modules (`queues`, `messages`, `claims`,
-/// `subscriptions`, in scope where it is invoked): `read_model!(Connection)` for a
-/// synchronous driver, `read_model!(PgConnection, .await)` for an asynchronous one.
+/// `subscriptions`) and its helpers for any table (`has_rows`, `expired_ids`), all in scope
+/// where it is invoked: `read_model!(Connection)` for a synchronous driver,
+/// `read_model!(PgConnection, .await)` for an asynchronous one.
 macro_rules! read_model {
     ($conn:ty) => {
         $crate::projections::decision::read_model!(@impl $conn;);
@@ -141,7 +142,7 @@ macro_rules! read_model {
                 project: &ProjectId,
                 queue: &QueueName,
             ) -> Result<bool, StoreError> {
-                messages::any(self, project, queue)$($await)*
+                has_rows(self, "messages", project, queue)$($await)*
             }
 
             async fn has_subscriptions(
@@ -149,7 +150,7 @@ macro_rules! read_model {
                 project: &ProjectId,
                 queue: &QueueName,
             ) -> Result<bool, StoreError> {
-                subscriptions::any(self, project, queue)$($await)*
+                has_rows(self, "subscriptions", project, queue)$($await)*
             }
 
             async fn held_by(
@@ -219,9 +220,17 @@ macro_rules! read_model {
                 limit: i64,
             ) -> Result<$crate::projections::Expired, StoreError> {
                 Ok($crate::projections::Expired {
-                    claims: claims::expired(self, now, limit)$($await)*?,
-                    messages: messages::expired(self, now, limit)$($await)*?,
-                    subscriptions: subscriptions::expired(self, now, limit)$($await)*?,
+                    claims: expired_ids(self, "claims", now, limit, ClaimId::from_stored)
+                        $($await)*?,
+                    messages: expired_ids(self, "messages", now, limit, MessageId::from_stored)
+                        $($await)*?,
+                    subscriptions: expired_ids(
+                        self,
+                        "subscriptions",
+                        now,
+                        limit,
+                        SubscriptionId::from_stored,
+                    )$($await)*?,
                 })
             }
         }

@@ -1,17 +1,16 @@
 //! The fold's rules, written once for both SQL dialects: which steps each event takes on the
 //! read-model tables ([`apply`]) and which messages' histories it is indexed against
 //! ([`mentions`]). Each dialect implements the steps ([`Tables`]): `sqlite::fold` on the
-//! writer's synchronous connection, `postgres` on the node's writer connection. The
-//! rebuild's window (`sqlite::window`) keeps rows in memory and hands the rare events to
-//! the SQLite steps.
+//! writer's synchronous connection, `postgres` on the node's writer connection, and the
+//! rebuild's window (`sqlite::window`) on rows it keeps in memory, handing the rare steps
+//! to the SQLite ones.
 
 use crate::error::StoreError;
 use crate::events::{
-    ClaimRenewed, Envelope, Event, MessageDeadLettered, MessagesClaimed, PostedMessage,
+    ClaimRenewed, Envelope, Event, MessageDeadLettered, MessagesClaimed, MessagesPosted,
     SubscriptionCreated, SubscriptionUpdated,
 };
-use crate::model::Timestamp;
-use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId};
+use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
 
 /// Queue metadata as an event records it.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
@@ -79,96 +78,69 @@ impl Rows {
     }
 }
 
-/// The steps of the fold, as each SQL dialect takes them.
+/// What a step of the fold returns.
+pub type Step = Result<(), StoreError>;
+
+/// The steps of the fold, as each SQL dialect takes them (and the rebuild's window). A step
+/// given the envelope acts on the event's own queue.
 #[allow(async_fn_in_trait)] // implemented and called only inside this crate
 pub trait Tables {
     /// Adds position `seq` to the histories of the messages `mentions` names.
-    async fn index(&mut self, env: &Envelope, mentions: Mentions<'_>) -> Result<(), StoreError>;
-    async fn insert_queue(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        metadata: &Metadata,
-        at: Timestamp,
-    ) -> Result<(), StoreError>;
-    async fn set_metadata(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        metadata: &Metadata,
-    ) -> Result<(), StoreError>;
+    async fn index(&mut self, env: &Envelope, mentions: Mentions<'_>) -> Step;
+    async fn insert_queue(&mut self, env: &Envelope, metadata: &Metadata) -> Step;
+    async fn set_metadata(&mut self, env: &Envelope, metadata: &Metadata) -> Step;
     /// Drops the queue's own row (its other rows go by [`Tables::delete_rows`]).
-    async fn delete_queue(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<(), StoreError>;
+    async fn delete_queue(&mut self, env: &Envelope) -> Step;
     /// Drops every row of the queue from one table.
-    async fn delete_rows(
-        &mut self,
-        rows: Rows,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<(), StoreError>;
+    async fn delete_rows(&mut self, rows: Rows, env: &Envelope) -> Step;
     /// Makes sure the next posted message gets at least `next` as its marker.
-    async fn advance_marker(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        next: i64,
-    ) -> Result<(), StoreError>;
-    async fn insert_messages(
-        &mut self,
-        env: &Envelope,
-        client_id: &str,
-        messages: &[PostedMessage],
-    ) -> Result<(), StoreError>;
-    async fn delete_messages(&mut self, ids: &[MessageId]) -> Result<(), StoreError>;
-    async fn move_message(&mut self, e: &MessageDeadLettered) -> Result<(), StoreError>;
+    async fn advance_marker(&mut self, project: &ProjectId, queue: &QueueName, next: i64) -> Step;
+    /// Inserts the posted messages, their bodies left in the event (poster: [`client_of`]).
+    async fn insert_messages(&mut self, env: &Envelope, e: &MessagesPosted) -> Step;
+    async fn delete_messages(&mut self, ids: &[MessageId]) -> Step;
+    async fn move_message(&mut self, e: &MessageDeadLettered) -> Step;
     /// The claim's row and its messages' claim.
-    async fn insert_claim(&mut self, env: &Envelope, e: &MessagesClaimed)
-        -> Result<(), StoreError>;
+    async fn insert_claim(&mut self, env: &Envelope, e: &MessagesClaimed) -> Step;
     /// The claim's row, its messages' claim expiry, and the lifetimes it extended.
-    async fn renew_claim(&mut self, e: &ClaimRenewed, at: Timestamp) -> Result<(), StoreError>;
+    async fn renew_claim(&mut self, e: &ClaimRenewed, at: Timestamp) -> Step;
     /// A claim released or expired: its messages are free again and its row goes.
-    async fn end_claim(&mut self, claim_id: &ClaimId) -> Result<(), StoreError>;
-    async fn insert_subscription(
-        &mut self,
-        env: &Envelope,
-        e: &SubscriptionCreated,
-    ) -> Result<(), StoreError>;
-    async fn update_subscription(&mut self, e: &SubscriptionUpdated) -> Result<(), StoreError>;
-    async fn confirm_subscription(
-        &mut self,
-        id: &SubscriptionId,
-        confirmed: bool,
-    ) -> Result<(), StoreError>;
-    async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Result<(), StoreError>;
+    async fn end_claim(&mut self, claim_id: &ClaimId) -> Step;
+    async fn insert_subscription(&mut self, env: &Envelope, e: &SubscriptionCreated) -> Step;
+    async fn update_subscription(&mut self, e: &SubscriptionUpdated) -> Step;
+    async fn confirm_subscription(&mut self, id: &SubscriptionId, confirmed: bool) -> Step;
+    async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Step;
+}
+
+/// The poster of the messages an event carries, as the `messages` table records it (empty
+/// for none).
+pub fn client_of(env: &Envelope) -> &str {
+    env.client_id.as_ref().map_or("", |c| c.as_str())
 }
 
 /// Folds one event into the read models: its history first (a claim's or a queue's
 /// messages are indexed before the event changes them), then its tables.
-pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Result<(), StoreError> {
+pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Step {
     t.index(env, mentions(&env.event)).await?;
-    let (p, q) = (&env.project, &env.queue);
     match &env.event {
-        Event::QueueCreated(e) => t.insert_queue(p, q, &e.metadata, env.at).await,
-        Event::QueueMetadataUpdated(e) => t.set_metadata(p, q, &e.metadata).await,
+        Event::QueueCreated(e) => t.insert_queue(env, &e.metadata).await,
+        Event::QueueMetadataUpdated(e) => t.set_metadata(env, &e.metadata).await,
         Event::QueueDeleted(_) => {
             for rows in [Rows::Messages, Rows::Claims, Rows::Subscriptions] {
-                t.delete_rows(rows, p, q).await?;
+                t.delete_rows(rows, env).await?;
             }
-            t.delete_queue(p, q).await
+            t.delete_queue(env).await
         }
         Event::QueuePurged(_) => {
-            t.delete_rows(Rows::Messages, p, q).await?;
-            t.delete_rows(Rows::Claims, p, q).await
+            t.delete_rows(Rows::Messages, env).await?;
+            t.delete_rows(Rows::Claims, env).await
         }
         Event::MessagesPosted(e) => {
-            let client = env.client_id.as_ref().map_or("", |c| c.as_str());
-            t.insert_messages(env, client, &e.messages).await?;
+            t.insert_messages(env, e).await?;
             match e.messages.last() {
-                Some(last) => t.advance_marker(p, q, last.marker + 1).await,
+                Some(last) => {
+                    t.advance_marker(&env.project, &env.queue, last.marker + 1)
+                        .await
+                }
                 None => Ok(()),
             }
         }
@@ -177,7 +149,8 @@ pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Result<(), StoreErro
         Event::MessagesExpired(e) => t.delete_messages(&e.ids).await,
         Event::MessageDeadLettered(e) => {
             t.move_message(e).await?;
-            t.advance_marker(p, &e.to_queue, e.marker + 1).await
+            t.advance_marker(&env.project, &e.to_queue, e.marker + 1)
+                .await
         }
         Event::MessagesClaimed(e) => t.insert_claim(env, e).await,
         Event::ClaimRenewed(e) => t.renew_claim(e, env.at).await,
@@ -187,7 +160,7 @@ pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Result<(), StoreErro
         Event::SubscriptionUpdated(e) => t.update_subscription(e).await,
         Event::SubscriptionConfirmed(e) => t.confirm_subscription(&e.id, e.confirmed).await,
         Event::SubscriptionDeleted(e) => t.delete_subscriptions(std::slice::from_ref(&e.id)).await,
-        Event::SubscriptionsPurged(_) => t.delete_rows(Rows::Subscriptions, p, q).await,
+        Event::SubscriptionsPurged(_) => t.delete_rows(Rows::Subscriptions, env).await,
         Event::SubscriptionsExpired(e) => t.delete_subscriptions(&e.ids).await,
         // Only the history index records these.
         Event::SubscriptionConfirmationRequested(_)

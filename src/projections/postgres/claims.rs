@@ -145,12 +145,3 @@ pub async fn get(
     let held = messages::claimed_by(conn, id, now).await?;
     Ok(ClaimView::of(id, row, held))
 }
-
-/// Claims whose expiry has passed.
-pub async fn expired(
-    conn: &mut PgConnection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, ClaimId)>, StoreError> {
-    super::expired_ids(conn, "claims", now, limit, ClaimId::from_stored).await
-}

@@ -276,24 +276,6 @@ pub async fn held_by(
         .collect())
 }
 
-/// Whether the queue holds any message rows at all.
-pub async fn any(
-    conn: &mut PgConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<bool, StoreError> {
-    super::queue_has_rows(conn, "messages", project, queue).await
-}
-
-/// Messages whose expiry has passed, oldest expiry first.
-pub async fn expired(
-    conn: &mut PgConnection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, MessageId)>, StoreError> {
-    super::expired_ids(conn, "messages", now, limit, MessageId::from_stored).await
-}
-
 /// Message counts and the oldest/newest message of a queue.
 pub async fn stats(
     conn: &mut PgConnection,

@@ -81,7 +81,7 @@ pub fn scoped_ids<T>(
 }
 
 /// Whether `table` (a read-model table name, never input) holds any row of the queue.
-pub async fn queue_has_rows(
+pub async fn has_rows(
     conn: &mut PgConnection,
     table: &str,
     project: &ProjectId,

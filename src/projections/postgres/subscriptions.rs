@@ -162,28 +162,3 @@ pub async fn by_subscriber(
         .await?;
     row.as_ref().map(from_row).transpose()
 }
-
-/// Whether the queue has any subscription rows.
-pub async fn any(
-    conn: &mut PgConnection,
-    project: &ProjectId,
-    queue: &QueueName,
-) -> Result<bool, StoreError> {
-    super::queue_has_rows(conn, "subscriptions", project, queue).await
-}
-
-/// Subscriptions whose expiry has passed.
-pub async fn expired(
-    conn: &mut PgConnection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, SubscriptionId)>, StoreError> {
-    super::expired_ids(
-        conn,
-        "subscriptions",
-        now,
-        limit,
-        SubscriptionId::from_stored,
-    )
-    .await
-}

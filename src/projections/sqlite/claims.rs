@@ -82,12 +82,3 @@ pub fn exists(
         .optional()?
         .is_some())
 }
-
-/// Claims whose expiry has passed, oldest first.
-pub fn expired(
-    conn: &Connection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, ClaimId)>, StoreError> {
-    super::expired_ids(conn, "claims", now, limit, ClaimId::from_stored)
-}

@@ -7,6 +7,6 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
 
-use super::{claims, messages, queues, subscriptions};
+use super::{claims, expired_ids, has_rows, messages, queues, subscriptions};
 
 crate::projections::decision::read_model!(Connection);

@@ -1,113 +1,89 @@
 //! The SQLite steps of the fold (its rules: [`crate::projections::fold`]): each appended
 //! event changes the read-model tables on the writer's own synchronous connection (inside
-//! the append transaction, so a read right after a `201` sees the change) and on the
-//! rebuild's. Synchronous on purpose: the writer runs on a
+//! the append transaction, so a read right after a `201` sees the change); the rebuild's
+//! window (`window`) takes the rare steps here too. Synchronous on purpose: the writer runs on a
 //! thread of its own and executes many small statements per batch, each of which would
 //! otherwise be a hand-off to an async driver's worker thread.
 
 use futures_util::FutureExt;
-use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection};
+use rusqlite::{params, Connection};
 
 use crate::error::StoreError;
 use crate::events::{
-    ClaimRenewed, Envelope, MessageDeadLettered, MessagesClaimed, PostedMessage,
+    ClaimRenewed, Envelope, MessageDeadLettered, MessagesClaimed, MessagesPosted, PostedMessage,
     SubscriptionCreated, SubscriptionUpdated, SCHEMA_VERSION,
 };
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
-use crate::projections::fold::{self as rules, Mentions, Metadata, Rows, Tables};
+use crate::projections::fold::{self as rules, client_of, Mentions, Metadata, Rows, Step, Tables};
+use crate::projections::sqlite::rows::insert_rows;
 
 use super::{history, CHECKPOINT};
 
-/// Rows per multi-row statement (at most 12 parameters a row, under SQLite's limit).
-const ROWS_PER_STATEMENT: usize = 500;
-
 /// Folds one event into the read models (the rules: [`crate::projections::fold`]).
 pub fn apply(conn: &Connection, env: &Envelope) -> Result<(), StoreError> {
-    // Every step is synchronous, so the fold is done at once.
-    rules::apply(&mut Sql(conn), env)
+    apply_now(&mut Sql(conn), env)
+}
+
+/// Folds one event with steps that are all synchronous, so the fold is done at once.
+pub(super) fn apply_now(tables: &mut impl Tables, env: &Envelope) -> Result<(), StoreError> {
+    rules::apply(tables, env)
         .now_or_never()
         .unwrap_or_else(|| Err(StoreError::Corrupt("a fold did not complete".into())))
 }
 
 /// The SQLite steps of the fold, on one connection.
-struct Sql<'c>(&'c Connection);
+pub(super) struct Sql<'c>(pub &'c Connection);
 
 impl Tables for Sql<'_> {
-    async fn index(&mut self, env: &Envelope, mentions: Mentions<'_>) -> Result<(), StoreError> {
+    async fn index(&mut self, env: &Envelope, mentions: Mentions<'_>) -> Step {
         index_history(self.0, env, mentions)
     }
 
-    async fn insert_queue(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        metadata: &Metadata,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
+    async fn insert_queue(&mut self, env: &Envelope, metadata: &Metadata) -> Step {
         self.0
             .prepare_cached(
                 "INSERT INTO queues (project, name, metadata, created_at, next_marker)
                  VALUES (?1, ?2, ?3, ?4, 1)",
             )?
             .execute(params![
-                project.as_str(),
-                queue.as_str(),
+                env.project.as_str(),
+                env.queue.as_str(),
                 serde_json::to_string(metadata)?,
-                at.0
+                env.at.0
             ])?;
         Ok(())
     }
 
-    async fn set_metadata(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        metadata: &Metadata,
-    ) -> Result<(), StoreError> {
+    async fn set_metadata(&mut self, env: &Envelope, metadata: &Metadata) -> Step {
         self.0
             .prepare_cached("UPDATE queues SET metadata = ?3 WHERE project = ?1 AND name = ?2")?
             .execute(params![
-                project.as_str(),
-                queue.as_str(),
+                env.project.as_str(),
+                env.queue.as_str(),
                 serde_json::to_string(metadata)?
             ])?;
         Ok(())
     }
 
-    async fn delete_queue(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<(), StoreError> {
+    async fn delete_queue(&mut self, env: &Envelope) -> Step {
         self.0
             .prepare_cached("DELETE FROM queues WHERE project = ?1 AND name = ?2")?
-            .execute(params![project.as_str(), queue.as_str()])?;
+            .execute(params![env.project.as_str(), env.queue.as_str()])?;
         Ok(())
     }
 
-    async fn delete_rows(
-        &mut self,
-        rows: Rows,
-        project: &ProjectId,
-        queue: &QueueName,
-    ) -> Result<(), StoreError> {
+    async fn delete_rows(&mut self, rows: Rows, env: &Envelope) -> Step {
         let sql = format!(
             "DELETE FROM {} WHERE project = ?1 AND queue = ?2",
             rows.table()
         );
         self.0
             .prepare_cached(&sql)?
-            .execute(params![project.as_str(), queue.as_str()])?;
+            .execute(params![env.project.as_str(), env.queue.as_str()])?;
         Ok(())
     }
 
-    async fn advance_marker(
-        &mut self,
-        project: &ProjectId,
-        queue: &QueueName,
-        next: i64,
-    ) -> Result<(), StoreError> {
+    async fn advance_marker(&mut self, project: &ProjectId, queue: &QueueName, next: i64) -> Step {
         self.0
             .prepare_cached(
                 "UPDATE queues SET next_marker = MAX(next_marker, ?3)
@@ -117,16 +93,11 @@ impl Tables for Sql<'_> {
         Ok(())
     }
 
-    async fn insert_messages(
-        &mut self,
-        env: &Envelope,
-        client_id: &str,
-        messages: &[PostedMessage],
-    ) -> Result<(), StoreError> {
-        insert_messages(self.0, env, client_id, messages)
+    async fn insert_messages(&mut self, env: &Envelope, e: &MessagesPosted) -> Step {
+        insert_messages(self.0, env, &e.messages)
     }
 
-    async fn delete_messages(&mut self, ids: &[MessageId]) -> Result<(), StoreError> {
+    async fn delete_messages(&mut self, ids: &[MessageId]) -> Step {
         let mut delete = self
             .0
             .prepare_cached("DELETE FROM messages WHERE id = ?1")?;
@@ -136,15 +107,11 @@ impl Tables for Sql<'_> {
         Ok(())
     }
 
-    async fn move_message(&mut self, e: &MessageDeadLettered) -> Result<(), StoreError> {
+    async fn move_message(&mut self, e: &MessageDeadLettered) -> Step {
         move_message(self.0, e)
     }
 
-    async fn insert_claim(
-        &mut self,
-        env: &Envelope,
-        e: &MessagesClaimed,
-    ) -> Result<(), StoreError> {
+    async fn insert_claim(&mut self, env: &Envelope, e: &MessagesClaimed) -> Step {
         self.0
             .prepare_cached(
                 "INSERT INTO claims (id, project, queue, ttl, grace, updated_at, expires_at)
@@ -162,38 +129,30 @@ impl Tables for Sql<'_> {
         claim_messages(self.0, e)
     }
 
-    async fn renew_claim(&mut self, e: &ClaimRenewed, at: Timestamp) -> Result<(), StoreError> {
+    async fn renew_claim(&mut self, e: &ClaimRenewed, at: Timestamp) -> Step {
         renew_claim(self.0, e, at)
     }
 
-    async fn end_claim(&mut self, claim_id: &ClaimId) -> Result<(), StoreError> {
+    async fn end_claim(&mut self, claim_id: &ClaimId) -> Step {
         end_claim(self.0, claim_id)
     }
 
-    async fn insert_subscription(
-        &mut self,
-        env: &Envelope,
-        e: &SubscriptionCreated,
-    ) -> Result<(), StoreError> {
+    async fn insert_subscription(&mut self, env: &Envelope, e: &SubscriptionCreated) -> Step {
         insert_subscription(self.0, &env.project, &env.queue, e, env.at)
     }
 
-    async fn update_subscription(&mut self, e: &SubscriptionUpdated) -> Result<(), StoreError> {
+    async fn update_subscription(&mut self, e: &SubscriptionUpdated) -> Step {
         update_subscription(self.0, e)
     }
 
-    async fn confirm_subscription(
-        &mut self,
-        id: &SubscriptionId,
-        confirmed: bool,
-    ) -> Result<(), StoreError> {
+    async fn confirm_subscription(&mut self, id: &SubscriptionId, confirmed: bool) -> Step {
         self.0
             .prepare_cached("UPDATE subscriptions SET confirmed = ?2 WHERE id = ?1")?
             .execute(params![id.as_str(), confirmed])?;
         Ok(())
     }
 
-    async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Result<(), StoreError> {
+    async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Step {
         let mut delete = self
             .0
             .prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?;
@@ -258,32 +217,6 @@ fn insert(conn: &Connection, sql: &str, env: &Envelope) -> Result<usize, StoreEr
     ])?)
 }
 
-/// Runs `sql` once per chunk of `items`, with `prefix` followed by one `(?, …)` group of
-/// `width` parameters per item and then `suffix`.
-fn multi_row<T>(
-    conn: &Connection,
-    prefix: &str,
-    width: usize,
-    suffix: &str,
-    items: &[T],
-    bind: impl Fn(&T, &mut Vec<Value>) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let group = format!("({})", vec!["?"; width].join(", "));
-    for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "{prefix} {}{suffix}",
-            vec![group.as_str(); chunk.len()].join(", ")
-        );
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
-        for item in chunk {
-            bind(item, &mut values)?;
-        }
-        conn.prepare_cached(&sql)?
-            .execute(params_from_iter(values.iter()))?;
-    }
-    Ok(())
-}
-
 /// Indexes the event against the messages it mentions.
 fn index_history(
     conn: &Connection,
@@ -310,17 +243,16 @@ fn index_history(
         Mentions::Nothing => return Ok(()),
     };
     let seq = env.seq.to_string();
-    multi_row(
+    insert_rows(
         conn,
         &format!("{} VALUES", history::INSERT),
         3,
         history::ON_CONFLICT,
         &ids,
-        |id, row| {
-            row.push(Value::from(id.as_str().to_owned()));
-            row.push(Value::from(seq.clone()));
-            row.push(Value::from(env.seq));
-            Ok(())
+        |p, id| {
+            p.push(id.as_str())?;
+            p.push(seq.as_str())?;
+            p.push(env.seq)
         },
     )
 }
@@ -337,36 +269,29 @@ fn history_of_claim(conn: &Connection, claim: &ClaimId, seq: i64) -> Result<(), 
 }
 
 /// Inserts posted messages, their bodies left in the posting event (see [`super::bodies`]).
-fn insert_messages(
-    conn: &Connection,
-    env: &Envelope,
-    client_id: &str,
-    messages: &[PostedMessage],
-) -> Result<(), StoreError> {
+fn insert_messages(conn: &Connection, env: &Envelope, messages: &[PostedMessage]) -> Step {
+    let client_id = client_of(env);
     let indexed: Vec<(i64, &PostedMessage)> = (0..).zip(messages).collect();
-    multi_row(
+    insert_rows(
         conn,
         "INSERT OR FAIL INTO messages (project, queue, marker, id, ttl, created_at, expires_at, \
          delay_until, client_id, checksum, post_seq, post_index) VALUES",
         12,
         "",
         &indexed,
-        |(index, m), row| {
-            row.extend([
-                Value::from(env.project.as_str().to_owned()),
-                Value::from(env.queue.as_str().to_owned()),
-                Value::from(m.marker),
-                Value::from(m.id.as_str().to_owned()),
-                Value::from(m.ttl),
-                Value::from(env.at.0),
-                Value::from(m.expires_at.0),
-                Value::from(m.delay_until.0),
-                Value::from(client_id.to_owned()),
-                Value::from(m.checksum.clone()),
-                Value::from(env.seq),
-                Value::from(*index),
-            ]);
-            Ok(())
+        |p, (index, m)| {
+            p.push(env.project.as_str())?;
+            p.push(env.queue.as_str())?;
+            p.push(m.marker)?;
+            p.push(m.id.as_str())?;
+            p.push(m.ttl)?;
+            p.push(env.at.0)?;
+            p.push(m.expires_at.0)?;
+            p.push(m.delay_until.0)?;
+            p.push(client_id)?;
+            p.push(m.checksum.as_deref())?;
+            p.push(env.seq)?;
+            p.push(*index)
         },
     )
 }

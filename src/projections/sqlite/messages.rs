@@ -244,17 +244,3 @@ fn volume(conn: &Connection, sql: &str, args: impl Params) -> Result<(i64, i64),
         .query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok((total - claimed, claimed))
 }
-
-/// Whether the queue holds any message rows at all.
-pub fn any(conn: &Connection, project: &ProjectId, queue: &QueueName) -> Result<bool, StoreError> {
-    super::has_rows(conn, "messages", project, queue)
-}
-
-/// Messages whose expiry has passed, oldest first.
-pub fn expired(
-    conn: &Connection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, MessageId)>, StoreError> {
-    super::expired_ids(conn, "messages", now, limit, MessageId::from_stored)
-}

@@ -17,6 +17,7 @@ pub mod fold;
 pub mod history;
 pub mod messages;
 pub mod queues;
+mod rows;
 pub mod subscriptions;
 pub mod window;
 

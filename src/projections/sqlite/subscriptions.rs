@@ -109,23 +109,3 @@ pub fn by_subscriber(
         .optional()?;
     found.map(with_options).transpose()
 }
-
-/// Whether the queue has any subscription rows.
-pub fn any(conn: &Connection, project: &ProjectId, queue: &QueueName) -> Result<bool, StoreError> {
-    super::has_rows(conn, "subscriptions", project, queue)
-}
-
-/// Subscriptions whose expiry has passed, oldest first.
-pub fn expired(
-    conn: &Connection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<(ProjectId, QueueName, SubscriptionId)>, StoreError> {
-    super::expired_ids(
-        conn,
-        "subscriptions",
-        now,
-        limit,
-        SubscriptionId::from_stored,
-    )
-}

@@ -218,7 +218,7 @@ fn fold_chunks(
         in_flight.fetch_sub(1, Ordering::AcqRel);
         let events = batch.decode(&mut names)?;
         let n = events.len() as u64;
-        for env in events {
+        for env in &events {
             at = env.seq;
             window.apply(env)?;
             if window.is_full() {

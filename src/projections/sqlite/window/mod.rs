@@ -1,16 +1,19 @@
-//! The rebuild's fold: the rules of [`super::fold`], applied to a window of events in memory
-//! and written to the tables once per window. A message posted and deleted within one window
-//! never touches the `messages` table (its history row is written as soon as it is deleted),
-//! each table is written by multi-row statements (`write_out.rs`), and the history rows go
-//! in key order. Replay and verify use it; the writer keeps the per-event fold, whose
-//! changes must be visible after each batch. Tests replay the writer's log through this
-//! fold and compare every table with the writer's.
+//! The rebuild's fold: the fold's rules ([`crate::projections::fold`]), with steps that
+//! keep a window of rows in memory and write them to the tables once per window. A message
+//! posted and deleted within one window never touches the `messages` table (its history row
+//! is written as soon as it is deleted), each table is written by multi-row statements
+//! (`write_out.rs`), and the history rows go in key order. Replay and verify use it; the
+//! writer keeps the per-event steps (`super::fold`), whose changes must be visible after
+//! each batch. Tests replay the writer's log through this fold and compare every table with
+//! the writer's.
 //!
-//! Rows the window has not seen are read from the tables on first use (by id, or by claim
-//! for the events that concern a claim's messages), after which the window's version wins.
-//! Events about whole queues and dead-lettering are rare: the window is written out first
-//! and they are folded by the per-event fold.
+//! Rows the window has not seen are read from the tables when a step first needs them (by
+//! id, or by claim for the steps that concern a claim's messages), after which the window's
+//! version wins; indexing an event against a message needs no read. The steps about whole
+//! queues and dead-lettering are rare: the window is written out first and the SQL steps
+//! take them.
 
+mod steps;
 mod write_out;
 
 use std::sync::Arc;
@@ -20,14 +23,13 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::error::StoreError;
-use crate::events::{ClaimRenewed, Envelope, Event, MessagesClaimed, MessagesPosted};
-use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
+use crate::events::Envelope;
+use crate::model::{ClaimId, ClientId, ProjectId, QueueName};
+use crate::projections::sqlite::fold::apply_now;
+use crate::projections::sqlite::rows::ROWS_PER_STATEMENT;
 
-use super::{fold, history};
+use super::history;
 use write_out::insert_history;
-
-/// Rows per multi-row statement (at most 16 parameters a row, under SQLite's limit).
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// Messages the window may hold, live, before it must be written out.
 const MAX_LIVE_MESSAGES: usize = 100_000;
@@ -92,27 +94,19 @@ struct Message {
 }
 
 /// What the window knows of one message.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct MessageSlot {
     /// The current row; `None` once deleted (or if it never existed).
     row: Option<Box<Message>>,
+    /// Whether `row` and `stored` are known: a slot made to index an event is read from the
+    /// table only when a step needs its row.
+    known: bool,
     /// Whether the table may hold a row for this id (as of the last write-out).
     stored: bool,
     /// Whether a stored row differs from the table.
     dirty: bool,
     /// The window's events that concern the message.
     history: History,
-}
-
-impl MessageSlot {
-    fn new(row: Option<Box<Message>>, stored: bool) -> Self {
-        MessageSlot {
-            row,
-            stored,
-            dirty: false,
-            history: History::default(),
-        }
-    }
 }
 
 /// Positions of a message's events gathered in the window, ascending (most messages have
@@ -193,115 +187,28 @@ impl<'c> Window<'c> {
     }
 
     /// Folds one event into the window.
-    pub fn apply(&mut self, env: Envelope) -> Result<(), StoreError> {
-        let seq = env.seq;
-        match env.event {
-            Event::MessagesPosted(e) => {
-                self.post(env.project, env.queue, env.client_id, env.at, e, seq)?
-            }
-            Event::MessagesDeleted(e) => self.delete(&e.ids, seq)?,
-            Event::MessagesPopped(e) => self.delete(&e.ids, seq)?,
-            Event::MessagesExpired(e) => self.delete(&e.ids, seq)?,
-            Event::MessagesClaimed(e) => self.claim(env.project, env.queue, env.at, e, seq)?,
-            Event::ClaimRenewed(e) => self.renew(&e, env.at, seq)?,
-            Event::ClaimReleased(e) => self.end_claim(&e.claim_id, seq)?,
-            Event::ClaimExpired(e) => self.end_claim(&e.claim_id, seq)?,
-            Event::NotificationDelivered(e) => {
-                for id in e.message_ids() {
-                    self.mention(Some(id), seq)?;
-                }
-            }
-            Event::NotificationFailed(e) => self.mention(e.message_id.as_ref(), seq)?,
-            Event::NotificationAbandoned(e) => self.mention(e.message_id.as_ref(), seq)?,
-            Event::SubscriptionConfirmationRequested(_) => {}
-            // Neither touches what the window holds.
-            Event::QueueMetadataUpdated(_)
-            | Event::SubscriptionCreated(_)
-            | Event::SubscriptionUpdated(_)
-            | Event::SubscriptionConfirmed(_)
-            | Event::SubscriptionDeleted(_)
-            | Event::SubscriptionsPurged(_)
-            | Event::SubscriptionsExpired(_) => fold::apply(self.conn, &env)?,
-            Event::QueueCreated(_)
-            | Event::QueueDeleted(_)
-            | Event::QueuePurged(_)
-            | Event::MessageDeadLettered(_) => {
-                self.write_out()?;
-                fold::apply(self.conn, &env)?;
-            }
-        }
-        Ok(())
+    pub fn apply(&mut self, env: &Envelope) -> Result<(), StoreError> {
+        apply_now(self, env)
     }
 
-    fn post(
-        &mut self,
-        project: ProjectId,
-        queue: QueueName,
-        client: Option<ClientId>,
-        at: Timestamp,
-        e: MessagesPosted,
-        seq: i64,
-    ) -> Result<(), StoreError> {
-        let client = client.unwrap_or_else(|| ClientId::from_stored(String::new()));
-        let queue = self.queue(project, queue);
-        if let Some(last) = e.messages.last() {
-            let next = self.markers.entry(queue.clone()).or_insert(0);
-            *next = (*next).max(last.marker + 1);
-        }
-        for (index, m) in (0..).zip(e.messages) {
-            let key = Key::of(m.id.as_str());
-            let row = Message {
-                queue: queue.clone(),
-                marker: m.marker,
-                body: None,
-                post: Some((seq, index)),
-                ttl: m.ttl,
-                created_at: at.0,
-                expires_at: m.expires_at.0,
-                delay_until: m.delay_until.0,
-                client_id: client.clone(),
-                checksum: m.checksum,
-                claim_id: None,
-                claim_expires: None,
-                claim_count: 0,
-            };
-            let mut slot = MessageSlot::new(Some(Box::new(row)), false);
-            slot.history.push(seq);
+    /// Adds position `seq` to a message's history in the window.
+    fn record(&mut self, key: Key, seq: i64) {
+        let slot = self.messages.entry(key).or_default();
+        if slot.history.push(seq) {
             self.history += 1;
-            if self.messages.insert(key, slot).is_some() {
-                return Err(StoreError::Corrupt(format!(
-                    "message {} posted twice (seq {seq})",
-                    m.id
-                )));
-            }
-            self.live += 1;
         }
-        Ok(())
     }
 
-    fn delete(&mut self, ids: &[MessageId], seq: i64) -> Result<(), StoreError> {
-        for id in ids {
-            let key = Key::of(id.as_str());
-            // Deleting by id needs no read: the write-out deletes whatever is there.
-            let slot = self
-                .messages
-                .entry(key.clone())
-                .or_insert_with(|| MessageSlot::new(None, true));
-            let posted_here = slot.row.take().is_some() && !slot.stored;
-            if slot.history.push(seq) {
-                self.history += 1;
-            }
-            if posted_here {
-                // Never in the table and now gone: only its history remains to be written.
-                // Should a later event name it, a new slot appends to the row written here.
-                self.live -= 1;
-                let slot = self.messages.remove(&key).expect("just updated");
-                self.history -= slot.history.0.len();
-                self.finished.push((key, slot.history));
-                if self.finished.len() == ROWS_PER_STATEMENT {
-                    self.write_finished()?;
-                }
-            }
+    /// Takes a message out of the window whose row was never in the table and is now gone:
+    /// only its history remains to be written. Should a later event name it, a new slot
+    /// appends to the row written here.
+    fn finish(&mut self, key: Key) -> Result<(), StoreError> {
+        self.live -= 1;
+        let slot = self.messages.remove(&key).expect("in the window");
+        self.history -= slot.history.0.len();
+        self.finished.push((key, slot.history));
+        if self.finished.len() == ROWS_PER_STATEMENT {
+            self.write_finished()?;
         }
         Ok(())
     }
@@ -319,123 +226,30 @@ impl<'c> Window<'c> {
         Ok(())
     }
 
-    fn claim(
-        &mut self,
-        project: ProjectId,
-        queue: QueueName,
-        at: Timestamp,
-        e: MessagesClaimed,
-        seq: i64,
-    ) -> Result<(), StoreError> {
-        let claim_id = Arc::new(e.claim_id);
-        let mut members = Vec::with_capacity(e.messages.len());
-        for m in &e.messages {
-            let key = Key::of(m.id.as_str());
-            if let Some(row) = self.message(&key)? {
-                row.claim_id = Some(claim_id.clone());
-                row.claim_expires = Some(e.expires_at.0);
-                row.claim_count = m.claim_count;
-                row.ttl = m.ttl;
-                row.expires_at = m.expires_at.0;
-            }
-            self.record(&key, seq);
-            members.push(key);
-        }
-        let row = Claim {
-            project,
-            queue,
-            ttl: e.ttl,
-            grace: e.grace,
-            updated_at: at.0,
-            expires_at: e.expires_at.0,
-        };
-        // A new claim id: no stored message can hold it yet.
-        let stored = self.claims.get(&claim_id).is_some_and(|c| c.stored);
-        self.claims.insert(
-            claim_id,
-            ClaimSlot {
-                row: Some(row),
-                stored,
-                dirty: stored,
-                members: Some(members),
-            },
-        );
-        Ok(())
-    }
-
-    fn renew(&mut self, e: &ClaimRenewed, at: Timestamp, seq: i64) -> Result<(), StoreError> {
-        let members = self.holding(&e.claim_id)?;
-        for key in members {
-            if let Some(row) = self.message(&key)? {
-                row.claim_expires = Some(e.expires_at.0);
-            }
-            self.record(&key, seq);
-        }
-        for m in &e.extended {
-            if let Some(row) = self.message(&Key::of(m.id.as_str()))? {
-                row.ttl = m.ttl;
-                row.expires_at = m.expires_at.0;
-            }
-        }
-        let slot = self.claim_slot(&e.claim_id)?;
-        if let Some(claim) = slot.row.as_mut() {
-            claim.ttl = e.ttl;
-            claim.grace = e.grace;
-            claim.updated_at = at.0;
-            claim.expires_at = e.expires_at.0;
-            slot.dirty = true;
-        }
-        Ok(())
-    }
-
-    /// A claim released or expired: its messages are free again and the claim row goes.
-    fn end_claim(&mut self, claim_id: &ClaimId, seq: i64) -> Result<(), StoreError> {
-        for key in self.holding(claim_id)? {
-            if let Some(row) = self.message(&key)? {
-                row.claim_id = None;
-                row.claim_expires = None;
-            }
-            self.record(&key, seq);
-        }
-        // `holding` read the claim's slot in; the write-out deletes a stored row.
-        self.claim_slot(claim_id)?.row = None;
-        Ok(())
-    }
-
-    /// Indexes event `seq` against a message that it names without changing it (a
-    /// notification about it), whether or not the message still exists.
-    fn mention(&mut self, id: Option<&MessageId>, seq: i64) -> Result<(), StoreError> {
-        let Some(id) = id else { return Ok(()) };
-        let key = Key::of(id.as_str());
-        self.message(&key)?;
-        self.record(&key, seq);
-        Ok(())
-    }
-
-    /// Indexes event `seq` against a message the window has a slot for.
-    fn record(&mut self, key: &Key, seq: i64) {
-        let slot = self.messages.get_mut(key).expect("read in by `message`");
-        if slot.history.push(seq) {
-            self.history += 1;
-        }
-    }
-
     /// The current row of a message, read from the table on first use, and marked changed.
     fn message(&mut self, key: &Key) -> Result<Option<&mut Message>, StoreError> {
-        if !self.messages.contains_key(key) {
+        if !self.messages.get(key).is_some_and(|slot| slot.known) {
             let mut stmt = self.conn.prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
             ))?;
             let row =
                 key.with_text(|id| stmt.query_row([id], |r| self::message_row(r, 0)).optional())?;
             let row = row.map(|r| self.stored_message(r));
-            let stored = row.is_some();
-            self.messages
-                .insert(key.clone(), MessageSlot::new(row, stored));
+            self.know(key.clone(), row);
         }
         let slot = self.messages.get_mut(key).expect("just ensured");
         slot.dirty = slot.stored && slot.row.is_some();
         Ok(slot.row.as_deref_mut())
+    }
+
+    /// Gives a message's slot the row read from the table, unless the window knows better.
+    fn know(&mut self, key: Key, row: Option<Box<Message>>) {
+        let slot = self.messages.entry(key).or_default();
+        if !slot.known {
+            slot.known = true;
+            slot.stored = row.is_some();
+            slot.row = row;
+        }
     }
 
     /// A message row read from the table, as the window holds it.
@@ -486,11 +300,8 @@ impl<'c> Window<'c> {
             let mut members = Vec::new();
             for (key, row) in rows {
                 members.push(key.clone());
-                // The window's version of a row wins over the table's.
-                if !self.messages.contains_key(&key) {
-                    let row = self.stored_message(row);
-                    self.messages.insert(key, MessageSlot::new(Some(row), true));
-                }
+                let row = self.stored_message(row);
+                self.know(key, Some(row));
             }
             let slot = self.claim_slot(claim_id)?;
             let known = slot.members.get_or_insert_with(Vec::new);

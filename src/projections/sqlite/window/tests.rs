@@ -1,7 +1,8 @@
 //! The windowed fold against the per-event fold.
 use super::*;
-use crate::events::{MessagesDeleted, PostedMessage};
-use crate::model::MessageBody;
+use crate::events::{Event, MessagesDeleted, MessagesPosted, PostedMessage};
+use crate::model::{MessageBody, MessageId, Timestamp};
+use crate::projections::sqlite::fold;
 
 fn store() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
@@ -80,7 +81,7 @@ fn finished_histories_match_the_per_event_fold() {
     }
     let replayed = store();
     let mut window = Window::new(&replayed, DEFAULT_ENTRIES);
-    for env in log.clone() {
+    for env in &log {
         window.apply(env).unwrap();
     }
     window.write_out().unwrap();

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, Statement, ToSql};
+use rusqlite::Connection;
 
-use super::{history, Key, Window, DISCARD_ELSEWHERE, ROWS_PER_STATEMENT};
+use super::{history, Key, Window, DISCARD_ELSEWHERE};
 use crate::error::StoreError;
+use crate::projections::sqlite::rows::insert_rows;
 
 impl Window<'_> {
     /// Writes everything the window holds to the tables and empties it.
@@ -201,46 +202,4 @@ fn discard<T: Send + 'static>(rows: T, count: usize) {
     if count >= DISCARD_ELSEWHERE {
         std::thread::spawn(move || drop(rows));
     }
-}
-
-/// Binds consecutive parameters of a statement.
-struct Params<'s, 'c> {
-    stmt: &'s mut Statement<'c>,
-    next: usize,
-}
-
-impl Params<'_, '_> {
-    fn push(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
-        self.next += 1;
-        self.stmt.raw_bind_parameter(self.next, value)
-    }
-}
-
-/// Inserts `items` with `head` followed by one group of `width` parameters per item, bound
-/// by `bind`, and then `tail`, `ROWS_PER_STATEMENT` rows per statement.
-fn insert_rows<T>(
-    conn: &Connection,
-    head: &str,
-    width: usize,
-    tail: &str,
-    items: &[T],
-    mut bind: impl FnMut(&mut Params, &T) -> rusqlite::Result<()>,
-) -> Result<(), StoreError> {
-    let group = format!("({})", vec!["?"; width].join(", "));
-    for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "{head} {}{tail}",
-            vec![group.as_str(); chunk.len()].join(", ")
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut params = Params {
-            stmt: &mut stmt,
-            next: 0,
-        };
-        for item in chunk {
-            bind(&mut params, item)?;
-        }
-        stmt.raw_execute()?;
-    }
-    Ok(())
 }
