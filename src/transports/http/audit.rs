@@ -1,28 +1,20 @@
 //! Audit routes: the project's event feed and one message's history.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::caller::Caller;
+use super::extract::{On, OnItem};
 use super::query::Query;
-use super::{queue_and_id, render};
+use super::render;
 use crate::actions::{execute, EventList, MessageHistory};
 use crate::error::ApiError;
-use crate::state::Core;
 use crate::transports::views;
 
 const FEED_PARAMS: [&str; 5] = ["limit", "queue", "type", "since", "until"];
 
 /// `GET /v2/events`: the project's events in log order, paged by sequence number.
-pub async fn events(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let q = Query::parse(raw.as_deref());
+pub async fn events(On(app, ctx): On, q: Query) -> Result<Response, ApiError> {
     let action = EventList::new(
         &ctx.project,
         q.get("marker"),
@@ -53,12 +45,7 @@ pub async fn events(
 }
 
 /// `GET /v2/queues/{queue}/messages/{id}/history`: the message's whole lifecycle.
-pub async fn history(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
+pub async fn history(OnItem(app, ctx, queue, id): OnItem) -> Result<Response, ApiError> {
     let history = execute(&app, &ctx, MessageHistory { queue, id })
         .await?
         .reply;

@@ -1,30 +1,22 @@
 //! Claim routes: create, get, renew (PATCH), release (DELETE).
 
-use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::caller::Caller;
+use super::extract::{OnItem, OnQueue, Payload};
 use super::query::Query;
-use super::{no_content, queue_and_id, queue_name, read_body, render, Seq};
+use super::{no_content, render, Seq};
 use crate::actions::{decode, execute, ClaimCreate, ClaimDelete, ClaimGet, ClaimUpdate};
 use crate::commands::{ClaimMessages, RenewClaim};
 use crate::error::ApiError;
-use crate::state::Core;
 
 pub async fn create(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
-    body: Body,
+    OnQueue(app, ctx, queue): OnQueue,
+    q: Query,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let limit = Query::parse(raw.as_deref()).int("limit")?;
-    let body = read_body(body).await?;
+    let limit = q.int("limit")?;
     let (ttl, grace) = match body.is_empty() {
         true => (None, None),
         false => decode::claim_options(&decode::parse_json(&body)?)?,
@@ -47,12 +39,7 @@ pub async fn create(
     ))
 }
 
-pub async fn get(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
+pub async fn get(OnItem(app, ctx, queue, id): OnItem) -> Result<Response, ApiError> {
     let action = ClaimGet {
         queue: queue.clone(),
         id,
@@ -63,23 +50,14 @@ pub async fn get(
 }
 
 pub async fn update(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Body,
+    OnItem(app, ctx, queue, id): OnItem,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
-    let body = read_body(body).await?;
     let (ttl, grace) = decode::claim_options(&decode::parse_json(&body)?)?;
     let cmd = RenewClaim::new(queue, &id, ttl, grace, &app.limits)?;
     no_content(&app, &ctx, ClaimUpdate(cmd), None).await
 }
 
-pub async fn delete(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<(Seq, Response), ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
+pub async fn delete(OnItem(app, ctx, queue, id): OnItem) -> Result<(Seq, Response), ApiError> {
     no_content(&app, &ctx, ClaimDelete { queue, id }, None).await
 }

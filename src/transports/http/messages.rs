@@ -1,32 +1,24 @@
 //! Message routes: post, list / get by ids, bulk delete / pop, get one, delete one.
 
-use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::caller::Caller;
+use super::extract::{OnItem, OnQueue, Payload};
 use super::query::Query;
-use super::{no_content, queue_and_id, queue_name, read_body, render, Seq};
+use super::{no_content, render, Seq};
 use crate::actions::{
     decode, execute, BulkDeleted, MessageDelete, MessageDeleteMany, MessageGet, MessageGetMany,
     MessageList, MessagePost,
 };
 use crate::commands::{DeleteMessage, PostMessages};
 use crate::error::ApiError;
-use crate::state::Core;
 use crate::transports::views;
 
 pub async fn post(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, PathRejection>,
-    body: Body,
+    OnQueue(app, ctx, queue): OnQueue,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let body = read_body(body).await?;
     let messages = decode::messages(&decode::parse_json(&body)?, &app.limits)?;
     let cmd = PostMessages::new(queue.clone(), messages, body.len(), &app.limits)?;
     let answer = execute(&app, &ctx, MessagePost(cmd)).await?;
@@ -44,14 +36,7 @@ pub async fn post(
 }
 
 /// `GET …/messages`: by ids when `ids` is given, else a listing page.
-pub async fn list(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let q = Query::parse(raw.as_deref());
+pub async fn list(OnQueue(app, ctx, queue): OnQueue, q: Query) -> Result<Response, ApiError> {
     let now = app.clock.now();
     let checksum = app.limits.enable_checksum;
     if let Some(ids) = q.list("ids") {
@@ -108,13 +93,9 @@ pub async fn list(
 
 /// `DELETE …/messages`: bulk delete by `ids`, or `pop`.
 pub async fn delete_many(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
+    OnQueue(app, ctx, queue): OnQueue,
+    q: Query,
 ) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let q = Query::parse(raw.as_deref());
     let now = app.clock.now();
     let action = MessageDeleteMany::new(
         queue,
@@ -137,12 +118,7 @@ pub async fn delete_many(
     }
 }
 
-pub async fn get(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
+pub async fn get(OnItem(app, ctx, queue, id): OnItem) -> Result<Response, ApiError> {
     let action = MessageGet {
         queue: queue.clone(),
         id,
@@ -153,13 +129,9 @@ pub async fn get(
 }
 
 pub async fn delete(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(raw): RawQuery,
+    OnItem(app, ctx, queue, id): OnItem,
+    q: Query,
 ) -> Result<(Seq, Response), ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
-    let q = Query::parse(raw.as_deref());
     let cmd = DeleteMessage::new(queue, &id, q.get("claim_id"))?;
     no_content(&app, &ctx, MessageDelete(cmd), None).await
 }

@@ -7,6 +7,7 @@ mod caller;
 mod claims;
 mod cors;
 mod error;
+mod extract;
 mod messages;
 mod meta;
 mod query;
@@ -17,9 +18,7 @@ mod topics;
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,7 +28,6 @@ use tracing::Instrument;
 
 use crate::actions::{execute, Action, Context};
 use crate::error::ApiError;
-use crate::model::QueueName;
 use crate::state::Core;
 
 pub use caller::RequestId;
@@ -224,29 +222,4 @@ async fn no_content<A: Action<Reply = ()>>(
     let answer = execute(app, ctx, action).await?;
     let response = render::empty(StatusCode::NO_CONTENT, location);
     Ok((Seq(answer.seq), response))
-}
-
-/// Reads a request body (possibly empty).
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::InvalidRequest(format!("Request body is too large. Max size {MAX_BODY}"))
-    })
-}
-
-/// The `{queue}` path segment, validated against the caller's project.
-fn queue_name(
-    path: Result<Path<String>, PathRejection>,
-    ctx: &Context,
-) -> Result<QueueName, ApiError> {
-    let Path(raw) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
-    QueueName::new(&raw, &ctx.project)
-}
-
-/// The `{queue}/…/{id}` path segments: a validated queue name and the raw id.
-fn queue_and_id(
-    path: Result<Path<(String, String)>, PathRejection>,
-    ctx: &Context,
-) -> Result<(QueueName, String), ApiError> {
-    let Path((queue, id)) = path.map_err(|e| ApiError::InvalidQueueName(e.body_text()))?;
-    Ok((QueueName::new(&queue, &ctx.project)?, id))
 }

@@ -1,30 +1,22 @@
 //! Queue routes: list, create, get, exists (HEAD), JSON-patch update, delete, stats, purge.
 
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::caller::Caller;
+use super::extract::{On, OnQueue, Payload};
 use super::query::Query;
-use super::{no_content, queue_name, read_body, render, Seq};
+use super::{no_content, render, Seq};
 use crate::actions::{
     decode, execute, QueueCreate, QueueDelete, QueueExists, QueueGet, QueueGetStats, QueueList,
     QueuePurge, QueueShare, QueueUpdate,
 };
 use crate::error::ApiError;
-use crate::state::Core;
 
 const JSON_PATCH: &str = "application/openstack-messaging-v2.0-json-patch";
 const LIST_PARAMS: [&str; 5] = ["marker", "limit", "detailed", "name", "with_count"];
 
-pub async fn list(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let q = Query::parse(raw.as_deref());
+pub async fn list(On(app, ctx): On, q: Query) -> Result<Response, ApiError> {
     let detailed = q.bool("detailed")?.unwrap_or(false);
     let with_count = q.bool("with_count")?.unwrap_or(false);
     let filters: Vec<(String, String)> = q
@@ -69,13 +61,9 @@ pub async fn list(
 }
 
 pub async fn create(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    body: Body,
+    OnQueue(app, ctx, queue): OnQueue,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let body = read_body(body).await?;
     app.limits.metadata_size(body.len())?;
     let metadata = match body.is_empty() {
         true => Default::default(),
@@ -90,24 +78,14 @@ pub async fn create(
     Ok((Seq(answer.seq), render::empty(status, Some(&location))))
 }
 
-pub async fn get(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<Response, ApiError> {
-    let queue = queue_name(path, &ctx)?;
+pub async fn get(OnQueue(app, ctx, queue): OnQueue) -> Result<Response, ApiError> {
     let metadata = execute(&app, &ctx, QueueGet { queue }).await?.reply;
     let doc = metadata.with_defaults(&app.limits);
     Ok(render::json(StatusCode::OK, &doc))
 }
 
 /// `HEAD /v2/queues/{queue}`: 204 if the queue exists, else 404 (what clients' `exists()` needs).
-pub async fn exists(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<Response, ApiError> {
-    let queue = queue_name(path, &ctx)?;
+pub async fn exists(OnQueue(app, ctx, queue): OnQueue) -> Result<Response, ApiError> {
     match execute(&app, &ctx, QueueExists { queue }).await?.reply {
         true => Ok(StatusCode::NO_CONTENT.into_response()),
         false => Ok(StatusCode::NOT_FOUND.into_response()),
@@ -115,13 +93,10 @@ pub async fn exists(
 }
 
 pub async fn update(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    OnQueue(app, ctx, queue): OnQueue,
     headers: HeaderMap,
-    body: Body,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -130,7 +105,6 @@ pub async fn update(
             "Accepted media type for PATCH: {JSON_PATCH}."
         )));
     }
-    let body = read_body(body).await?;
     app.limits.metadata_size(body.len())?;
     let ops = decode::patch(&decode::parse_json(&body)?)?;
     let answer = execute(&app, &ctx, QueueUpdate { queue, ops }).await?;
@@ -138,21 +112,11 @@ pub async fn update(
     Ok((Seq(answer.seq), render::json(StatusCode::OK, &doc)))
 }
 
-pub async fn delete(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
+pub async fn delete(OnQueue(app, ctx, queue): OnQueue) -> Result<(Seq, Response), ApiError> {
     no_content(&app, &ctx, QueueDelete { queue }, None).await
 }
 
-pub async fn stats(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<Response, ApiError> {
-    let queue = queue_name(path, &ctx)?;
+pub async fn stats(OnQueue(app, ctx, queue): OnQueue) -> Result<Response, ApiError> {
     let action = QueueGetStats {
         queue: queue.clone(),
     };
@@ -162,13 +126,9 @@ pub async fn stats(
 }
 
 pub async fn purge(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    body: Body,
+    OnQueue(app, ctx, queue): OnQueue,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let body = read_body(body).await?;
     let doc = match body.is_empty() {
         true => None,
         false => Some(decode::parse_json(&body)?),
@@ -184,13 +144,9 @@ pub async fn purge(
 
 /// `POST /v2/queues/{queue}/share`: a pre-signed URL (reference §2.4.8).
 pub async fn share(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    body: Body,
+    OnQueue(app, ctx, queue): OnQueue,
+    Payload(body): Payload,
 ) -> Result<Response, ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let body = read_body(body).await?;
     let doc = decode::parse_json(&body)?;
     let serde_json::Value::Object(doc) = doc else {
         return Err(ApiError::InvalidBody(

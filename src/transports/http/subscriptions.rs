@@ -1,15 +1,12 @@
 //! Subscription routes: create, list, get, update, delete, confirm.
 
-use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::caller::Caller;
+use super::extract::{OnItem, OnQueue, Payload};
 use super::query::Query;
-use super::{no_content, queue_and_id, queue_name, read_body, render, Seq};
+use super::{no_content, render, Seq};
 use crate::actions::{
     decode, execute, SubscriptionConfirm, SubscriptionCreate, SubscriptionDelete, SubscriptionGet,
     SubscriptionList, SubscriptionUpdate,
@@ -17,17 +14,12 @@ use crate::actions::{
 use crate::commands::{CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
 use crate::model::SubscriptionSpec;
-use crate::state::Core;
 use crate::transports::views;
 
 pub async fn create(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, PathRejection>,
-    body: Body,
+    OnQueue(app, ctx, queue): OnQueue,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let body = read_body(body).await?;
     let doc = match body.is_empty() {
         true => json!({}),
         false => decode::parse_json(&body)?,
@@ -41,14 +33,7 @@ pub async fn create(
     Ok((seq, render::created(&body, &location)))
 }
 
-pub async fn list(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let queue = queue_name(path, &ctx)?;
-    let q = Query::parse(raw.as_deref());
+pub async fn list(OnQueue(app, ctx, queue): OnQueue, q: Query) -> Result<Response, ApiError> {
     let limit = q.int("limit")?;
     let action = SubscriptionList {
         queue: queue.clone(),
@@ -70,12 +55,7 @@ pub async fn list(
     Ok(render::json(StatusCode::OK, &doc))
 }
 
-pub async fn get(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
+pub async fn get(OnItem(app, ctx, queue, id): OnItem) -> Result<Response, ApiError> {
     let s = execute(&app, &ctx, SubscriptionGet { queue, id })
         .await?
         .reply;
@@ -86,13 +66,9 @@ pub async fn get(
 }
 
 pub async fn update(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Body,
+    OnItem(app, ctx, queue, id): OnItem,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
-    let body = read_body(body).await?;
     let doc = match body.is_empty() {
         true => json!({}),
         false => decode::parse_json(&body)?,
@@ -103,23 +79,14 @@ pub async fn update(
     no_content(&app, &ctx, action, Some(&location)).await
 }
 
-pub async fn delete(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<(Seq, Response), ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
+pub async fn delete(OnItem(app, ctx, queue, id): OnItem) -> Result<(Seq, Response), ApiError> {
     no_content(&app, &ctx, SubscriptionDelete { queue, id }, None).await
 }
 
 pub async fn confirm(
-    State(app): State<Core>,
-    Caller(ctx): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Body,
+    OnItem(app, ctx, queue, id): OnItem,
+    Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let (queue, id) = queue_and_id(path, &ctx)?;
-    let body = read_body(body).await?;
     let confirmed = decode::confirmation(&decode::parse_json(&body)?)?;
     let location = format!("/v2/queues/{queue}/subscriptions/{id}/confirm");
     let action = SubscriptionConfirm {
