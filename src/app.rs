@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::metrics::Metrics;
 use crate::model::{Clock, Limits};
 use crate::state::Core;
-use crate::store::{Store, StoreOptions, StoreUrl};
+use crate::store::{Services, Store, StoreOptions, StoreUrl};
 use crate::transports::websocket::{self, WsSettings};
 
 /// Everything needed to open a server.
@@ -61,14 +61,12 @@ impl Server {
         }
         let limits = Arc::new(settings.limits.clone());
         let metrics = Arc::new(Metrics::default());
-        let store = Store::open(
-            &settings.store,
-            &settings.store_options,
-            limits.clone(),
-            clock.clone(),
-            metrics.clone(),
-        )
-        .await?;
+        let services = Services {
+            limits: limits.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+        };
+        let store = Store::open(&settings.store, &settings.store_options, services).await?;
         metrics.set_log_position(store.last_seq().await?);
         let auth = Arc::new(
             settings

@@ -298,8 +298,7 @@ impl Metrics {
         self.render_notifier(&mut out);
         self.render_relay(&mut out);
         self.render_auth(&mut out);
-        out.push_str("# HELP cairn_messages Unexpired messages in all queues, by state.\n");
-        out.push_str("# TYPE cairn_messages gauge\n");
+        MESSAGES.header(&mut out);
         let _ = writeln!(out, "cairn_messages{{state=\"free\"}} {free}");
         let _ = writeln!(out, "cairn_messages{{state=\"claimed\"}} {claimed}");
         out
@@ -307,10 +306,7 @@ impl Metrics {
 
     /// REST and WebSocket requests, their latency and the open connections.
     fn render_requests(&self, out: &mut String) {
-        out.push_str(
-            "# HELP cairn_http_requests_total REST requests by method, route and status.\n",
-        );
-        out.push_str("# TYPE cairn_http_requests_total counter\n");
+        HTTP_REQUESTS_TOTAL.header(out);
         if let Ok(m) = self.http_requests.lock() {
             for ((method, route, status), n) in m.iter() {
                 let _ = writeln!(
@@ -320,16 +316,14 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP cairn_http_request_duration_seconds REST request latency.\n");
-        out.push_str("# TYPE cairn_http_request_duration_seconds histogram\n");
+        HTTP_REQUEST_DURATION_SECONDS.header(out);
         if let Ok(m) = self.http_latency.lock() {
             for ((method, route), h) in m.iter() {
                 let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
                 h.render(out, "cairn_http_request_duration_seconds", &labels);
             }
         }
-        out.push_str("# HELP cairn_ws_requests_total WebSocket requests by action and status.\n");
-        out.push_str("# TYPE cairn_ws_requests_total counter\n");
+        WS_REQUESTS_TOTAL.header(out);
         if let Ok(m) = self.ws_requests.lock() {
             for ((action, status), n) in m.iter() {
                 let _ = writeln!(
@@ -339,61 +333,38 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP cairn_ws_request_duration_seconds WebSocket request latency.\n");
-        out.push_str("# TYPE cairn_ws_request_duration_seconds histogram\n");
+        WS_REQUEST_DURATION_SECONDS.header(out);
         if let Ok(m) = self.ws_latency.lock() {
             for (action, h) in m.iter() {
                 let labels = format!("action=\"{}\"", escape(action));
                 h.render(out, "cairn_ws_request_duration_seconds", &labels);
             }
         }
-        out.push_str("# HELP cairn_ws_connections Open WebSocket connections.\n");
-        out.push_str("# TYPE cairn_ws_connections gauge\n");
-        let _ = writeln!(
-            out,
-            "cairn_ws_connections {}",
-            self.ws_connections.load(Ordering::Relaxed)
-        );
+        WS_CONNECTIONS.single(out, self.ws_connections.load(Ordering::Relaxed));
     }
 
     /// The log: events and messages by kind, its position, the group-commit batches.
     fn render_log(&self, out: &mut String) {
-        out.push_str("# HELP cairn_events_total Events committed to the log, by type.\n");
-        out.push_str("# TYPE cairn_events_total counter\n");
+        EVENTS_TOTAL.header(out);
         if let Ok(m) = self.events.lock() {
             for (kind, n) in m.iter() {
                 let _ = writeln!(out, "cairn_events_total{{type=\"{kind}\"}} {n}");
             }
         }
-        out.push_str(
-            "# HELP cairn_messages_total Messages by what happened to them (a purge or a \
-             queue deletion is counted only in cairn_events_total).\n",
-        );
-        out.push_str("# TYPE cairn_messages_total counter\n");
+        MESSAGES_TOTAL.header(out);
         for (outcome, n) in OUTCOMES.iter().zip(&self.messages) {
             let n = n.load(Ordering::Relaxed);
             let _ = writeln!(out, "cairn_messages_total{{outcome=\"{outcome}\"}} {n}");
         }
-        out.push_str("# HELP cairn_log_position Sequence number of the last committed event.\n");
-        out.push_str("# TYPE cairn_log_position gauge\n");
-        let _ = writeln!(
-            out,
-            "cairn_log_position {}",
-            self.log_position.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP cairn_group_commit_batch_size Commands per committed transaction.\n");
-        out.push_str("# TYPE cairn_group_commit_batch_size histogram\n");
+        LOG_POSITION.single(out, self.log_position.load(Ordering::Relaxed));
+        GROUP_COMMIT_BATCH_SIZE.header(out);
         self.batch_sizes
             .render(out, "cairn_group_commit_batch_size", "");
     }
 
     /// The notification engine: attempts, checkpoint, lag and pending work.
     fn render_notifier(&self, out: &mut String) {
-        out.push_str(
-            "# HELP cairn_notifications_total Notification attempts by outcome (delivered, \
-             failed and retried or given up, abandoned after the last retry).\n",
-        );
-        out.push_str("# TYPE cairn_notifications_total counter\n");
+        NOTIFICATIONS_TOTAL.header(out);
         for (outcome, n) in NOTIFICATION_OUTCOMES.iter().zip(&self.notifications) {
             let n = n.load(Ordering::Relaxed);
             let _ = writeln!(
@@ -402,25 +373,12 @@ impl Metrics {
             );
         }
         let checkpoint = self.notifier_checkpoint.load(Ordering::Relaxed);
-        out.push_str(
-            "# HELP cairn_notifier_checkpoint Log position up to which every notification \
-             has been delivered or given up.\n",
-        );
-        out.push_str("# TYPE cairn_notifier_checkpoint gauge\n");
+        NOTIFIER_CHECKPOINT.header(out);
         let _ = writeln!(out, "cairn_notifier_checkpoint {checkpoint}");
-        out.push_str(
-            "# HELP cairn_notifier_lag Events committed after the notifier's checkpoint.\n",
-        );
-        out.push_str("# TYPE cairn_notifier_lag gauge\n");
+        NOTIFIER_LAG.header(out);
         let head = self.log_position.load(Ordering::Relaxed);
         let _ = writeln!(out, "cairn_notifier_lag {}", (head - checkpoint).max(0));
-        out.push_str("# HELP cairn_notifier_pending Notifications waiting or in flight.\n");
-        out.push_str("# TYPE cairn_notifier_pending gauge\n");
-        let _ = writeln!(
-            out,
-            "cairn_notifier_pending {}",
-            self.notifier_pending.load(Ordering::Relaxed)
-        );
+        NOTIFIER_PENDING.single(out, self.notifier_pending.load(Ordering::Relaxed));
     }
 
     /// The Kafka relay, when it runs on this node.
@@ -444,10 +402,7 @@ impl Metrics {
                 ),
             ];
             for (name, help, value) in gauges {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-                );
+                Metric(name, "gauge", help).single(out, value);
             }
             let counters = [
                 (
@@ -462,21 +417,14 @@ impl Metrics {
                 ),
             ];
             for (name, help, value) in counters {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-                );
+                Metric(name, "counter", help).single(out, value);
             }
         }
     }
 
     /// Authentication: the token cache and the refusals.
     fn render_auth(&self, out: &mut String) {
-        out.push_str(
-            "# HELP cairn_auth_token_cache_total Keystone token validations, answered from \
-             the cache (hit) or by Keystone (miss).\n",
-        );
-        out.push_str("# TYPE cairn_auth_token_cache_total counter\n");
+        AUTH_TOKEN_CACHE_TOTAL.header(out);
         for (result, n) in ["hit", "miss"].iter().zip(&self.token_cache) {
             let n = n.load(Ordering::Relaxed);
             let _ = writeln!(
@@ -484,10 +432,7 @@ impl Metrics {
                 "cairn_auth_token_cache_total{{result=\"{result}\"}} {n}"
             );
         }
-        out.push_str(
-            "# HELP cairn_auth_refusals_total Requests refused by authentication or policy.\n",
-        );
-        out.push_str("# TYPE cairn_auth_refusals_total counter\n");
+        AUTH_REFUSALS_TOTAL.header(out);
         if let Ok(m) = self.auth_refusals.lock() {
             for (reason, n) in m.iter() {
                 let _ = writeln!(out, "cairn_auth_refusals_total{{reason=\"{reason}\"}} {n}");
@@ -495,6 +440,108 @@ impl Metrics {
         }
     }
 }
+
+/// A metric's name, type and help text.
+struct Metric(&'static str, &'static str, &'static str);
+
+impl Metric {
+    /// Writes the metric's `# HELP` and `# TYPE` lines.
+    fn header(&self, out: &mut String) {
+        let Metric(name, kind, help) = self;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// Writes the metric without labels: its header and its value.
+    fn single(&self, out: &mut String, value: impl std::fmt::Display) {
+        self.header(out);
+        let _ = writeln!(out, "{} {value}", self.0);
+    }
+}
+
+const MESSAGES: Metric = Metric(
+    "cairn_messages",
+    "gauge",
+    "Unexpired messages in all queues, by state.",
+);
+const HTTP_REQUESTS_TOTAL: Metric = Metric(
+    "cairn_http_requests_total",
+    "counter",
+    "REST requests by method, route and status.",
+);
+const HTTP_REQUEST_DURATION_SECONDS: Metric = Metric(
+    "cairn_http_request_duration_seconds",
+    "histogram",
+    "REST request latency.",
+);
+const WS_REQUESTS_TOTAL: Metric = Metric(
+    "cairn_ws_requests_total",
+    "counter",
+    "WebSocket requests by action and status.",
+);
+const WS_REQUEST_DURATION_SECONDS: Metric = Metric(
+    "cairn_ws_request_duration_seconds",
+    "histogram",
+    "WebSocket request latency.",
+);
+const WS_CONNECTIONS: Metric = Metric(
+    "cairn_ws_connections",
+    "gauge",
+    "Open WebSocket connections.",
+);
+const EVENTS_TOTAL: Metric = Metric(
+    "cairn_events_total",
+    "counter",
+    "Events committed to the log, by type.",
+);
+const MESSAGES_TOTAL: Metric = Metric(
+    "cairn_messages_total",
+    "counter",
+    "Messages by what happened to them (a purge or a \
+             queue deletion is counted only in cairn_events_total).",
+);
+const LOG_POSITION: Metric = Metric(
+    "cairn_log_position",
+    "gauge",
+    "Sequence number of the last committed event.",
+);
+const GROUP_COMMIT_BATCH_SIZE: Metric = Metric(
+    "cairn_group_commit_batch_size",
+    "histogram",
+    "Commands per committed transaction.",
+);
+const NOTIFICATIONS_TOTAL: Metric = Metric(
+    "cairn_notifications_total",
+    "counter",
+    "Notification attempts by outcome (delivered, \
+             failed and retried or given up, abandoned after the last retry).",
+);
+const NOTIFIER_CHECKPOINT: Metric = Metric(
+    "cairn_notifier_checkpoint",
+    "gauge",
+    "Log position up to which every notification \
+             has been delivered or given up.",
+);
+const NOTIFIER_LAG: Metric = Metric(
+    "cairn_notifier_lag",
+    "gauge",
+    "Events committed after the notifier's checkpoint.",
+);
+const NOTIFIER_PENDING: Metric = Metric(
+    "cairn_notifier_pending",
+    "gauge",
+    "Notifications waiting or in flight.",
+);
+const AUTH_TOKEN_CACHE_TOTAL: Metric = Metric(
+    "cairn_auth_token_cache_total",
+    "counter",
+    "Keystone token validations, answered from \
+             the cache (hit) or by Keystone (miss).",
+);
+const AUTH_REFUSALS_TOTAL: Metric = Metric(
+    "cairn_auth_refusals_total",
+    "counter",
+    "Requests refused by authentication or policy.",
+);
 
 #[cfg(test)]
 mod tests {

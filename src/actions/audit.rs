@@ -1,7 +1,7 @@
 //! Audit actions: the project's event feed, and everything the log retains about one
 //! message.
 
-use super::{queue_path, Action, On};
+use super::{Action, Guard, On};
 use crate::error::ApiError;
 use crate::events::{Envelope, EventFilter};
 use crate::model::{Limits, MessageId, ProjectId, QueueName, Timestamp};
@@ -64,12 +64,8 @@ fn instant(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiErro
 impl Action for EventList {
     type Reply = Events;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "events:get_all"
-    }
-
-    fn route(&self, _topics: bool) -> (&'static str, String) {
-        ("GET", "/v2/events".into())
+    fn guard(&self, _topics: bool) -> Guard {
+        Guard::new("events:get_all", "GET", "/v2/events".into())
     }
 
     async fn run(self, on: &On<'_>) -> Result<Events, ApiError> {
@@ -99,13 +95,9 @@ pub struct MessageHistory {
 impl Action for MessageHistory {
     type Reply = History;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "messages:history"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/messages/{}/history", self.id);
-        ("GET", queue_path(topics, &self.queue, &rest))
+        Guard::queue("messages:history", "GET", topics, &self.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<History, ApiError> {

@@ -1,7 +1,7 @@
 //! Claim actions: create, get, renew and release.
 
-use super::{queue_path, unexpected, Action, On};
-use crate::commands::{ClaimMessages, Command, Outcome, RenewClaim};
+use super::{Action, Guard, On};
+use crate::commands::{ClaimMessages, Command, RenewClaim};
 use crate::error::ApiError;
 use crate::model::{ClaimId, QueueName};
 use crate::projections::{ClaimView, MessageView};
@@ -13,19 +13,12 @@ pub struct ClaimCreate(pub ClaimMessages);
 impl Action for ClaimCreate {
     type Reply = Option<(ClaimId, Vec<MessageView>)>;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "claims:create"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("POST", queue_path(topics, &self.0.queue, "/claims"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue("claims:create", "POST", topics, &self.0.queue, "/claims")
     }
 
     async fn run(self, on: &On<'_>) -> Result<Self::Reply, ApiError> {
-        match on.submit(Command::ClaimMessages(self.0)).await? {
-            Outcome::Claimed(claimed) => Ok(claimed),
-            other => unexpected(other),
-        }
+        on.submit(Command::ClaimMessages(self.0)).await
     }
 }
 
@@ -39,13 +32,9 @@ pub struct ClaimGet {
 impl Action for ClaimGet {
     type Reply = ClaimView;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "claims:get"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/claims/{}", self.id);
-        ("GET", queue_path(topics, &self.queue, &rest))
+        Guard::queue("claims:get", "GET", topics, &self.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<ClaimView, ApiError> {
@@ -76,13 +65,9 @@ pub struct ClaimUpdate(pub RenewClaim);
 impl Action for ClaimUpdate {
     type Reply = ();
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "claims:update"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/claims/{}", self.0.raw_id);
-        ("PATCH", queue_path(topics, &self.0.queue, &rest))
+        Guard::queue("claims:update", "PATCH", topics, &self.0.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
@@ -100,13 +85,9 @@ pub struct ClaimDelete {
 impl Action for ClaimDelete {
     type Reply = ();
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "claims:delete"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/claims/{}", self.id);
-        ("DELETE", queue_path(topics, &self.queue, &rest))
+        Guard::queue("claims:delete", "DELETE", topics, &self.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {

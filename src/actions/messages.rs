@@ -1,8 +1,8 @@
 //! Message actions: post, list, get by ids, get one, delete one, and the bulk delete (by ids,
 //! or a pop).
 
-use super::{queue_path, unexpected, Action, On};
-use crate::commands::{Command, DeleteMessage, DeleteMessages, Outcome, PopMessages, PostMessages};
+use super::{Action, Guard, On};
+use crate::commands::{Command, DeleteMessage, DeleteMessages, PopMessages, PostMessages};
 use crate::error::ApiError;
 use crate::model::{Limits, MessageId, QueueName};
 use crate::projections::{MessageFilter, MessageView};
@@ -14,19 +14,18 @@ pub struct MessagePost(pub PostMessages);
 impl Action for MessagePost {
     type Reply = Vec<MessageId>;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "messages:create"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("POST", queue_path(topics, &self.0.queue, "/messages"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue(
+            "messages:create",
+            "POST",
+            topics,
+            &self.0.queue,
+            "/messages",
+        )
     }
 
     async fn run(self, on: &On<'_>) -> Result<Vec<MessageId>, ApiError> {
-        match on.submit(Command::PostMessages(self.0)).await? {
-            Outcome::Posted(ids) => Ok(ids),
-            other => unexpected(other),
-        }
+        on.submit(Command::PostMessages(self.0)).await
     }
 }
 
@@ -75,12 +74,8 @@ impl MessageList {
 impl Action for MessageList {
     type Reply = Messages;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "messages:get_all"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("GET", queue_path(topics, &self.queue, "/messages"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue("messages:get_all", "GET", topics, &self.queue, "/messages")
     }
 
     async fn run(self, on: &On<'_>) -> Result<Messages, ApiError> {
@@ -135,12 +130,8 @@ impl MessageGetMany {
 impl Action for MessageGetMany {
     type Reply = Vec<MessageView>;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "messages:get_all"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("GET", queue_path(topics, &self.queue, "/messages"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue("messages:get_all", "GET", topics, &self.queue, "/messages")
     }
 
     async fn run(self, on: &On<'_>) -> Result<Vec<MessageView>, ApiError> {
@@ -172,13 +163,9 @@ pub struct MessageGet {
 impl Action for MessageGet {
     type Reply = MessageView;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "messages:get"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/messages/{}", self.id);
-        ("GET", queue_path(topics, &self.queue, &rest))
+        Guard::queue("messages:get", "GET", topics, &self.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<MessageView, ApiError> {
@@ -205,14 +192,10 @@ pub struct MessageDelete(pub DeleteMessage);
 impl Action for MessageDelete {
     type Reply = ();
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "messages:delete"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let id = self.0.id.as_ref().map_or("-", |id| id.as_str());
         let rest = format!("/messages/{id}");
-        ("DELETE", queue_path(topics, &self.0.queue, &rest))
+        Guard::queue("messages:delete", "DELETE", topics, &self.0.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
@@ -272,12 +255,14 @@ impl MessageDeleteMany {
 impl Action for MessageDeleteMany {
     type Reply = BulkDeleted;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "messages:delete_all"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("DELETE", queue_path(topics, self.queue(), "/messages"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue(
+            "messages:delete_all",
+            "DELETE",
+            topics,
+            self.queue(),
+            "/messages",
+        )
     }
 
     async fn run(self, on: &On<'_>) -> Result<BulkDeleted, ApiError> {
@@ -286,10 +271,10 @@ impl Action for MessageDeleteMany {
                 on.submit_done(Command::DeleteMessages(cmd)).await?;
                 Ok(BulkDeleted::Deleted)
             }
-            MessageDeleteMany::Pop(cmd) => match on.submit(Command::PopMessages(cmd)).await? {
-                Outcome::Popped(messages) => Ok(BulkDeleted::Popped(messages)),
-                other => unexpected(other),
-            },
+            MessageDeleteMany::Pop(cmd) => {
+                let popped = on.submit(Command::PopMessages(cmd)).await?;
+                Ok(BulkDeleted::Popped(popped))
+            }
         }
     }
 }

@@ -33,7 +33,9 @@ pub use subscriptions::{
 
 use crate::commands::{Command, Outcome, Scope};
 use crate::error::ApiError;
-use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
+use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueMetadata, QueueName};
+use crate::model::{SubscriptionId, Timestamp};
+use crate::projections::MessageView;
 use crate::state::Core;
 
 /// Who is asking.
@@ -53,17 +55,43 @@ pub trait Action: Send {
     /// What the action answers; each transport renders it in its own format.
     type Reply;
 
-    /// The policy rule that guards the action (Zaqar's names, reference §1.12); `topics`
-    /// when it acts on the project's topic namespace.
-    fn rule(&self, topics: bool) -> &'static str;
-
-    /// The REST method and path with the same effect, which a pre-signed URL must cover
-    /// (a WebSocket frame is judged exactly as the REST request it equals).
-    fn route(&self, topics: bool) -> (&'static str, String);
+    /// What the action is allowed by; `topics` when it acts on the project's topic
+    /// namespace.
+    fn guard(&self, topics: bool) -> Guard;
 
     /// Runs the action: reads are answered from the read models, writes are submitted as
     /// commands to the store's writer.
     fn run(self, on: &On<'_>) -> impl Future<Output = Result<Self::Reply, ApiError>> + Send;
+}
+
+/// What an action is allowed by: the policy rule that guards it (Zaqar's names, reference
+/// §1.12), and the REST method and path with the same effect, which a pre-signed URL must
+/// cover (a WebSocket frame is judged exactly as the REST request it equals).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guard {
+    pub rule: &'static str,
+    pub method: &'static str,
+    pub path: String,
+}
+
+impl Guard {
+    pub fn new(rule: &'static str, method: &'static str, path: String) -> Guard {
+        Guard { rule, method, path }
+    }
+
+    /// An action on a queue (`/v2/queues/q`, or `/v2/topics/q`) or on what follows its
+    /// path (`rest`).
+    pub fn queue(
+        rule: &'static str,
+        method: &'static str,
+        topics: bool,
+        queue: &QueueName,
+        rest: &str,
+    ) -> Guard {
+        let root = if topics { "/v2/topics" } else { "/v2/queues" };
+        let path = format!("{root}/{}{rest}", queue.as_str());
+        Guard { rule, method, path }
+    }
 }
 
 /// An action's reply, and for writes the log position the request produced.
@@ -82,7 +110,7 @@ pub async fn execute<A: Action>(
     action: A,
 ) -> Result<Answer<A::Reply>, ApiError> {
     core.auth
-        .authorize(action.rule(ctx.project.is_topics()), &ctx.principal)?;
+        .authorize(action.guard(ctx.project.is_topics()).rule, &ctx.principal)?;
     let on = On {
         core,
         ctx,
@@ -114,8 +142,13 @@ impl On<'_> {
         &self.ctx.project
     }
 
-    /// Submits a command on behalf of the caller and waits until it is durable.
-    pub async fn submit(&self, command: Command) -> Result<Outcome, ApiError> {
+    /// Submits a command on behalf of the caller, waits until it is durable, and answers the
+    /// reply its outcome carries.
+    pub async fn submit<R: FromOutcome>(&self, command: Command) -> Result<R, ApiError> {
+        R::from_outcome(self.commit(command).await?).or_else(unexpected)
+    }
+
+    async fn commit(&self, command: Command) -> Result<Outcome, ApiError> {
         let scope = Scope {
             project: self.ctx.project.clone(),
             client_id: Some(self.ctx.client_id.clone()),
@@ -128,7 +161,7 @@ impl On<'_> {
 
     /// Submits a command whose outcome carries nothing beyond success.
     pub async fn submit_done(&self, command: Command) -> Result<(), ApiError> {
-        self.submit(command).await.map(drop)
+        self.commit(command).await.map(drop)
     }
 
     /// A write that had nothing to do still answers with the log's head.
@@ -139,16 +172,39 @@ impl On<'_> {
     }
 }
 
+/// A reply that one kind of command outcome carries.
+pub trait FromOutcome: Sized {
+    /// The reply, or the outcome back if it is of another kind.
+    fn from_outcome(outcome: Outcome) -> Result<Self, Outcome>;
+}
+
+/// Implements [`FromOutcome`] for the reply each outcome variant carries.
+macro_rules! from_outcome {
+    ($($variant:ident => $reply:ty,)*) => {
+        $(impl FromOutcome for $reply {
+            fn from_outcome(outcome: Outcome) -> Result<Self, Outcome> {
+                match outcome {
+                    Outcome::$variant(reply) => Ok(reply),
+                    other => Err(other),
+                }
+            }
+        })*
+    };
+}
+
+from_outcome!(
+    QueueCreated => bool,
+    Metadata => QueueMetadata,
+    Posted => Vec<MessageId>,
+    Popped => Vec<MessageView>,
+    Claimed => Option<(ClaimId, Vec<MessageView>)>,
+    SubscriptionCreated => SubscriptionId,
+);
+
 /// A command answered with an outcome of another kind: a bug, reported without a panic.
 fn unexpected<T>(outcome: Outcome) -> Result<T, ApiError> {
     tracing::error!(?outcome, "command returned an unexpected outcome");
     Err(ApiError::Unavailable("Unexpected internal state.".into()))
-}
-
-/// The REST path of `queue` (`/v2/queues/q` or `/v2/topics/q`) followed by `rest`.
-fn queue_path(topics: bool, queue: &QueueName, rest: &str) -> String {
-    let root = if topics { "/v2/topics" } else { "/v2/queues" };
-    format!("{root}/{}{rest}", queue.as_str())
 }
 
 /// `queues` or `topics` policy rule, by namespace.

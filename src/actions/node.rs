@@ -1,6 +1,6 @@
 //! Node actions: ping and health, as far as a tenant may see them.
 
-use super::{Action, On};
+use super::{Action, Guard, On};
 use crate::error::ApiError;
 use crate::projections::QueueFilter;
 
@@ -11,12 +11,8 @@ pub struct Ping;
 impl Action for Ping {
     type Reply = bool;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "ping:get"
-    }
-
-    fn route(&self, _topics: bool) -> (&'static str, String) {
-        ("GET", "/v2/ping".into())
+    fn guard(&self, _topics: bool) -> Guard {
+        Guard::new("ping:get", "GET", "/v2/ping".into())
     }
 
     async fn run(self, on: &On<'_>) -> Result<bool, ApiError> {
@@ -44,12 +40,8 @@ pub struct CheckHealth;
 impl Action for CheckHealth {
     type Reply = Health;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "health:get"
-    }
-
-    fn route(&self, _topics: bool) -> (&'static str, String) {
-        ("GET", "/v2/health".into())
+    fn guard(&self, _topics: bool) -> Guard {
+        Guard::new("health:get", "GET", "/v2/health".into())
     }
 
     async fn run(self, on: &On<'_>) -> Result<Health, ApiError> {

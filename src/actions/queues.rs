@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::{namespaced, queue_path, unexpected, Action, On};
+use super::{namespaced, Action, Guard, On};
 use crate::auth::signed_url::SignedUrl;
-use crate::commands::{Command, Outcome, PatchOp};
+use crate::commands::{Command, PatchOp};
 use crate::error::ApiError;
 use crate::model::{Limits, QueueMetadata, QueueName, Timestamp};
 use crate::projections::{QueueFilter, QueueStats, QueueView};
@@ -60,13 +60,10 @@ impl QueueList {
 impl Action for QueueList {
     type Reply = Queues;
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:get_all", "topics:get_all")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let root = if topics { "/v2/topics" } else { "/v2/queues" };
-        ("GET", root.into())
+        let rule = namespaced(topics, "queues:get_all", "topics:get_all");
+        Guard::new(rule, "GET", root.into())
     }
 
     async fn run(self, on: &On<'_>) -> Result<Queues, ApiError> {
@@ -90,12 +87,9 @@ pub struct QueueCreate {
 impl Action for QueueCreate {
     type Reply = bool;
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:create", "topics:create")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("PUT", queue_path(topics, &self.queue, ""))
+    fn guard(&self, topics: bool) -> Guard {
+        let rule = namespaced(topics, "queues:create", "topics:create");
+        Guard::queue(rule, "PUT", topics, &self.queue, "")
     }
 
     async fn run(self, on: &On<'_>) -> Result<bool, ApiError> {
@@ -103,10 +97,7 @@ impl Action for QueueCreate {
             queue: self.queue,
             metadata: self.metadata,
         };
-        match on.submit(command).await? {
-            Outcome::QueueCreated(new) => Ok(new),
-            other => unexpected(other),
-        }
+        on.submit(command).await
     }
 }
 
@@ -119,12 +110,9 @@ pub struct QueueGet {
 impl Action for QueueGet {
     type Reply = QueueMetadata;
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:get", "topics:get")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("GET", queue_path(topics, &self.queue, ""))
+    fn guard(&self, topics: bool) -> Guard {
+        let rule = namespaced(topics, "queues:get", "topics:get");
+        Guard::queue(rule, "GET", topics, &self.queue, "")
     }
 
     async fn run(self, on: &On<'_>) -> Result<QueueMetadata, ApiError> {
@@ -143,12 +131,9 @@ pub struct QueueExists {
 impl Action for QueueExists {
     type Reply = bool;
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:get", "topics:get")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("HEAD", queue_path(topics, &self.queue, ""))
+    fn guard(&self, topics: bool) -> Guard {
+        let rule = namespaced(topics, "queues:get", "topics:get");
+        Guard::queue(rule, "HEAD", topics, &self.queue, "")
     }
 
     async fn run(self, on: &On<'_>) -> Result<bool, ApiError> {
@@ -170,12 +155,9 @@ pub struct QueueUpdate {
 impl Action for QueueUpdate {
     type Reply = QueueMetadata;
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:update", "topics:update")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("PATCH", queue_path(topics, &self.queue, ""))
+    fn guard(&self, topics: bool) -> Guard {
+        let rule = namespaced(topics, "queues:update", "topics:update");
+        Guard::queue(rule, "PATCH", topics, &self.queue, "")
     }
 
     async fn run(self, on: &On<'_>) -> Result<QueueMetadata, ApiError> {
@@ -183,10 +165,7 @@ impl Action for QueueUpdate {
             queue: self.queue,
             ops: self.ops,
         };
-        match on.submit(command).await? {
-            Outcome::Metadata(m) => Ok(m),
-            other => unexpected(other),
-        }
+        on.submit(command).await
     }
 }
 
@@ -199,12 +178,9 @@ pub struct QueueDelete {
 impl Action for QueueDelete {
     type Reply = ();
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:delete", "topics:delete")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("DELETE", queue_path(topics, &self.queue, ""))
+    fn guard(&self, topics: bool) -> Guard {
+        let rule = namespaced(topics, "queues:delete", "topics:delete");
+        Guard::queue(rule, "DELETE", topics, &self.queue, "")
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
@@ -230,12 +206,9 @@ pub struct Stats {
 impl Action for QueueGetStats {
     type Reply = Stats;
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:stats", "topics:stats")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("GET", queue_path(topics, &self.queue, "/stats"))
+    fn guard(&self, topics: bool) -> Guard {
+        let rule = namespaced(topics, "queues:stats", "topics:stats");
+        Guard::queue(rule, "GET", topics, &self.queue, "/stats")
     }
 
     async fn run(self, on: &On<'_>) -> Result<Stats, ApiError> {
@@ -261,12 +234,9 @@ pub struct QueuePurge {
 impl Action for QueuePurge {
     type Reply = ();
 
-    fn rule(&self, topics: bool) -> &'static str {
-        namespaced(topics, "queues:purge", "topics:purge")
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("POST", queue_path(topics, &self.queue, "/purge"))
+    fn guard(&self, topics: bool) -> Guard {
+        let rule = namespaced(topics, "queues:purge", "topics:purge");
+        Guard::queue(rule, "POST", topics, &self.queue, "/purge")
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
@@ -382,12 +352,8 @@ fn share_paths(paths: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
 impl Action for QueueShare {
     type Reply = SignedUrl;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "queues:share"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("POST", queue_path(topics, &self.queue, "/share"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue("queues:share", "POST", topics, &self.queue, "/share")
     }
 
     async fn run(self, on: &On<'_>) -> Result<SignedUrl, ApiError> {

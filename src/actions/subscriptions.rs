@@ -1,7 +1,7 @@
 //! Subscription actions: create, list, get, update, confirm and delete.
 
-use super::{queue_path, unexpected, Action, On};
-use crate::commands::{Command, CreateSubscription, Outcome, UpdateSubscription};
+use super::{Action, Guard, On};
+use crate::commands::{Command, CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
 use crate::model::{QueueName, SubscriptionId};
 use crate::projections::SubscriptionView;
@@ -14,19 +14,18 @@ pub struct SubscriptionCreate(pub CreateSubscription);
 impl Action for SubscriptionCreate {
     type Reply = SubscriptionId;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "subscription:create"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("POST", queue_path(topics, &self.0.queue, "/subscriptions"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue(
+            "subscription:create",
+            "POST",
+            topics,
+            &self.0.queue,
+            "/subscriptions",
+        )
     }
 
     async fn run(self, on: &On<'_>) -> Result<SubscriptionId, ApiError> {
-        match on.submit(Command::CreateSubscription(self.0)).await? {
-            Outcome::SubscriptionCreated(id) => Ok(id),
-            other => unexpected(other),
-        }
+        on.submit(Command::CreateSubscription(self.0)).await
     }
 }
 
@@ -41,12 +40,14 @@ pub struct SubscriptionList {
 impl Action for SubscriptionList {
     type Reply = Vec<SubscriptionView>;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "subscription:get_all"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
-        ("GET", queue_path(topics, &self.queue, "/subscriptions"))
+    fn guard(&self, topics: bool) -> Guard {
+        Guard::queue(
+            "subscription:get_all",
+            "GET",
+            topics,
+            &self.queue,
+            "/subscriptions",
+        )
     }
 
     async fn run(self, on: &On<'_>) -> Result<Vec<SubscriptionView>, ApiError> {
@@ -68,13 +69,9 @@ pub struct SubscriptionGet {
 impl Action for SubscriptionGet {
     type Reply = SubscriptionView;
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "subscription:get"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/subscriptions/{}", self.id);
-        ("GET", queue_path(topics, &self.queue, &rest))
+        Guard::queue("subscription:get", "GET", topics, &self.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<SubscriptionView, ApiError> {
@@ -100,13 +97,9 @@ pub struct SubscriptionUpdate(pub UpdateSubscription);
 impl Action for SubscriptionUpdate {
     type Reply = ();
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "subscription:update"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/subscriptions/{}", self.0.id);
-        ("PATCH", queue_path(topics, &self.0.queue, &rest))
+        Guard::queue("subscription:update", "PATCH", topics, &self.0.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
@@ -125,13 +118,9 @@ pub struct SubscriptionConfirm {
 impl Action for SubscriptionConfirm {
     type Reply = ();
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "subscription:confirm"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/subscriptions/{}/confirm", self.id);
-        ("PUT", queue_path(topics, &self.queue, &rest))
+        Guard::queue("subscription:confirm", "PUT", topics, &self.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
@@ -154,13 +143,9 @@ pub struct SubscriptionDelete {
 impl Action for SubscriptionDelete {
     type Reply = ();
 
-    fn rule(&self, _topics: bool) -> &'static str {
-        "subscription:delete"
-    }
-
-    fn route(&self, topics: bool) -> (&'static str, String) {
+    fn guard(&self, topics: bool) -> Guard {
         let rest = format!("/subscriptions/{}", self.id);
-        ("DELETE", queue_path(topics, &self.queue, &rest))
+        Guard::queue("subscription:delete", "DELETE", topics, &self.queue, &rest)
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {

@@ -138,6 +138,15 @@ impl Default for StoreOptions {
     }
 }
 
+/// What a store's writer uses from the rest of the node: the limits its decisions apply,
+/// the clock, and the metrics it counts into.
+#[derive(Clone)]
+pub struct Services {
+    pub limits: Arc<Limits>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
 /// The storage backends.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -150,16 +159,14 @@ impl Store {
     pub async fn open(
         url: &StoreUrl,
         options: &StoreOptions,
-        limits: Arc<Limits>,
-        clock: Arc<dyn Clock>,
-        metrics: Arc<crate::metrics::Metrics>,
+        services: Services,
     ) -> Result<Store, StoreError> {
         match url {
             StoreUrl::Sqlite(path) => Ok(Store::Sqlite(
-                sqlite::SqliteStore::open(path, options, limits, clock, metrics).await?,
+                sqlite::SqliteStore::open(path, options, services).await?,
             )),
             StoreUrl::Postgres(url) => Ok(Store::Postgres(
-                postgres::PgStore::open(url, options, limits, clock, metrics).await?,
+                postgres::PgStore::open(url, options, services).await?,
             )),
         }
     }

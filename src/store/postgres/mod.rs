@@ -19,12 +19,11 @@ use sqlx::ConnectOptions;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 use super::batch::{Job, Task};
-use super::StoreOptions;
+use super::{Services, StoreOptions};
 use crate::commands::Committed;
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
 use crate::events::Envelope;
-use crate::model::{Clock, Limits};
 use crate::schema;
 
 /// How long a request waits for a pooled connection before it gets a 503.
@@ -54,10 +53,13 @@ impl PgStore {
     pub async fn open(
         url: &str,
         options: &StoreOptions,
-        limits: Arc<Limits>,
-        clock: Arc<dyn Clock>,
-        metrics: Arc<crate::metrics::Metrics>,
+        services: Services,
     ) -> Result<Self, StoreError> {
+        let Services {
+            limits,
+            clock,
+            metrics,
+        } = services;
         let connect = connect_options(url, options)?;
         let readers = PgPoolOptions::new()
             .max_connections(options.readers.max(2))

@@ -102,9 +102,9 @@ impl Stored<'_> {
     }
 }
 
-/// Decodes a row of `COLUMNS`.
-fn envelope(row: &rusqlite::Row<'_>, names: &mut Names) -> Result<Envelope, StoreError> {
-    Stored {
+/// Reads a row of `COLUMNS`.
+fn stored<'r>(row: &'r rusqlite::Row<'_>) -> Result<Stored<'r>, StoreError> {
+    Ok(Stored {
         seq: row.get(0)?,
         recorded_at: row.get(1)?,
         project: text(row, 2)?,
@@ -114,8 +114,12 @@ fn envelope(row: &rusqlite::Row<'_>, names: &mut Names) -> Result<Envelope, Stor
         client_id: optional_text(row, 6)?,
         request_id: optional_text(row, 7)?,
         payload: text(row, 8)?,
-    }
-    .decode_with(names)
+    })
+}
+
+/// Decodes a row of `COLUMNS`.
+fn envelope(row: &rusqlite::Row<'_>, names: &mut Names) -> Result<Envelope, StoreError> {
+    stored(row)?.decode_with(names)
 }
 
 /// The events a query of `COLUMNS` returns, in its order.
@@ -328,24 +332,17 @@ pub fn scan(
     mut undecoded: impl FnMut() -> bool,
     mut each: impl FnMut(Batch) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let sql = "SELECT seq, recorded_at, project, queue, kind, version, client_id, payload
-               FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq";
-    let mut stmt = conn.prepare(sql)?;
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
+    let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([after, last])?;
     let mut expected = after + 1;
     let mut names = Names::default();
     let mut batch = Batch::new(size, undecoded());
     while let Some(row) = rows.next()? {
+        // Replay needs no request ids.
         let stored = Stored {
-            seq: row.get(0)?,
-            recorded_at: row.get(1)?,
-            project: text(row, 2)?,
-            queue: text(row, 3)?,
-            kind: text(row, 4)?,
-            version: row.get(5)?,
-            client_id: optional_text(row, 6)?,
             request_id: None,
-            payload: text(row, 7)?,
+            ..stored(row)?
         };
         if stored.seq != expected {
             return Err(StoreError::Corrupt(format!(

@@ -22,11 +22,10 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::batch::{Job, Task};
-use super::StoreOptions;
+use super::{Services, StoreOptions};
 use crate::commands::Committed;
 use crate::error::{ApiError, StoreError};
 use crate::events::bus::EventBus;
-use crate::model::{Clock, Limits};
 use crate::schema;
 
 /// A handle to an open SQLite store; cheap to clone.
@@ -42,10 +41,13 @@ impl SqliteStore {
     pub async fn open(
         path: &Path,
         options: &StoreOptions,
-        limits: Arc<Limits>,
-        clock: Arc<dyn Clock>,
-        metrics: Arc<crate::metrics::Metrics>,
+        services: Services,
     ) -> Result<Self, StoreError> {
+        let Services {
+            limits,
+            clock,
+            metrics,
+        } = services;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Corrupt(format!("cannot create {dir:?}: {e}")))?;

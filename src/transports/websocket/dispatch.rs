@@ -33,7 +33,7 @@ pub enum Request {
 
 /// A decoded action and its renderer, whatever the action's reply type.
 pub trait Call: Send {
-    /// The REST method and path with the same effect (see [`Action::route`]).
+    /// The REST method and path with the same effect (see [`Action::guard`]).
     fn route(&self) -> (&'static str, String);
     /// Runs the action; status, body and the log position of its writes.
     fn call<'a>(self: Box<Self>, core: &'a Core, ctx: &'a Context) -> Outcome<'a>;
@@ -58,7 +58,8 @@ where
     E: FnOnce(&ApiError) -> Option<(u16, Value)> + Send + 'static,
 {
     fn route(&self) -> (&'static str, String) {
-        self.action.route(false)
+        let guard = self.action.guard(false);
+        (guard.method, guard.path)
     }
 
     fn call<'a>(self: Box<Self>, core: &'a Core, ctx: &'a Context) -> Outcome<'a> {

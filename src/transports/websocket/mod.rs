@@ -463,7 +463,7 @@ impl Session {
         // A refused caller gets no feed (`execute` checks the same rule again).
         self.app
             .auth
-            .authorize(action.rule(false), &ctx.principal)?;
+            .authorize(action.guard(false).rule, &ctx.principal)?;
         // Listen before the subscription exists, so no message posted after it is missed.
         if self.feed.is_none() {
             self.feed = Some(self.app.store.subscribe());

@@ -69,7 +69,7 @@ impl Session {
         )?;
         self.app
             .auth
-            .authorize(action.rule(false), &ctx.principal)?;
+            .authorize(action.guard(false).rule, &ctx.principal)?;
         let filter = action.0;
         // Listen before reading the log, so nothing committed in between is missed.
         if self.feed.is_none() {
