@@ -182,10 +182,10 @@ impl HttpConn {
         &mut self,
         queue: &str,
         ids: &[String],
-        claim_id: &str,
+        claim: &str,
     ) -> Result<(), OpError> {
         let path = format!(
-            "/v2/queues/{queue}/messages?ids={}&claim_ids={claim_id}",
+            "/v2/queues/{queue}/messages?ids={}&claim_ids={claim}",
             ids.join(",")
         );
         match self.send(Method::DELETE, &path, None).await? {

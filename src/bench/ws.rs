@@ -229,12 +229,12 @@ impl WsConn {
         &mut self,
         queue: &str,
         ids: &[String],
-        claim_id: &str,
+        claim: &str,
     ) -> Result<(), OpError> {
         let body = DeleteBody {
             queue_name: queue,
             message_ids: ids,
-            claim_ids: [claim_id],
+            claim_ids: [claim],
         };
         match self.call("message_delete_many", body).await? {
             (204, _) => Ok(()),

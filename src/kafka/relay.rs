@@ -134,15 +134,17 @@ impl Term {
                 }
             }
         }));
-        let producer = Arc::new(producer);
-        let tails = Arc::new(tails);
+        let outlet = Arc::new(Outlet {
+            producer,
+            settings: self.settings.clone(),
+            partitions,
+            tails,
+        });
         let mut last_record = Instant::now();
         while let Some(batch) = received.recv().await {
             let last = batch.last().map_or(self.published, |e| e.seq);
-            let (producer, settings, tails) =
-                (producer.clone(), self.settings.clone(), tails.clone());
-            let sent =
-                blocking(move || publish(&producer, &settings, partitions, &tails, &batch)).await?;
+            let outlet = outlet.clone();
+            let sent = blocking(move || outlet.publish(&batch)).await?;
             self.published = last;
             self.app.metrics.relay_transaction(last, sent);
             if last_record.elapsed() >= CHECKPOINT_EVERY {
@@ -317,89 +319,90 @@ fn partitions_of(
         .map(|t| t.partitions().len() as i32))
 }
 
-/// Publishes `events` in one transaction (those the topic does not hold yet); how many.
-fn publish(
-    producer: &Relaying,
-    settings: &KafkaSettings,
+/// Where a term's batches go: its producer, the topic's settings and partition count, and
+/// the last position each partition held when the term began.
+struct Outlet {
+    producer: Relaying,
+    settings: Arc<KafkaSettings>,
     partitions: i32,
-    tails: &[i64],
-    events: &[Arc<Envelope>],
-) -> Result<u64, String> {
-    if !settings.transactions {
-        let sent = send_all(producer, settings, partitions, tails, events)?;
-        producer
-            .flush(settings.timeout)
-            .map_err(|e| format!("cannot deliver to Kafka: {e}"))?;
-        let context = producer.context();
-        if context.failed.load(std::sync::atomic::Ordering::Relaxed) > 0 {
-            let last = context.last_error.lock().ok().and_then(|e| e.clone());
-            return Err(format!(
-                "Kafka refused records: {}",
-                last.unwrap_or_default()
-            ));
-        }
-        return Ok(sent);
-    }
-    producer
-        .begin_transaction()
-        .map_err(|e| format!("cannot begin a Kafka transaction: {e}"))?;
-    let sent = send_all(producer, settings, partitions, tails, events);
-    let ended = sent.and_then(|sent| {
-        producer
-            .commit_transaction(settings.timeout)
-            .map(|()| sent)
-            .map_err(|e| format!("cannot commit a Kafka transaction: {e}"))
-    });
-    if ended.is_err() {
-        // Best effort: the next term's producer aborts it anyway.
-        let _ = producer.abort_transaction(settings.timeout);
-    }
-    ended
+    tails: Vec<i64>,
 }
 
-fn send_all(
-    producer: &Relaying,
-    settings: &KafkaSettings,
-    partitions: i32,
-    tails: &[i64],
-    events: &[Arc<Envelope>],
-) -> Result<u64, String> {
-    let mut sent = 0;
-    for env in events {
-        let record =
-            Record::of(env).map_err(|e| format!("cannot encode event {}: {e}", env.seq))?;
-        let partition = record::partition(record.key.as_bytes(), partitions);
-        if !unpublished(tails, partition, env.seq) {
-            continue;
-        }
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for (key, value) in &record.headers {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value.as_bytes()),
-            });
-        }
-        let mut message = BaseRecord::to(&settings.topic)
-            .key(record.key.as_bytes())
-            .payload(&record.value)
-            .partition(partition)
-            .headers(headers);
-        let deadline = Instant::now() + settings.timeout;
-        loop {
-            match producer.send(message) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                    if Instant::now() < deadline =>
-                {
-                    message = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => return Err(format!("cannot send event {}: {e}", env.seq)),
+impl Outlet {
+    /// Publishes `events` in one transaction (those the topic does not hold yet); how many.
+    fn publish(&self, events: &[Arc<Envelope>]) -> Result<u64, String> {
+        let (producer, settings) = (&self.producer, &self.settings);
+        if !settings.transactions {
+            let sent = self.send_all(events)?;
+            producer
+                .flush(settings.timeout)
+                .map_err(|e| format!("cannot deliver to Kafka: {e}"))?;
+            let context = producer.context();
+            if context.failed.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                let last = context.last_error.lock().ok().and_then(|e| e.clone());
+                return Err(format!(
+                    "Kafka refused records: {}",
+                    last.unwrap_or_default()
+                ));
             }
+            return Ok(sent);
         }
-        sent += 1;
+        producer
+            .begin_transaction()
+            .map_err(|e| format!("cannot begin a Kafka transaction: {e}"))?;
+        let sent = self.send_all(events);
+        let ended = sent.and_then(|sent| {
+            producer
+                .commit_transaction(settings.timeout)
+                .map(|()| sent)
+                .map_err(|e| format!("cannot commit a Kafka transaction: {e}"))
+        });
+        if ended.is_err() {
+            // Best effort: the next term's producer aborts it anyway.
+            let _ = producer.abort_transaction(settings.timeout);
+        }
+        ended
     }
-    Ok(sent)
+
+    fn send_all(&self, events: &[Arc<Envelope>]) -> Result<u64, String> {
+        let (producer, settings) = (&self.producer, &self.settings);
+        let mut sent = 0;
+        for env in events {
+            let record =
+                Record::of(env).map_err(|e| format!("cannot encode event {}: {e}", env.seq))?;
+            let partition = record::partition(record.key.as_bytes(), self.partitions);
+            if !unpublished(&self.tails, partition, env.seq) {
+                continue;
+            }
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let mut message = BaseRecord::to(&settings.topic)
+                .key(record.key.as_bytes())
+                .payload(&record.value)
+                .partition(partition)
+                .headers(headers);
+            let deadline = Instant::now() + settings.timeout;
+            loop {
+                match producer.send(message) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                        if Instant::now() < deadline =>
+                    {
+                        message = back;
+                        producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => return Err(format!("cannot send event {}: {e}", env.seq)),
+                }
+            }
+            sent += 1;
+        }
+        Ok(sent)
+    }
 }
 
 #[cfg(test)]

@@ -65,45 +65,47 @@ pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return forbidden_v4(v4);
             }
-            let first = v6.segments()[0];
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if v6.is_unspecified() {
-                Some("unspecified")
-            } else if v6.is_multicast() {
-                Some("multicast")
-            } else if first & 0xffc0 == 0xfe80 {
-                Some("link-local")
-            } else if first & 0xfe00 == 0xfc00 {
-                // Unique local, which holds cloud metadata's fd00:ec2::254.
-                Some("private")
-            } else if first == 0x0064 && v6.segments()[1] == 0xff9b {
+            let [first, second, ..] = v6.segments();
+            if first == 0x0064 && second == 0xff9b {
                 // NAT64 (64:ff9b::/96) reaches the IPv4 address inside.
-                forbidden_v4(Ipv4Addr::from_bits(v6.to_bits() as u32))
-            } else {
-                None
+                return forbidden_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
             }
+            first_reason([
+                (v6.is_loopback(), "loopback"),
+                (v6.is_unspecified(), "unspecified"),
+                (v6.is_multicast(), "multicast"),
+                (first & 0xffc0 == 0xfe80, "link-local"),
+                // Unique local, which holds cloud metadata's fd00:ec2::254.
+                (first & 0xfe00 == 0xfc00, "private"),
+            ])
         }
     }
 }
 
 fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, ..] = ip.octets();
-    if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_private() {
-        Some("private")
-    } else if ip.is_link_local() {
-        Some("link-local (cloud metadata)")
-    } else if a == 0 {
-        Some("unspecified")
-    } else if a == 100 && (64..128).contains(&b) {
-        Some("shared (carrier-grade NAT)")
-    } else if ip.is_multicast() || ip.is_broadcast() || a >= 240 {
-        Some("multicast or reserved")
-    } else {
-        None
-    }
+    first_reason([
+        (ip.is_loopback(), "loopback"),
+        (ip.is_private(), "private"),
+        (ip.is_link_local(), "link-local (cloud metadata)"),
+        (a == 0, "unspecified"),
+        (
+            a == 100 && (64..128).contains(&b),
+            "shared (carrier-grade NAT)",
+        ),
+        (
+            ip.is_multicast() || ip.is_broadcast() || a >= 240,
+            "multicast or reserved",
+        ),
+    ])
+}
+
+/// The reason of the first rule that holds.
+fn first_reason<const N: usize>(rules: [(bool, &'static str); N]) -> Option<&'static str> {
+    rules
+        .into_iter()
+        .find(|(holds, _)| *holds)
+        .map(|(_, reason)| reason)
 }
 
 /// The exceptions of `--notify-allow-hosts`: networks (CIDR or single addresses) and host

@@ -174,14 +174,19 @@ mod tests {
         (name.to_owned(), QueueMetadata::from_stored(metadata))
     }
 
+    /// A page of `limit` queues whose `tier` is `tier`.
+    fn tier(tier: i64, limit: i64) -> QueueFilter {
+        QueueFilter {
+            marker: None,
+            limit,
+            name: None,
+            metadata: vec![("tier".into(), json!(tier))],
+        }
+    }
+
     #[test]
     fn a_page_keeps_the_matching_queues_until_it_is_full() {
-        let filter = QueueFilter {
-            marker: None,
-            limit: 2,
-            name: None,
-            metadata: vec![("tier".into(), json!(1))],
-        };
+        let filter = tier(1, 2);
         assert_eq!(filter.batch(), 200);
         let (mut page, mut after) = (Vec::new(), String::new());
         let batch = vec![queue("a", 1), queue("b", 2), queue("c", 1), queue("d", 1)];
@@ -196,12 +201,7 @@ mod tests {
 
     #[test]
     fn a_short_batch_ends_the_listing_and_a_full_one_asks_for_more() {
-        let filter = QueueFilter {
-            marker: None,
-            limit: 10,
-            name: None,
-            metadata: vec![("tier".into(), json!(3))],
-        };
+        let filter = tier(3, 10);
         let (mut page, mut after) = (Vec::new(), String::new());
         let full: Vec<_> = (0..200).map(|i| queue(&format!("q{i:03}"), 1)).collect();
         assert!(

@@ -66,7 +66,7 @@ impl Store {
     pub async fn checkpoint(&self, name: &str) -> Result<i64, StoreError> {
         let key = name.to_owned();
         on_reader!(self,
-            sqlite: move |c| sqlite::retention::read_meta(c, &key),
+            sqlite: move |c| sqlite::retention::meta(c, &key),
             postgres: |c| pg::read_checkpoint(&mut c, name).await)
     }
 
@@ -74,7 +74,7 @@ impl Store {
     /// PostgreSQL yet).
     pub async fn horizon(&self) -> Result<i64, StoreError> {
         match self {
-            Store::Sqlite(s) => s.read(|c| sqlite::retention::read_meta(c, "horizon")).await,
+            Store::Sqlite(s) => s.read(|c| sqlite::retention::meta(c, "horizon")).await,
             Store::Postgres(_) => Ok(0),
         }
     }

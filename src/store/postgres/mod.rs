@@ -55,11 +55,6 @@ impl PgStore {
         options: &StoreOptions,
         services: Services,
     ) -> Result<Self, StoreError> {
-        let Services {
-            limits,
-            clock,
-            metrics,
-        } = services;
         let connect = connect_options(url, options)?;
         let readers = PgPoolOptions::new()
             .max_connections(options.readers.max(2))
@@ -68,7 +63,7 @@ impl PgStore {
             .await?;
         migrator().run(&readers).await?;
         let head = log::last_seq(&mut *readers.acquire().await?).await?;
-        metrics.set_log_position(head);
+        services.metrics.set_log_position(head);
         let bus = EventBus::default();
         let (to_relay, from_writer) = mpsc::channel(16);
         let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
@@ -76,10 +71,10 @@ impl PgStore {
         let writer = writer::Writer {
             connect,
             conn: None,
-            limits,
-            clock,
+            limits: services.limits,
+            clock: services.clock,
             max_batch: options.max_batch.max(1),
-            metrics,
+            metrics: services.metrics,
             relay: to_relay,
         };
         let relay = relay::Relay {

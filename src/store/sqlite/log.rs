@@ -2,19 +2,10 @@
 //! the feed, of message histories and of replay (appends are the fold's, `fold::append`).
 
 use rustc_hash::FxHashMap;
-use sqlx::SqliteConnection;
 
 use crate::error::StoreError;
 use crate::events::{Envelope, Event, EventFilter, SCHEMA_VERSION};
 use crate::model::{ClientId, ProjectId, QueueName, Timestamp};
-
-/// Position of the last event (0 for an empty log).
-pub async fn last_seq(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
-        .fetch_one(conn)
-        .await?;
-    Ok(seq.unwrap_or(0))
-}
 
 const COLUMNS: &str =
     "seq, recorded_at, project, queue, kind, version, client_id, request_id, payload";
@@ -137,7 +128,7 @@ fn envelopes(
     Ok(out)
 }
 
-/// Position of the last event (0 for an empty log), read by a reader of the store.
+/// Position of the last event (0 for an empty log).
 pub fn head(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
     let seq: Option<i64> = conn
         .prepare_cached("SELECT MAX(seq) FROM events")?

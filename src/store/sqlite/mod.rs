@@ -43,46 +43,25 @@ impl SqliteStore {
         options: &StoreOptions,
         services: Services,
     ) -> Result<Self, StoreError> {
-        let Services {
-            limits,
-            clock,
-            metrics,
-        } = services;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Corrupt(format!("cannot create {dir:?}: {e}")))?;
         }
-        let connect = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if options.sync_full {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
-            .busy_timeout(Duration::from_secs(10))
-            .disable_statement_logging();
-        let mut conn: SqliteConnection = connect.connect().await?;
-        migrator().run_direct(&mut conn).await?;
-        let next_seq = log::last_seq(&mut conn).await? + 1;
+        migrate(path, true, options.sync_full).await?;
+        let conn = connect_writer(path, options.sync_full)?;
+        let next_seq = log::head(&conn)? + 1;
         let readers = readers::Readers::new(path, options.readers as usize);
         let (sender, receiver) = mpsc::channel(options.max_batch.max(1) * 4);
         let bus = EventBus::default();
         let writer = writer::Writer {
-            tx: writer::Transaction {
-                conn: connect_writer(path, options.sync_full)?,
-                next_seq,
-            },
+            tx: writer::Transaction { conn, next_seq },
             checkpointer: checkpointer::Checkpointer::start(path, options.sync_full)?,
-            maintenance: conn,
-            runtime: tokio::runtime::Handle::current(),
-            limits,
-            clock,
+            limits: services.limits,
+            clock: services.clock,
             max_batch: options.max_batch.max(1),
             bus: bus.clone(),
             path: path.to_path_buf(),
-            metrics,
+            metrics: services.metrics,
         };
         let handle = tokio::task::spawn_blocking(move || writer.run(receiver));
         Ok(SqliteStore {
@@ -136,6 +115,25 @@ impl SqliteStore {
 
 fn migrator() -> Migrator {
     schema::migrator(schema::SQLITE)
+}
+
+/// Brings the store at `path` (created if `create`) to this binary's schema.
+pub async fn migrate(path: &Path, create: bool, sync_full: bool) -> Result<(), StoreError> {
+    let mut conn: SqliteConnection = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(if sync_full {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
+        .busy_timeout(Duration::from_secs(30))
+        .disable_statement_logging()
+        .connect()
+        .await?;
+    migrator().run_direct(&mut conn).await?;
+    Ok(sqlx::Connection::close(conn).await?)
 }
 
 /// Opens the writer's synchronous connection to an existing store.

@@ -8,10 +8,9 @@ use std::thread;
 use std::time::Instant;
 
 use rusqlite::config::DbConfig;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Row, SqliteConnection};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::{log, migrator, retention};
+use super::{log, retention};
 use crate::error::StoreError;
 use crate::model::Timestamp;
 use crate::projections::sqlite as views;
@@ -60,29 +59,24 @@ pub struct Divergence {
     pub side: &'static str,
 }
 
-async fn open(path: &Path, create: bool) -> Result<SqliteConnection, StoreError> {
-    let conn = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(create)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .busy_timeout(std::time::Duration::from_secs(30))
-        .disable_statement_logging()
-        .connect()
-        .await?;
-    Ok(conn)
+/// A connection to the store at `path`, in this binary's schema (migrated first, as the
+/// server would at its next start; created if `create`).
+async fn migrated(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    super::migrate(path, create, false).await?;
+    super::connect_writer(path, false)
 }
 
-async fn resolve(conn: &mut SqliteConnection, until: Until) -> Result<i64, StoreError> {
+fn resolve(conn: &Connection, until: Until) -> Result<i64, StoreError> {
     Ok(match until {
-        Until::End => log::last_seq(conn).await?,
-        Until::Seq(seq) => seq.min(log::last_seq(conn).await?),
-        Until::Time(t) => sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(seq) FROM events WHERE recorded_at <= ?1",
-        )
-        .bind(t.0)
-        .fetch_one(&mut *conn)
-        .await?
-        .unwrap_or(0),
+        Until::End => log::head(conn)?,
+        Until::Seq(seq) => seq.min(log::head(conn)?),
+        Until::Time(t) => conn
+            .query_row(
+                "SELECT MAX(seq) FROM events WHERE recorded_at <= ?1",
+                [t.0],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .unwrap_or(0),
     })
 }
 
@@ -246,27 +240,22 @@ pub async fn in_place(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, StoreError> {
     let started = Instant::now();
-    let mut source = open(path, false).await?;
-    migrator().run_direct(&mut source).await?;
-    let mut target = open(path, false).await?;
-    let last = log::last_seq(&mut source).await?;
-    let snapshot = retention::meta(&mut source, "snapshot").await?;
+    let conn = migrated(path, false).await?;
+    let last = log::head(&conn)?;
+    let snapshot = retention::meta(&conn, "snapshot")?;
     total(count(snapshot, last));
     let from = if snapshot > 0 {
         // Start from the snapshot: clear the read models and restore it first.
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut target).await?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
         for (table, _) in views::READ_MODELS {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut target)
-                .await?;
+            conn.execute_batch(&format!("DELETE FROM {table}"))?;
         }
-        sqlx::query("COMMIT").execute(&mut target).await?;
-        retention::restore(&mut target, path, snapshot).await?
+        tx.commit()?;
+        retention::restore(&conn, path, snapshot)?
     } else {
         0
     };
-    drop(target);
-    drop(source);
+    drop(conn);
     // Without a snapshot, the fold clears the read models in its first transaction.
     let events = fold(
         path,
@@ -304,12 +293,12 @@ pub async fn into(
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let mut source = open(path, false).await?;
-    let mut target = open(into, true).await?;
-    migrator().run_direct(&mut target).await?;
-    let last = resolve(&mut source, until).await?;
-    let horizon = retention::meta(&mut source, "horizon").await?;
-    let snapshot = retention::meta(&mut source, "snapshot").await?;
+    let source = super::connect_writer(path, false)?;
+    let target = migrated(into, true).await?;
+    let last = resolve(&source, until)?;
+    let horizon = retention::meta(&source, "horizon")?;
+    let snapshot = retention::meta(&source, "snapshot")?;
+    drop(source);
     if last < snapshot {
         return Err(StoreError::Corrupt(format!(
             "the log was pruned: the earliest state it can rebuild is at seq {snapshot}"
@@ -326,19 +315,15 @@ pub async fn into(
                 )
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot copy the snapshot: {e}")))?;
-        sqlx::query("INSERT INTO log_meta (key, value) VALUES ('horizon', ?1), ('snapshot', ?2)")
-            .bind(horizon)
-            .bind(snapshot)
-            .execute(&mut target)
-            .await?;
+        retention::set_meta(&target, "horizon", horizon)?;
+        retention::set_meta(&target, "snapshot", snapshot)?;
     }
-    let from = retention::restore(&mut target, into, snapshot).await?;
+    let from = retention::restore(&target, into, snapshot)?;
     // The copy is the past: the notifications its log called for were due then, not now.
-    sqlx::query("UPDATE log_meta SET value = ?1 WHERE key = ?2")
-        .bind(last)
-        .bind(crate::store::NOTIFIER_CHECKPOINT)
-        .execute(&mut target)
-        .await?;
+    target.execute(
+        "UPDATE log_meta SET value = ?1 WHERE key = ?2",
+        params![last, crate::store::NOTIFIER_CHECKPOINT],
+    )?;
     drop(target);
     copy_log(path, into, horizon, last)?;
     let events = fold(path, into, from, last, false, DEFAULT_ENTRIES, progress)?;
@@ -375,10 +360,7 @@ impl Importer {
                 StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let mut target = open(path, true).await?;
-        migrator().run_direct(&mut target).await?;
-        drop(target);
-        let conn = super::connect_writer(path, false)?;
+        let conn = migrated(path, true).await?;
         Ok(Importer {
             conn,
             path: path.to_owned(),
@@ -468,32 +450,30 @@ pub async fn verify_in_windows(
 ) -> Result<(Summary, Vec<Divergence>), StoreError> {
     let started = Instant::now();
     let scratch: PathBuf = scratch_dir.join(format!("verify-{}.db", uuid::Uuid::new_v4()));
-    let mut live = open(path, false).await?;
     // The live store in this binary's schema, as the server would bring it at its next start
     // (a no-op once the server has opened it); otherwise the tables could not be compared.
-    migrator().run_direct(&mut live).await?;
-    let mut target = open(&scratch, true).await?;
-    migrator().run_direct(&mut target).await?;
+    let live = migrated(path, false).await?;
+    let target = migrated(&scratch, true).await?;
     // SQLite attaches only outside transactions; the scratch file is read (and its read
     // snapshot taken) only after the replay below has committed into it.
-    sqlx::query("ATTACH DATABASE ?1 AS replayed")
-        .bind(scratch.to_string_lossy().to_string())
-        .execute(&mut live)
-        .await?;
+    live.execute(
+        "ATTACH DATABASE ?1 AS replayed",
+        [scratch.to_string_lossy()],
+    )?;
     // One read transaction: the log and the read models are compared as of one instant.
-    sqlx::query("BEGIN").execute(&mut live).await?;
-    let last: i64 = sqlx::query_scalar::<_, Option<i64>>(
-        "SELECT seq FROM projection_checkpoints WHERE name = ?1",
-    )
-    .bind(views::CHECKPOINT)
-    .fetch_optional(&mut live)
-    .await?
-    .flatten()
-    .unwrap_or(0);
-    let snapshot = retention::meta(&mut live, "snapshot").await?;
+    let reading = Transaction::new_unchecked(&live, TransactionBehavior::Deferred)?;
+    let last: i64 = live
+        .query_row(
+            "SELECT seq FROM projection_checkpoints WHERE name = ?1",
+            [views::CHECKPOINT],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    let snapshot = retention::meta(&live, "snapshot")?;
     total(count(snapshot, last));
-    let from = retention::restore(&mut target, path, snapshot).await?;
-    sqlx::Connection::close(target).await?;
+    let from = retention::restore(&target, path, snapshot)?;
+    drop(target);
     let events = fold(path, &scratch, from, last, false, window_entries, progress)?;
     let mut divergences = Vec::new();
     for (table, key) in views::READ_MODELS {
@@ -504,19 +484,19 @@ pub async fn verify_in_windows(
             let sql = format!(
                 "SELECT {key} FROM (SELECT * FROM {left}.{table} EXCEPT SELECT * FROM {right}.{table}) LIMIT 50"
             );
-            for row in sqlx::query(&sql).fetch_all(&mut live).await? {
+            let mut select = live.prepare(&sql)?;
+            let keys = select.query_map([], |r| Ok(r.get::<_, String>(0).unwrap_or_default()))?;
+            for key in keys {
                 divergences.push(Divergence {
                     table,
-                    key: row.try_get::<String, _>(0).unwrap_or_default(),
+                    key: key?,
                     side,
                 });
             }
         }
     }
-    sqlx::query("COMMIT").execute(&mut live).await?;
-    sqlx::query("DETACH DATABASE replayed")
-        .execute(&mut live)
-        .await?;
+    reading.commit()?;
+    live.execute_batch("DETACH DATABASE replayed")?;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
     }

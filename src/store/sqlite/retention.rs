@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sqlx::SqliteConnection;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::error::StoreError;
 use crate::model::Timestamp;
@@ -25,17 +25,7 @@ pub fn snapshot_path(db: &Path, seq: i64) -> PathBuf {
 }
 
 /// A value of `log_meta` (0 when unset).
-pub async fn meta(conn: &mut SqliteConnection, key: &str) -> Result<i64, StoreError> {
-    let value: Option<i64> = sqlx::query_scalar("SELECT value FROM log_meta WHERE key = ?1")
-        .bind(key)
-        .fetch_optional(conn)
-        .await?;
-    Ok(value.unwrap_or(0))
-}
-
-/// A value of `log_meta` (0 when unset), on a reader's connection.
-pub fn read_meta(conn: &rusqlite::Connection, key: &str) -> Result<i64, StoreError> {
-    use rusqlite::OptionalExtension;
+pub fn meta(conn: &Connection, key: &str) -> Result<i64, StoreError> {
     let value: Option<i64> = conn
         .prepare_cached("SELECT value FROM log_meta WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
@@ -43,15 +33,13 @@ pub fn read_meta(conn: &rusqlite::Connection, key: &str) -> Result<i64, StoreErr
     Ok(value.unwrap_or(0))
 }
 
-async fn set_meta(conn: &mut SqliteConnection, key: &str, value: i64) -> Result<(), StoreError> {
-    sqlx::query(
+/// Sets a value of `log_meta`.
+pub fn set_meta(conn: &Connection, key: &str, value: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
         "INSERT INTO log_meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(key)
-    .bind(value)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 
@@ -67,49 +55,46 @@ pub struct Pruned {
 /// Prunes the events recorded before `before` (only those at or before each checkpoint
 /// named in `keep_after`), after saving the read models (which reflect
 /// the log up to `head`) as a snapshot. Runs outside any transaction (it attaches a file).
-pub async fn prune(
-    conn: &mut SqliteConnection,
+pub fn prune(
+    conn: &Connection,
     db: &Path,
     before: Timestamp,
     head: i64,
     keep_after: &[&'static str],
 ) -> Result<Option<Pruned>, StoreError> {
-    let target: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE recorded_at < ?1")
-            .bind(before.0)
-            .fetch_one(&mut *conn)
-            .await?;
+    let target: Option<i64> = conn.query_row(
+        "SELECT MAX(seq) FROM events WHERE recorded_at < ?1",
+        [before.0],
+        |r| r.get(0),
+    )?;
     // Never past events a consumer still needs (notifications still being delivered,
     // events not yet in Kafka): each resumes from its checkpoint, and needs the log after it.
     let mut keep = i64::MAX;
     for name in keep_after {
-        keep = keep.min(meta(conn, name).await?);
+        keep = keep.min(meta(conn, name)?);
     }
     let Some(horizon) = target.map(|h| h.min(keep)).filter(|h| *h > 0) else {
         return Ok(None);
     };
-    if horizon <= meta(conn, "horizon").await? {
+    if horizon <= meta(conn, "horizon")? {
         return Ok(None);
     }
     let path = snapshot_path(db, head);
     std::fs::create_dir_all(snapshot_dir(db))
         .map_err(|e| StoreError::Corrupt(format!("cannot create the snapshot directory: {e}")))?;
-    keep_bodies(conn, horizon).await?;
+    keep_bodies(conn, horizon)?;
     // Always a fresh snapshot: an older file for the same position may still hold history
     // rows that this prune removes.
-    write_snapshot(conn, &path, horizon).await?;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM events WHERE seq <= ?1")
-        .bind(horizon)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM message_history WHERE last_seq <= ?1")
-        .bind(horizon)
-        .execute(&mut *conn)
-        .await?;
-    set_meta(conn, "horizon", horizon).await?;
-    set_meta(conn, "snapshot", head).await?;
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    write_snapshot(conn, &path, horizon)?;
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    conn.execute("DELETE FROM events WHERE seq <= ?1", [horizon])?;
+    conn.execute(
+        "DELETE FROM message_history WHERE last_seq <= ?1",
+        [horizon],
+    )?;
+    set_meta(conn, "horizon", horizon)?;
+    set_meta(conn, "snapshot", head)?;
+    tx.commit()?;
     // Older snapshots describe states the log can no longer be replayed from.
     if let Ok(entries) = std::fs::read_dir(snapshot_dir(db)) {
         for entry in entries.flatten() {
@@ -131,68 +116,45 @@ const BODIES_PER_TRANSACTION: i64 = 1_000;
 /// into their rows (see `projections::sqlite::bodies`), so that pruning those events loses
 /// no body. A batch of rows per transaction, so that memory stays bounded however many
 /// messages are alive; rows so filled stay valid whether or not the prune goes on.
-async fn keep_bodies(conn: &mut SqliteConnection, horizon: i64) -> Result<(), StoreError> {
+fn keep_bodies(conn: &Connection, horizon: i64) -> Result<(), StoreError> {
     let mut after = 0_i64;
     loop {
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let batch = async {
-            let rows: Vec<(i64, String, i64, i64, String)> = sqlx::query_as(
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let rows: Vec<(i64, String, i64, i64, String)> = conn
+            .prepare_cached(
                 "SELECT m.rowid, m.id, m.post_index, e.seq, e.payload
                  FROM messages AS m JOIN events AS e ON e.seq = m.post_seq
                  WHERE m.rowid > ?1 AND m.post_seq <= ?2 ORDER BY m.rowid LIMIT ?3",
-            )
-            .bind(after)
-            .bind(horizon)
-            .bind(BODIES_PER_TRANSACTION)
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut bodies = Bodies::default();
-            for (_, id, index, seq, payload) in &rows {
-                let body = bodies.body(None, Some(*index), Some(*seq), Some(payload))?;
-                sqlx::query(
-                    "UPDATE messages SET body = ?2, post_seq = NULL, post_index = NULL
-                     WHERE id = ?1",
-                )
-                .bind(id)
-                .bind(body.get())
-                .execute(&mut *conn)
-                .await?;
-            }
-            let last = rows.last().map(|r| r.0);
-            Ok::<_, StoreError>(last)
+            )?
+            .query_map(params![after, horizon, BODIES_PER_TRANSACTION], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut bodies = Bodies::default();
+        let mut update = conn.prepare_cached(
+            "UPDATE messages SET body = ?2, post_seq = NULL, post_index = NULL WHERE id = ?1",
+        )?;
+        for (_, id, index, seq, payload) in &rows {
+            let body = bodies.body(None, Some(*index), Some(*seq), Some(payload))?;
+            update.execute(params![id, body.get()])?;
         }
-        .await;
-        match batch {
-            Ok(last) => {
-                sqlx::query("COMMIT").execute(&mut *conn).await?;
-                match last {
-                    Some(last) => after = last,
-                    None => return Ok(()),
-                }
-            }
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e);
-            }
+        drop(update);
+        tx.commit()?;
+        match rows.last() {
+            Some(last) => after = last.0,
+            None => return Ok(()),
         }
     }
 }
 
 /// Copies every read-model table into a new SQLite file (the history index only of the
 /// messages with events after `horizon`, like the pruned store itself).
-async fn write_snapshot(
-    conn: &mut SqliteConnection,
-    path: &Path,
-    horizon: i64,
-) -> Result<(), StoreError> {
+fn write_snapshot(conn: &Connection, path: &Path, horizon: i64) -> Result<(), StoreError> {
     let partial = path.with_extension("partial");
     let _ = std::fs::remove_file(&partial);
-    sqlx::query("ATTACH DATABASE ?1 AS snap")
-        .bind(partial.to_string_lossy().to_string())
-        .execute(&mut *conn)
-        .await?;
-    let copied = async {
-        sqlx::query("BEGIN").execute(&mut *conn).await?;
+    conn.execute("ATTACH DATABASE ?1 AS snap", [partial.to_string_lossy()])?;
+    let copied = (|| {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
         for (table, _) in READ_MODELS {
             let rows = match table {
                 "message_history" => {
@@ -200,20 +162,11 @@ async fn write_snapshot(
                 }
                 _ => format!("SELECT * FROM main.{table}"),
             };
-            sqlx::query(&format!("CREATE TABLE snap.{table} AS {rows}"))
-                .execute(&mut *conn)
-                .await?;
+            conn.execute_batch(&format!("CREATE TABLE snap.{table} AS {rows}"))?;
         }
-        sqlx::query("COMMIT").execute(&mut *conn).await?;
-        Ok::<(), StoreError>(())
-    }
-    .await;
-    if copied.is_err() {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-    }
-    sqlx::query("DETACH DATABASE snap")
-        .execute(&mut *conn)
-        .await?;
+        tx.commit()
+    })();
+    conn.execute_batch("DETACH DATABASE snap")?;
     copied?;
     std::fs::rename(&partial, path)
         .map_err(|e| StoreError::Corrupt(format!("cannot move the snapshot in place: {e}")))?;
@@ -222,11 +175,7 @@ async fn write_snapshot(
 
 /// Loads a snapshot's read models into `conn`'s (empty) read-model tables; returns the
 /// snapshot's position, or 0 if the store has never been pruned.
-pub async fn restore(
-    conn: &mut SqliteConnection,
-    source_db: &Path,
-    snapshot: i64,
-) -> Result<i64, StoreError> {
+pub fn restore(conn: &Connection, source_db: &Path, snapshot: i64) -> Result<i64, StoreError> {
     if snapshot == 0 {
         return Ok(0);
     }
@@ -237,41 +186,41 @@ pub async fn restore(
             path.display()
         )));
     }
-    sqlx::query("ATTACH DATABASE ?1 AS snap")
-        .bind(path.to_string_lossy().to_string())
-        .execute(&mut *conn)
-        .await?;
-    // Snapshots taken before the history index became one row per message hold the old
-    // table, one row per (message, event).
-    let old_history: bool = sqlx::query_scalar(
-        "SELECT COUNT(*) > 0 FROM snap.sqlite_master WHERE name = 'message_events'",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("BEGIN").execute(&mut *conn).await?;
-    for (table, _) in READ_MODELS {
-        let sql = match table {
-            "message_history" if old_history => format!(
-                "INSERT INTO main.{table} (message_id, seqs, last_seq)
-                 SELECT message_id, group_concat(seq, ',' ORDER BY seq), MAX(seq)
-                 FROM snap.message_events GROUP BY message_id"
-            ),
-            // By name: the snapshot may predate columns added since (which take defaults).
-            _ => {
-                let columns: String = sqlx::query_scalar(
-                    "SELECT group_concat(name, ', ') FROM pragma_table_info(?1, 'snap')",
-                )
-                .bind(table)
-                .fetch_one(&mut *conn)
-                .await?;
-                format!("INSERT INTO main.{table} ({columns}) SELECT {columns} FROM snap.{table}")
-            }
-        };
-        sqlx::query(&sql).execute(&mut *conn).await?;
-    }
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
-    sqlx::query("DETACH DATABASE snap")
-        .execute(&mut *conn)
-        .await?;
+    conn.execute("ATTACH DATABASE ?1 AS snap", [path.to_string_lossy()])?;
+    let restored = (|| {
+        // Snapshots taken before the history index became one row per message hold the
+        // old table, one row per (message, event).
+        let old_history: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM snap.sqlite_master WHERE name = 'message_events'",
+            [],
+            |r| r.get(0),
+        )?;
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+        for (table, _) in READ_MODELS {
+            let sql = match table {
+                "message_history" if old_history => format!(
+                    "INSERT INTO main.{table} (message_id, seqs, last_seq)
+                     SELECT message_id, group_concat(seq, ',' ORDER BY seq), MAX(seq)
+                     FROM snap.message_events GROUP BY message_id"
+                ),
+                // By name: the snapshot may predate columns added since (which take
+                // defaults).
+                _ => {
+                    let columns: String = conn.query_row(
+                        "SELECT group_concat(name, ', ') FROM pragma_table_info(?1, 'snap')",
+                        [table],
+                        |r| r.get(0),
+                    )?;
+                    format!(
+                        "INSERT INTO main.{table} ({columns}) SELECT {columns} FROM snap.{table}"
+                    )
+                }
+            };
+            conn.execute_batch(&sql)?;
+        }
+        tx.commit()
+    })();
+    conn.execute_batch("DETACH DATABASE snap")?;
+    restored?;
     Ok(snapshot)
 }

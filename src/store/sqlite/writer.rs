@@ -5,14 +5,13 @@
 //! the commit, so an acknowledged write is durable.
 //!
 //! The thread runs every statement of a batch itself: no statement is a hand-off to another
-//! thread. Log maintenance (pruning), rare and file-heavy, runs between batches through the
-//! async driver on the runtime.
+//! thread. Log maintenance (pruning), rare and file-heavy, runs on the same connection
+//! between batches.
 
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 use rusqlite::Connection;
-use sqlx::SqliteConnection;
 use tokio::sync::mpsc;
 
 use crate::commands::Committed;
@@ -35,9 +34,6 @@ pub enum Work {
 pub struct Writer {
     /// The synchronous connection every batch runs on.
     pub tx: Transaction,
-    /// The async connection that log maintenance uses, between batches.
-    pub maintenance: SqliteConnection,
-    pub runtime: tokio::runtime::Handle,
     pub limits: Arc<Limits>,
     pub clock: Arc<dyn Clock>,
     pub max_batch: usize,
@@ -75,12 +71,6 @@ impl Writer {
         if let Err((_, e)) = self.tx.conn.close() {
             tracing::warn!(error = %e, "closing the writer connection");
         }
-        if let Err(e) = self
-            .runtime
-            .block_on(sqlx::Connection::close(self.maintenance))
-        {
-            tracing::warn!(error = %e, "closing the maintenance connection");
-        }
     }
 
     fn serve(&mut self, batch: &mut Vec<Job>) {
@@ -89,13 +79,7 @@ impl Writer {
         for (job, result) in batch.iter().zip(results.iter_mut()) {
             if let (Task::Prune { before, keep_after }, Ok(_)) = (&job.task, &result) {
                 let head = self.tx.next_seq - 1;
-                let pruned = self.runtime.block_on(retention::prune(
-                    &mut self.maintenance,
-                    &self.path,
-                    *before,
-                    head,
-                    keep_after,
-                ));
+                let pruned = retention::prune(&self.tx.conn, &self.path, *before, head, keep_after);
                 match pruned {
                     Ok(Some(p)) => {
                         tracing::info!(horizon = p.horizon, snapshot = p.snapshot, "pruned the log")
