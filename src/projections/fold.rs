@@ -5,6 +5,8 @@
 //! rebuild's window (`sqlite::window`) on rows it keeps in memory, handing the rare steps
 //! to the SQLite ones.
 
+use smallvec::{smallvec, SmallVec};
+
 use crate::error::StoreError;
 use crate::events::{
     ClaimRenewed, Envelope, Event, MessageDeadLettered, MessagesClaimed, MessagesPosted,
@@ -19,7 +21,7 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 #[derive(Debug, PartialEq)]
 pub enum Mentions<'e> {
     /// These messages, each once, in id order.
-    Messages(Vec<&'e MessageId>),
+    Messages(SmallVec<[&'e MessageId; 8]>),
     /// The messages the claim holds when the event is folded.
     Claim(&'e ClaimId),
     /// Every message of the event's queue.
@@ -30,13 +32,13 @@ pub enum Mentions<'e> {
 
 /// Which messages' histories `event` belongs to.
 pub fn mentions(event: &Event) -> Mentions<'_> {
-    let mut ids: Vec<&MessageId> = match event {
+    let mut ids: SmallVec<[&MessageId; 8]> = match event {
         Event::MessagesPosted(e) => e.messages.iter().map(|m| &m.id).collect(),
         Event::MessagesClaimed(e) => e.messages.iter().map(|m| &m.id).collect(),
         Event::MessagesDeleted(e) => e.ids.iter().collect(),
         Event::MessagesPopped(e) => e.ids.iter().collect(),
         Event::MessagesExpired(e) => e.ids.iter().collect(),
-        Event::MessageDeadLettered(e) => vec![&e.id],
+        Event::MessageDeadLettered(e) => smallvec![&e.id],
         Event::NotificationDelivered(e) => e.message_ids().collect(),
         Event::NotificationFailed(e) => e.message_id.iter().collect(),
         Event::NotificationAbandoned(e) => e.message_id.iter().collect(),
@@ -54,9 +56,12 @@ pub fn mentions(event: &Event) -> Mentions<'_> {
         | Event::SubscriptionsExpired(_)
         | Event::SubscriptionConfirmationRequested(_) => return Mentions::Nothing,
     };
-    // One position per message: an id named twice would be indexed twice.
-    ids.sort_unstable();
-    ids.dedup();
+    // One position per message: an id named twice would be indexed twice. Most events
+    // name their messages in order already.
+    if !ids.windows(2).all(|w| w[0] < w[1]) {
+        ids.sort_unstable();
+        ids.dedup();
+    }
     Mentions::Messages(ids)
 }
 
@@ -97,7 +102,7 @@ pub trait Tables {
     async fn advance_marker(&mut self, project: &ProjectId, queue: &QueueName, next: i64) -> Step;
     /// Inserts the posted messages, their bodies left in the event (poster: [`client_of`]).
     async fn insert_messages(&mut self, env: &Envelope, e: &MessagesPosted) -> Step;
-    async fn delete_messages(&mut self, ids: &[MessageId]) -> Step;
+    async fn delete_messages(&mut self, env: &Envelope, ids: &[MessageId]) -> Step;
     async fn move_message(&mut self, e: &MessageDeadLettered) -> Step;
     /// The claim's row and its messages' claim.
     async fn insert_claim(&mut self, env: &Envelope, e: &MessagesClaimed) -> Step;
@@ -144,9 +149,9 @@ pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Step {
                 None => Ok(()),
             }
         }
-        Event::MessagesDeleted(e) => t.delete_messages(&e.ids).await,
-        Event::MessagesPopped(e) => t.delete_messages(&e.ids).await,
-        Event::MessagesExpired(e) => t.delete_messages(&e.ids).await,
+        Event::MessagesDeleted(e) => t.delete_messages(env, &e.ids).await,
+        Event::MessagesPopped(e) => t.delete_messages(env, &e.ids).await,
+        Event::MessagesExpired(e) => t.delete_messages(env, &e.ids).await,
         Event::MessageDeadLettered(e) => {
             t.move_message(e).await?;
             t.advance_marker(&env.project, &e.to_queue, e.marker + 1)
@@ -185,7 +190,7 @@ mod tests {
             ids: vec![b.clone(), a.clone(), b.clone()],
             claim_id: None,
         });
-        assert_eq!(mentions(&event), Mentions::Messages(vec![&a, &b]));
+        assert_eq!(mentions(&event), Mentions::Messages(smallvec![&a, &b]));
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl Tables for PgConnection {
         messages::insert(self, project, queue, client, env.at, &e.messages).await
     }
 
-    async fn delete_messages(&mut self, ids: &[MessageId]) -> Step {
+    async fn delete_messages(&mut self, _: &Envelope, ids: &[MessageId]) -> Step {
         messages::delete_ids(self, ids).await
     }
 

@@ -97,7 +97,7 @@ impl Tables for Sql<'_> {
         insert_messages(self.0, env, &e.messages)
     }
 
-    async fn delete_messages(&mut self, ids: &[MessageId]) -> Step {
+    async fn delete_messages(&mut self, _: &Envelope, ids: &[MessageId]) -> Step {
         let mut delete = self
             .0
             .prepare_cached("DELETE FROM messages WHERE id = ?1")?;

@@ -126,6 +126,15 @@ impl History {
     }
 }
 
+/// What the window knows of a queue.
+#[derive(Debug)]
+struct QueueSlot {
+    /// Its name, shared by the window's rows of the queue.
+    name: Arc<(ProjectId, QueueName)>,
+    /// The next marker the queue must give at least (0: none set in the window).
+    next_marker: i64,
+}
+
 /// A claim row.
 #[derive(Debug, Clone)]
 struct Claim {
@@ -153,8 +162,8 @@ pub struct Window<'c> {
     conn: &'c Connection,
     messages: FxHashMap<Key, MessageSlot>,
     claims: FxHashMap<Arc<ClaimId>, ClaimSlot>,
-    /// The next marker each queue must give at least.
-    markers: FxHashMap<Arc<(ProjectId, QueueName)>, i64>,
+    /// The queues the window has seen, by project.
+    queues: FxHashMap<ProjectId, FxHashMap<QueueName, QueueSlot>>,
     /// History entries gathered since the last write-out.
     history: usize,
     /// The histories of messages posted and deleted within the window: final, so they are
@@ -172,7 +181,7 @@ impl<'c> Window<'c> {
             conn,
             messages: FxHashMap::default(),
             claims: FxHashMap::default(),
-            markers: FxHashMap::default(),
+            queues: FxHashMap::default(),
             history: 0,
             finished: Vec::with_capacity(ROWS_PER_STATEMENT),
             live: 0,
@@ -254,7 +263,7 @@ impl<'c> Window<'c> {
 
     /// A message row read from the table, as the window holds it.
     fn stored_message(&mut self, r: StoredMessage) -> Box<Message> {
-        let queue = self.queue(r.project, r.queue);
+        let queue = self.queue(&r.project, &r.queue).name.clone();
         Box::new(Message {
             queue,
             marker: r.marker,
@@ -272,13 +281,20 @@ impl<'c> Window<'c> {
         })
     }
 
-    /// The shared name of a queue.
-    fn queue(&mut self, project: ProjectId, queue: QueueName) -> Arc<(ProjectId, QueueName)> {
-        let name = (project, queue);
-        match self.markers.get_key_value(&name) {
-            Some((shared, _)) => shared.clone(),
-            None => Arc::new(name),
+    /// What the window knows of a queue (looked up without copying its name).
+    fn queue(&mut self, project: &ProjectId, queue: &QueueName) -> &mut QueueSlot {
+        if !self.queues.contains_key(project) {
+            self.queues.insert(project.clone(), FxHashMap::default());
         }
+        let of_project = self.queues.get_mut(project).expect("just ensured");
+        if !of_project.contains_key(queue) {
+            let slot = QueueSlot {
+                name: Arc::new((project.clone(), queue.clone())),
+                next_marker: 0,
+            };
+            of_project.insert(queue.clone(), slot);
+        }
+        of_project.get_mut(queue).expect("just ensured")
     }
 
     /// The messages holding a claim now, in id order.

@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::{Claim, ClaimSlot, Key, Message, Window};
 use crate::error::StoreError;
 use crate::events::{
-    ClaimRenewed, Envelope, MessageDeadLettered, MessagesClaimed, MessagesPosted,
+    ClaimRenewed, Envelope, Event, MessageDeadLettered, MessagesClaimed, MessagesPosted,
     SubscriptionCreated, SubscriptionUpdated,
 };
 use crate::model::Timestamp;
@@ -19,6 +21,8 @@ use crate::projections::sqlite::fold::Sql;
 impl Tables for Window<'_> {
     async fn index(&mut self, env: &Envelope, mentions: Mentions<'_>) -> Step {
         match mentions {
+            // Posts and deletes record their messages as they visit them.
+            Mentions::Messages(_) if records_itself(&env.event) => {}
             Mentions::Messages(ids) => {
                 for id in ids {
                     self.record(Key::of(id.as_str()), env.seq);
@@ -60,17 +64,14 @@ impl Tables for Window<'_> {
     }
 
     async fn advance_marker(&mut self, project: &ProjectId, queue: &QueueName, next: i64) -> Step {
-        let queue = self.queue(project.clone(), queue.clone());
-        let marker = self.markers.entry(queue).or_insert(0);
-        *marker = (*marker).max(next);
+        let slot = self.queue(project, queue);
+        slot.next_marker = slot.next_marker.max(next);
         Ok(())
     }
 
     async fn insert_messages(&mut self, env: &Envelope, e: &MessagesPosted) -> Step {
         let client = ClientId::from_stored(client_of(env).to_owned());
-        let queue = self.queue(env.project.clone(), env.queue.clone());
-        // Its marker's entry makes the queue's name shared by its rows.
-        self.markers.entry(queue.clone()).or_insert(0);
+        let queue = self.queue(&env.project, &env.queue).name.clone();
         for (index, m) in (0..).zip(&e.messages) {
             let slot = self.messages.entry(Key::of(m.id.as_str())).or_default();
             if slot.row.is_some() || slot.stored {
@@ -80,6 +81,8 @@ impl Tables for Window<'_> {
                 )));
             }
             slot.known = true;
+            slot.history.push(env.seq);
+            self.history += 1;
             slot.row = Some(Box::new(Message {
                 queue: queue.clone(),
                 marker: m.marker,
@@ -100,10 +103,18 @@ impl Tables for Window<'_> {
         Ok(())
     }
 
-    async fn delete_messages(&mut self, ids: &[MessageId]) -> Step {
-        for id in ids {
-            let key = Key::of(id.as_str());
+    async fn delete_messages(&mut self, env: &Envelope, ids: &[MessageId]) -> Step {
+        let mut keys: SmallVec<[Key; 8]> = ids.iter().map(|id| Key::of(id.as_str())).collect();
+        if keys.len() > 1 {
+            // Each once: a message finished below has no slot left to say it was seen.
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        for key in keys {
             let slot = self.messages.entry(key.clone()).or_default();
+            if slot.history.push(env.seq) {
+                self.history += 1;
+            }
             if !slot.known {
                 // Deleting by id needs no read: the write-out deletes whatever is there.
                 slot.known = true;
@@ -207,4 +218,15 @@ impl Tables for Window<'_> {
     async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Step {
         Sql(self.conn).delete_subscriptions(ids).await
     }
+}
+
+/// Whether the event's step indexes the messages it names itself (it visits each anyway).
+fn records_itself(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::MessagesPosted(_)
+            | Event::MessagesDeleted(_)
+            | Event::MessagesPopped(_)
+            | Event::MessagesExpired(_)
+    )
 }

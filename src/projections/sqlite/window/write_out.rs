@@ -17,14 +17,17 @@ impl Window<'_> {
         self.write_history()?;
         self.write_messages()?;
         self.write_claims()?;
-        for (queue, next) in self.markers.drain() {
-            let (project, queue) = &*queue;
-            self.conn
-                .prepare_cached(
-                    "UPDATE queues SET next_marker = MAX(next_marker, ?3)
-                     WHERE project = ?1 AND name = ?2",
-                )?
-                .execute(rusqlite::params![project.as_str(), queue.as_str(), next])?;
+        let mut advance = self.conn.prepare_cached(
+            "UPDATE queues SET next_marker = MAX(next_marker, ?3) WHERE project = ?1 AND name = ?2",
+        )?;
+        for (project, queues) in self.queues.drain() {
+            for (queue, slot) in queues.into_iter().filter(|(_, s)| s.next_marker > 0) {
+                advance.execute(rusqlite::params![
+                    project.as_str(),
+                    queue.as_str(),
+                    slot.next_marker
+                ])?;
+            }
         }
         self.history = 0;
         self.live = 0;
