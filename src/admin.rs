@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{ReplayArgs, ReplayUntil, VerifyArgs};
 use crate::store::sqlite::rebuild::{self, Until};
-use crate::store::{postgres, StoreUrl};
+use crate::store::{postgres, Progress, StoreUrl};
 
 fn bar(quiet: bool) -> ProgressBar {
     if quiet {
@@ -23,14 +23,24 @@ fn bar(quiet: bool) -> ProgressBar {
     bar
 }
 
+/// A progress bar follows a replay or a verify.
+impl Progress for ProgressBar {
+    fn total(&mut self, n: u64) {
+        self.set_length(n);
+    }
+
+    fn done(&mut self, n: u64) {
+        self.inc(n);
+    }
+}
+
 /// `cairn replay`.
 pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     if let (Some(from), Some(into)) = (&args.from, &args.into) {
         return replay_from_kafka(from, &args.kafka_options, into, args.quiet).await;
     }
     let bar = bar(args.quiet);
-    let mut total = |n| bar.set_length(n);
-    let mut progress = |n| bar.inc(n);
+    let mut progress = bar.clone();
     let path = match args.source.store_url() {
         StoreUrl::Sqlite(path) => path,
         StoreUrl::Postgres(url) => {
@@ -38,7 +48,7 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 args.into.is_none() && args.until.is_none(),
                 "on PostgreSQL, replay rebuilds in place only (no --into or --until yet)"
             );
-            let summary = postgres::rebuild::in_place(&url, &mut total, &mut progress).await?;
+            let summary = postgres::rebuild::in_place(&url, &mut progress).await?;
             bar.finish_and_clear();
             print_replayed(&summary, "the PostgreSQL read models");
             return Ok(ExitCode::SUCCESS);
@@ -46,21 +56,14 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     anyhow::ensure!(path.exists(), "no store at {}", path.display());
     let summary = match &args.into {
-        None => rebuild::in_place(&path, &mut total, &mut progress).await?,
+        None => rebuild::in_place(&path, &mut progress).await?,
         Some(dir) => {
             let until = match args.until {
                 None => Until::End,
                 Some(ReplayUntil::Seq(seq)) => Until::Seq(seq),
                 Some(ReplayUntil::Time(t)) => Until::Time(t),
             };
-            rebuild::into(
-                &path,
-                &dir.join("cairn.db"),
-                until,
-                &mut total,
-                &mut progress,
-            )
-            .await?
+            rebuild::into(&path, &dir.join("cairn.db"), until, &mut progress).await?
         }
     };
     bar.finish_and_clear();
@@ -111,9 +114,7 @@ async fn replay_from_kafka(
     reading.finish_and_clear();
     let (path, last) = importer.finish()?;
     let bar = bar(quiet);
-    let mut total = |n| bar.set_length(n);
-    let mut progress = |n| bar.inc(n);
-    let summary = rebuild::in_place(&path, &mut total, &mut progress).await?;
+    let summary = rebuild::in_place(&path, &mut bar.clone()).await?;
     bar.finish_and_clear();
     println!(
         "read {} events from kafka://{}/{} ({} duplicates{}), up to seq {last}",
@@ -149,17 +150,14 @@ fn print_replayed(summary: &rebuild::Summary, target: &str) {
 /// `cairn verify`.
 pub async fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let bar = bar(args.quiet);
-    let mut total = |n| bar.set_length(n);
-    let mut progress = |n| bar.inc(n);
+    let mut progress = bar.clone();
     let (summary, divergences) = match args.source.store_url() {
         StoreUrl::Sqlite(path) => {
             anyhow::ensure!(path.exists(), "no store at {}", path.display());
             let scratch = std::env::temp_dir();
-            rebuild::verify(&path, &scratch, &mut total, &mut progress).await?
+            rebuild::verify(&path, &scratch, &mut progress).await?
         }
-        StoreUrl::Postgres(url) => {
-            postgres::rebuild::verify(&url, &mut total, &mut progress).await?
-        }
+        StoreUrl::Postgres(url) => postgres::rebuild::verify(&url, &mut progress).await?,
     };
     bar.finish_and_clear();
     for d in &divergences {

@@ -1,7 +1,8 @@
 //! The errors a client can see, as one closed type.
 //!
-//! Every layer below the transports reports failures as an [`ApiError`]; each transport maps
-//! the variants to its wire format in exactly one place (`transports::http::error` for REST).
+//! Every layer below the transports reports failures as an [`ApiError`], with the status and
+//! title Zaqar gives it; each transport renders it in its wire format in exactly one place
+//! (`transports::http::error`, `transports::websocket::error`).
 //! Variants name *what went wrong*, not status codes. Storage failures arrive as
 //! [`StoreError`] and surface as `Unavailable` without leaking internals.
 
@@ -75,6 +76,78 @@ pub enum ApiError {
     /// The store failed; the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+}
+
+impl ApiError {
+    /// The status Zaqar answers with, over REST and in a WebSocket response's headers (a
+    /// rejected signature excepted: each transport answers it its own way).
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::InvalidRequest(_)
+            | ApiError::InvalidBody(_)
+            | ApiError::InvalidQueueName(_)
+            | ApiError::MissingHeader(_)
+            | ApiError::BadClientId
+            | ApiError::ProjectMissing
+            | ApiError::ProjectEmpty
+            | ApiError::FormBody
+            | ApiError::InvalidParameter(_)
+            | ApiError::DeleteBadClaim(_) => 400,
+            ApiError::Unauthenticated { .. } => 401,
+            ApiError::DeleteClaimed(_)
+            | ApiError::Forbidden
+            | ApiError::ProjectMismatch
+            | ApiError::SignatureRejected => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::NotAcceptable => 406,
+            ApiError::Conflict(_) => 409,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::Unavailable(_) => 503,
+        }
+    }
+
+    /// Zaqar's title of the error (REST's; the WebSocket API words one differently).
+    pub fn title(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest(_) => "Invalid API request",
+            ApiError::InvalidBody(_) => "Invalid request body",
+            ApiError::InvalidQueueName(_) => "Invalid queue identification",
+            ApiError::MissingHeader(_) => "Missing header value",
+            ApiError::BadClientId => "Wrong UUID value",
+            ApiError::ProjectMissing => "Project-Id Missing",
+            ApiError::ProjectEmpty => "Empty project header not allowed",
+            ApiError::FormBody => "Invalid Content-Type",
+            ApiError::InvalidParameter(_) => "Invalid parameter",
+            ApiError::DeleteBadClaim(_) | ApiError::DeleteClaimed(_) => "Unable to delete",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::Conflict(_) => "Resource conflict",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
+            ApiError::NotAcceptable => "Media type not acceptable",
+            ApiError::Forbidden | ApiError::ProjectMismatch => "Not authorized",
+            ApiError::Unauthenticated { .. } => "Unauthorized",
+            ApiError::SignatureRejected => "Not authentified",
+            ApiError::Unavailable(_) => "Service temporarily unavailable",
+        }
+    }
+
+    /// The description the error carries, for the variants that carry one.
+    pub fn carried(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidRequest(d)
+            | ApiError::InvalidBody(d)
+            | ApiError::InvalidQueueName(d)
+            | ApiError::MissingHeader(d)
+            | ApiError::InvalidParameter(d)
+            | ApiError::DeleteBadClaim(d)
+            | ApiError::DeleteClaimed(d)
+            | ApiError::NotFound(d)
+            | ApiError::Conflict(d)
+            | ApiError::UnsupportedMediaType(d)
+            | ApiError::Unavailable(d)
+            | ApiError::Unauthenticated { description: d, .. } => Some(d),
+            _ => None,
+        }
+    }
 }
 
 /// A storage-layer failure (database errors, corrupt rows). Never shown verbatim to clients.

@@ -4,7 +4,7 @@ use super::{Action, Guard, On};
 use crate::commands::{Command, CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
 use crate::model::{QueueName, SubscriptionId};
-use crate::projections::SubscriptionView;
+use crate::projections::{Page, SubscriptionView};
 
 /// `subscription_create`: the id of the new subscription, or of the existing unconfirmed
 /// one with the same subscriber (compare with the command's own id to tell them apart).
@@ -33,8 +33,7 @@ impl Action for SubscriptionCreate {
 #[derive(Debug, Clone)]
 pub struct SubscriptionList {
     pub queue: QueueName,
-    pub marker: Option<String>,
-    pub limit: i64,
+    pub page: Page,
 }
 
 impl Action for SubscriptionList {
@@ -51,10 +50,9 @@ impl Action for SubscriptionList {
     }
 
     async fn run(self, on: &On<'_>) -> Result<Vec<SubscriptionView>, ApiError> {
-        let marker = self.marker.as_deref();
         let store = &on.core.store;
         Ok(store
-            .list_subscriptions(on.project(), &self.queue, marker, self.limit, on.now)
+            .list_subscriptions(on.project(), &self.queue, &self.page, on.now)
             .await?)
     }
 }

@@ -6,7 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::request::{messages_of, ClaimSpec, Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
+use super::request::{
+    messages_of, ClaimSpec, Claimed, NewMessage, OpError, OpResult, REQUEST_TIMEOUT,
+};
 
 pub(crate) struct HttpConn {
     client: reqwest::Client,
@@ -76,7 +78,7 @@ impl HttpConn {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, Option<String>, Vec<u8>), OpError> {
+    ) -> OpResult<(StatusCode, Option<String>, Vec<u8>)> {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.header(CONTENT_TYPE, "application/json").body(body);
@@ -97,19 +99,19 @@ impl HttpConn {
         OpError::Refused(status.as_u16(), text)
     }
 
-    fn json(body: &[u8]) -> Result<Value, OpError> {
+    fn json(body: &[u8]) -> OpResult<Value> {
         serde_json::from_slice(body).map_err(|e| OpError::Lost(format!("unreadable body: {e}")))
     }
 
     /// `GET /v2/ping`: opens the connection before the clock starts.
-    pub async fn ping(&mut self) -> Result<(), OpError> {
+    pub async fn ping(&mut self) -> OpResult<()> {
         match self.send(Method::GET, "/v2/ping", None).await? {
             (s, _, _) if s.is_success() => Ok(()),
             (s, _, body) => Err(Self::refused(s, &body)),
         }
     }
 
-    pub async fn create_queue(&mut self, queue: &str) -> Result<(), OpError> {
+    pub async fn create_queue(&mut self, queue: &str) -> OpResult<()> {
         let path = format!("/v2/queues/{queue}");
         match self.send(Method::PUT, &path, None).await? {
             (StatusCode::CREATED | StatusCode::NO_CONTENT, _, _) => Ok(()),
@@ -118,7 +120,7 @@ impl HttpConn {
     }
 
     /// Subscribes a webhook to the queue for the run's lifetime and more.
-    pub async fn subscribe(&mut self, queue: &str, subscriber: &str) -> Result<(), OpError> {
+    pub async fn subscribe(&mut self, queue: &str, subscriber: &str) -> OpResult<()> {
         let doc = serde_json::json!({"subscriber": subscriber, "ttl": 86_400});
         let path = format!("/v2/queues/{queue}/subscriptions");
         let body = serde_json::to_vec(&doc).map_err(OpError::encode)?;
@@ -132,7 +134,7 @@ impl HttpConn {
         &mut self,
         queue: &str,
         messages: &[NewMessage<'_>],
-    ) -> Result<Vec<String>, OpError> {
+    ) -> OpResult<Vec<String>> {
         let doc = serde_json::to_vec(&PostDoc { messages }).map_err(OpError::encode)?;
         let path = format!("/v2/queues/{queue}/messages");
         match self.send(Method::POST, &path, Some(doc)).await? {
@@ -153,11 +155,7 @@ impl HttpConn {
         }
     }
 
-    pub async fn claim(
-        &mut self,
-        queue: &str,
-        spec: ClaimSpec,
-    ) -> Result<Option<Claimed>, OpError> {
+    pub async fn claim(&mut self, queue: &str, spec: ClaimSpec) -> OpResult<Option<Claimed>> {
         let (ttl, grace) = (spec.ttl, spec.grace);
         let doc = serde_json::to_vec(&ClaimDoc { ttl, grace }).map_err(OpError::encode)?;
         let path = format!("/v2/queues/{queue}/claims?limit={}", spec.limit);
@@ -178,12 +176,7 @@ impl HttpConn {
 
     /// `DELETE …/messages?ids=…&claim_ids=…` (the claim is named so that servers run with
     /// `message_delete_with_claim_id` accept it too).
-    pub async fn delete(
-        &mut self,
-        queue: &str,
-        ids: &[String],
-        claim: &str,
-    ) -> Result<(), OpError> {
+    pub async fn delete(&mut self, queue: &str, ids: &[String], claim: &str) -> OpResult<()> {
         let path = format!(
             "/v2/queues/{queue}/messages?ids={}&claim_ids={claim}",
             ids.join(",")
@@ -194,7 +187,7 @@ impl HttpConn {
         }
     }
 
-    pub async fn list(&mut self, queue: &str) -> Result<Vec<Value>, OpError> {
+    pub async fn list(&mut self, queue: &str) -> OpResult<Vec<Value>> {
         let path = format!("/v2/queues/{queue}/messages?echo=true");
         match self.send(Method::GET, &path, None).await? {
             (StatusCode::NO_CONTENT, _, _) => Ok(Vec::new()),

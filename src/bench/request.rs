@@ -8,6 +8,9 @@ use serde_json::Value;
 
 /// Longest wait for one request (or one connection attempt).
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a request answers, or why it failed.
+pub(crate) type OpResult<T> = Result<T, OpError>;
+
 /// Why a request failed.
 #[derive(Debug)]
 pub(crate) enum OpError {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::check::{self, Ledger, Received};
 use super::http::HttpConn;
 use super::report::{self, Op, OpStats, Report, Role};
-use super::request::{Body, ClaimSpec, Claimed, NewMessage, OpError};
+use super::request::{Body, ClaimSpec, Claimed, NewMessage, OpError, OpResult};
 use super::ws::WsConn;
 use super::{Codec, Options, Transport};
 
@@ -74,46 +74,42 @@ impl Conn {
         })
     }
 
-    async fn subscribe(&mut self, queue: &str, subscriber: &str) -> Result<(), OpError> {
+    async fn subscribe(&mut self, queue: &str, subscriber: &str) -> OpResult<()> {
         match self {
             Conn::Http(c) => c.subscribe(queue, subscriber).await,
             Conn::Ws(c) => c.subscribe(queue, subscriber).await,
         }
     }
 
-    async fn create_queue(&mut self, queue: &str) -> Result<(), OpError> {
+    async fn create_queue(&mut self, queue: &str) -> OpResult<()> {
         match self {
             Conn::Http(c) => c.create_queue(queue).await,
             Conn::Ws(c) => c.create_queue(queue).await,
         }
     }
 
-    async fn post(
-        &mut self,
-        queue: &str,
-        messages: &[NewMessage<'_>],
-    ) -> Result<Vec<String>, OpError> {
+    async fn post(&mut self, queue: &str, messages: &[NewMessage<'_>]) -> OpResult<Vec<String>> {
         match self {
             Conn::Http(c) => c.post(queue, messages).await,
             Conn::Ws(c) => c.post(queue, messages).await,
         }
     }
 
-    async fn claim(&mut self, queue: &str, spec: ClaimSpec) -> Result<Option<Claimed>, OpError> {
+    async fn claim(&mut self, queue: &str, spec: ClaimSpec) -> OpResult<Option<Claimed>> {
         match self {
             Conn::Http(c) => c.claim(queue, spec).await,
             Conn::Ws(c) => c.claim(queue, spec).await,
         }
     }
 
-    async fn delete(&mut self, queue: &str, ids: &[String], claim: &str) -> Result<(), OpError> {
+    async fn delete(&mut self, queue: &str, ids: &[String], claim: &str) -> OpResult<()> {
         match self {
             Conn::Http(c) => c.delete(queue, ids, claim).await,
             Conn::Ws(c) => c.delete(queue, ids, claim).await,
         }
     }
 
-    async fn list(&mut self, queue: &str) -> Result<Vec<Value>, OpError> {
+    async fn list(&mut self, queue: &str) -> OpResult<Vec<Value>> {
         match self {
             Conn::Http(c) => c.list(queue).await,
             Conn::Ws(c) => c.list(queue).await,
@@ -175,12 +171,7 @@ struct Outcome {
 
 impl Outcome {
     /// Records a post's answer.
-    fn posted(
-        &mut self,
-        took: Duration,
-        sent: &[NewMessage<'_>],
-        answer: Result<Vec<String>, OpError>,
-    ) {
+    fn posted(&mut self, took: Duration, sent: &[NewMessage<'_>], answer: OpResult<Vec<String>>) {
         match answer {
             Ok(ids) if ids.len() == sent.len() => {
                 self.stats.of(Op::Post).ok(took, ids.len());
@@ -197,7 +188,7 @@ impl Outcome {
     }
 }
 
-async fn pause_if_lost<T>(answer: &Result<T, OpError>) {
+async fn pause_if_lost<T>(answer: &OpResult<T>) {
     if let Err(OpError::Lost(_)) = answer {
         tokio::time::sleep(BACKOFF).await;
     }

@@ -9,7 +9,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::request::{messages_of, ClaimSpec, Claimed, NewMessage, OpError, REQUEST_TIMEOUT};
+use super::request::{
+    messages_of, ClaimSpec, Claimed, NewMessage, OpError, OpResult, REQUEST_TIMEOUT,
+};
 use super::Codec;
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -70,7 +72,7 @@ pub(crate) struct WsConn {
     stream: Option<Stream>,
 }
 
-async fn connect(url: &str) -> Result<Stream, OpError> {
+async fn connect(url: &str) -> OpResult<Stream> {
     let opening = tokio_tungstenite::connect_async_with_config(url, None, true);
     match tokio::time::timeout(REQUEST_TIMEOUT, opening).await {
         Ok(Ok((stream, _))) => Ok(stream),
@@ -98,7 +100,7 @@ impl WsConn {
         })
     }
 
-    fn encode<B: Serialize>(&self, action: &str, body: B) -> Result<Message, OpError> {
+    fn encode<B: Serialize>(&self, action: &str, body: B) -> OpResult<Message> {
         let doc = Envelope {
             action,
             headers: &self.headers,
@@ -113,7 +115,7 @@ impl WsConn {
     }
 
     /// Sends one request and waits for its answer: `(status, body)`.
-    async fn call<B: Serialize>(&mut self, action: &str, body: B) -> Result<(u16, Value), OpError> {
+    async fn call<B: Serialize>(&mut self, action: &str, body: B) -> OpResult<(u16, Value)> {
         let frame = self.encode(action, body)?;
         let stream = match &mut self.stream {
             Some(stream) => stream,
@@ -158,7 +160,7 @@ impl WsConn {
         OpError::Refused(status, text)
     }
 
-    pub async fn create_queue(&mut self, queue: &str) -> Result<(), OpError> {
+    pub async fn create_queue(&mut self, queue: &str) -> OpResult<()> {
         match self
             .call("queue_create", json!({ "queue_name": queue }))
             .await?
@@ -170,7 +172,7 @@ impl WsConn {
 
     /// Subscribes a webhook to the queue (a subscription with a subscriber is stored, not
     /// bound to this connection).
-    pub async fn subscribe(&mut self, queue: &str, subscriber: &str) -> Result<(), OpError> {
+    pub async fn subscribe(&mut self, queue: &str, subscriber: &str) -> OpResult<()> {
         let body = json!({"queue_name": queue, "subscriber": subscriber, "ttl": 86_400});
         match self.call("subscription_create", body).await? {
             (201, _) => Ok(()),
@@ -182,7 +184,7 @@ impl WsConn {
         &mut self,
         queue: &str,
         messages: &[NewMessage<'_>],
-    ) -> Result<Vec<String>, OpError> {
+    ) -> OpResult<Vec<String>> {
         let body = PostBody {
             queue_name: queue,
             messages,
@@ -201,11 +203,7 @@ impl WsConn {
         }
     }
 
-    pub async fn claim(
-        &mut self,
-        queue: &str,
-        spec: ClaimSpec,
-    ) -> Result<Option<Claimed>, OpError> {
+    pub async fn claim(&mut self, queue: &str, spec: ClaimSpec) -> OpResult<Option<Claimed>> {
         let body = ClaimBody {
             queue_name: queue,
             limit: spec.limit,
@@ -225,12 +223,7 @@ impl WsConn {
         }
     }
 
-    pub async fn delete(
-        &mut self,
-        queue: &str,
-        ids: &[String],
-        claim: &str,
-    ) -> Result<(), OpError> {
+    pub async fn delete(&mut self, queue: &str, ids: &[String], claim: &str) -> OpResult<()> {
         let body = DeleteBody {
             queue_name: queue,
             message_ids: ids,
@@ -242,7 +235,7 @@ impl WsConn {
         }
     }
 
-    pub async fn list(&mut self, queue: &str) -> Result<Vec<Value>, OpError> {
+    pub async fn list(&mut self, queue: &str) -> OpResult<Vec<Value>> {
         let body = json!({ "queue_name": queue, "echo": true });
         match self.call("message_list", body).await? {
             (200, body) => Ok(messages_of(body)),

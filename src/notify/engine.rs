@@ -17,7 +17,7 @@ use super::{document, Report};
 use crate::error::StoreError;
 use crate::events::{Envelope, Event, NotificationKind, PostedMessage};
 use crate::model::{ProjectId, QueueName, SubscriptionId, Target};
-use crate::projections::SubscriptionView;
+use crate::projections::{Page, SubscriptionView};
 use crate::state::Core;
 use crate::store::follow::Follower;
 
@@ -303,14 +303,15 @@ impl Engine {
         let store = &self.app.store;
         let now = self.app.clock.now();
         let mut subscriptions = Vec::new();
-        let mut marker: Option<String> = None;
+        let mut page = Page {
+            marker: None,
+            limit: 100,
+        };
         loop {
-            let page = store
-                .list_subscriptions(p, q, marker.as_deref(), 100, now)
-                .await?;
-            let full = page.len() == 100;
-            marker = page.last().map(|s| s.id.as_str().to_owned());
-            subscriptions.extend(page.into_iter().map(Arc::new));
+            let found = store.list_subscriptions(p, q, &page, now).await?;
+            let full = found.len() as i64 == page.limit;
+            page.marker = found.last().map(|s| s.id.as_str().to_owned());
+            subscriptions.extend(found.into_iter().map(Arc::new));
             if !full {
                 break;
             }

@@ -81,6 +81,13 @@ pub struct QueueStats {
     pub newest: Option<(MessageId, Timestamp)>,
 }
 
+/// A page of a listing in id order: the items after `marker`, at most `limit` of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub marker: Option<String>,
+    pub limit: i64,
+}
+
 /// Which messages a listing shows (reference §5.2).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageFilter {

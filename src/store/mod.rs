@@ -138,6 +138,22 @@ impl Default for StoreOptions {
     }
 }
 
+/// What a long store operation (a replay, a verify) reports as it goes.
+pub trait Progress {
+    /// There are `n` more events to go through.
+    fn total(&mut self, n: u64);
+    /// `n` more events are done.
+    fn done(&mut self, n: u64);
+}
+
+/// Reports nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn total(&mut self, _: u64) {}
+    fn done(&mut self, _: u64) {}
+}
+
 /// What a store's writer uses from the rest of the node: the limits its decisions apply,
 /// the clock, and the metrics it counts into.
 #[derive(Clone)]

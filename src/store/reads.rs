@@ -11,7 +11,8 @@ use crate::model::{ClaimId, MessageId, ProjectId, QueueMetadata, QueueName, Time
 use crate::projections::postgres as pg;
 use crate::projections::sqlite as lite;
 use crate::projections::{
-    ClaimView, MessageFilter, MessageView, QueueFilter, QueueStats, QueueView, SubscriptionView,
+    ClaimView, MessageFilter, MessageView, Page, QueueFilter, QueueStats, QueueView,
+    SubscriptionView,
 };
 
 /// Runs a read on the backend's reader pool. The SQLite arm runs `$sqlite` (a synchronous
@@ -213,14 +214,13 @@ impl Store {
         &self,
         project: &ProjectId,
         queue: &QueueName,
-        marker: Option<&str>,
-        limit: i64,
+        page: &Page,
         now: Timestamp,
     ) -> Result<Vec<SubscriptionView>, StoreError> {
-        let (p, q, m) = (project.clone(), queue.clone(), marker.map(str::to_owned));
+        let (p, q, g) = (project.clone(), queue.clone(), page.clone());
         on_reader!(self,
-            sqlite: move |c| lite::subscriptions::list(c, &p, &q, m.as_deref(), limit, now),
-            postgres: |c| pg::subscriptions::list(&mut c, project, queue, marker, limit, now).await)
+            sqlite: move |c| lite::subscriptions::list(c, &p, &q, &g, now),
+            postgres: |c| pg::subscriptions::list(&mut c, project, queue, page, now).await)
     }
 
     pub async fn get_subscription(

@@ -14,6 +14,7 @@ use crate::common::audit::{
 use crate::common::{new_uuid, Client, TestServer};
 use cairn::model::{ManualClock, Timestamp};
 use cairn::store::sqlite::rebuild;
+use cairn::store::Quiet;
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection};
 
@@ -201,9 +202,9 @@ async fn verify_and_replay_a_store_of_thousands_of_events() {
     // Phase 2b, with a verification of the live store running meanwhile.
     let path = db(dir.path());
     let scratch = tempfile::tempdir().unwrap();
-    let (mut total, mut progress) = (|_| {}, |_| {});
+    let mut quiet = Quiet;
     let (verified, more) = tokio::join!(
-        rebuild::verify(&path, scratch.path(), &mut total, &mut progress),
+        rebuild::verify(&path, scratch.path(), &mut quiet),
         workload(&server, &projects, 70, 3)
     );
     for (p, m) in posted.iter_mut().zip(more) {
@@ -446,7 +447,7 @@ async fn verify_names_the_tables_of_a_corrupted_read_model_and_replay_repairs_it
 
     // The library reports the same.
     let scratch = tempfile::tempdir().unwrap();
-    let (_, divergences) = rebuild::verify(&path, scratch.path(), &mut |_| {}, &mut |_| {})
+    let (_, divergences) = rebuild::verify(&path, scratch.path(), &mut Quiet)
         .await
         .unwrap();
     let mut tables: Vec<&str> = divergences.iter().map(|d| d.table).collect();

@@ -14,6 +14,7 @@ use crate::common::audit::{post_raw, Rng};
 use crate::common::{Client, Resp, TestServer};
 use cairn::model::{Clock, Timestamp};
 use cairn::store::sqlite::rebuild::{self, Divergence};
+use cairn::store::Quiet;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
@@ -249,7 +250,7 @@ impl Run {
 
 async fn verify(db: &Path) -> Vec<Divergence> {
     let scratch = tempfile::tempdir().expect("scratch directory");
-    let (_, divergences) = rebuild::verify(db, scratch.path(), &mut |_| {}, &mut |_| {})
+    let (_, divergences) = rebuild::verify(db, scratch.path(), &mut Quiet)
         .await
         .expect("verify runs");
     divergences
@@ -259,10 +260,9 @@ async fn verify(db: &Path) -> Vec<Divergence> {
 /// find the rows they change in the tables rather than in the window.
 async fn verify_in_windows(db: &Path, window: usize) -> Vec<Divergence> {
     let scratch = tempfile::tempdir().expect("scratch directory");
-    let (_, divergences) =
-        rebuild::verify_in_windows(db, scratch.path(), window, &mut |_| {}, &mut |_| {})
-            .await
-            .expect("verify runs");
+    let (_, divergences) = rebuild::verify_in_windows(db, scratch.path(), window, &mut Quiet)
+        .await
+        .expect("verify runs");
     divergences
 }
 
@@ -325,13 +325,13 @@ async fn sequence(seed: u64, prune: bool) -> (BTreeMap<String, i64>, bool) {
     );
     if seed.is_multiple_of(3) {
         // Replaying in place is idempotent, and a full copy verifies too.
-        rebuild::in_place(&db, &mut |_| {}, &mut |_| {})
+        rebuild::in_place(&db, &mut Quiet)
             .await
             .expect("replay in place");
         let d = verify(&db).await;
         assert!(d.is_empty(), "{}", report("verify after replay", &d));
         let copy = dir.path().join("copy").join("cairn.db");
-        let summary = rebuild::into(&db, &copy, rebuild::Until::End, &mut |_| {}, &mut |_| {})
+        let summary = rebuild::into(&db, &copy, rebuild::Until::End, &mut Quiet)
             .await
             .expect("replay into a copy");
         assert_eq!(summary.last_seq, head);

@@ -5,6 +5,7 @@ use crate::common;
 use crate::common::TestServer;
 use cairn::model::{Clock, Timestamp};
 use cairn::store::sqlite::{rebuild, retention};
+use cairn::store::Quiet;
 use serde_json::json;
 
 const DAY: i64 = 86_400;
@@ -100,37 +101,31 @@ async fn pruning_keeps_the_state_and_says_where_history_stops() {
     drop(snap);
 
     // Verification replays from the snapshot: no divergence.
-    let (summary, divergences) = rebuild::verify(&db, dir.path(), &mut |_| {}, &mut |_| {})
+    let (summary, divergences) = rebuild::verify(&db, dir.path(), &mut Quiet)
         .await
         .expect("verify");
     assert!(divergences.is_empty(), "{divergences:?}");
     assert!(summary.last_seq > horizon);
 
     // In-place replay from the snapshot gives the same read models again.
-    rebuild::in_place(&db, &mut |_| {}, &mut |_| {})
-        .await
-        .expect("replay");
-    let (_, divergences) = rebuild::verify(&db, dir.path(), &mut |_| {}, &mut |_| {})
+    rebuild::in_place(&db, &mut Quiet).await.expect("replay");
+    let (_, divergences) = rebuild::verify(&db, dir.path(), &mut Quiet)
         .await
         .expect("verify after replay");
     assert!(divergences.is_empty(), "{divergences:?}");
 
     // Time travel cannot reach before the snapshot, but can start from it.
     let early = dir.path().join("early/cairn.db");
-    assert!(rebuild::into(
-        &db,
-        &early,
-        rebuild::Until::Seq(1),
-        &mut |_| {},
-        &mut |_| {}
-    )
-    .await
-    .is_err());
+    assert!(
+        rebuild::into(&db, &early, rebuild::Until::Seq(1), &mut Quiet)
+            .await
+            .is_err()
+    );
     let copy = dir.path().join("copy/cairn.db");
-    rebuild::into(&db, &copy, rebuild::Until::End, &mut |_| {}, &mut |_| {})
+    rebuild::into(&db, &copy, rebuild::Until::End, &mut Quiet)
         .await
         .expect("replay into a new store");
-    let (_, divergences) = rebuild::verify(&copy, dir.path(), &mut |_| {}, &mut |_| {})
+    let (_, divergences) = rebuild::verify(&copy, dir.path(), &mut Quiet)
         .await
         .expect("verify the copy");
     assert!(divergences.is_empty(), "{divergences:?}");

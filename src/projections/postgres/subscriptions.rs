@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Row};
 use crate::error::StoreError;
 use crate::events::{SubscriptionCreated, SubscriptionUpdated};
 use crate::model::{ProjectId, QueueName, SubscriptionId, Timestamp};
-use crate::projections::SubscriptionView;
+use crate::projections::{Page, SubscriptionView};
 
 const COLUMNS: &str = "id, queue, subscriber, ttl, options, created_at, expires_at, confirmed";
 
@@ -92,8 +92,7 @@ pub async fn list(
     conn: &mut PgConnection,
     project: &ProjectId,
     queue: &QueueName,
-    marker: Option<&str>,
-    limit: i64,
+    page: &Page,
     now: Timestamp,
 ) -> Result<Vec<SubscriptionView>, StoreError> {
     let sql = format!(
@@ -105,9 +104,16 @@ pub async fn list(
         .bind(project.as_str())
         .bind(queue.as_str())
         // Ids never contain NUL, so cutting the marker there keeps `id > marker` exact.
-        .bind(marker.unwrap_or("").split('\0').next().unwrap_or(""))
+        .bind(
+            page.marker
+                .as_deref()
+                .unwrap_or("")
+                .split('\0')
+                .next()
+                .unwrap_or(""),
+        )
         .bind(now.0)
-        .bind(limit)
+        .bind(page.limit)
         .fetch_all(conn)
         .await?;
     rows.iter().map(from_row).collect()

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::StoreError;
 use crate::model::{ProjectId, QueueName, SubscriptionId, Timestamp};
-use crate::projections::SubscriptionView;
+use crate::projections::{Page, SubscriptionView};
 
 const COLUMNS: &str = "id, queue, subscriber, ttl, options, created_at, expires_at, confirmed";
 
@@ -38,8 +38,7 @@ pub fn list(
     conn: &Connection,
     project: &ProjectId,
     queue: &QueueName,
-    marker: Option<&str>,
-    limit: i64,
+    page: &Page,
     now: Timestamp,
 ) -> Result<Vec<SubscriptionView>, StoreError> {
     let sql = format!(
@@ -51,9 +50,9 @@ pub fn list(
     let args = params![
         project.as_str(),
         queue.as_str(),
-        marker.unwrap_or(""),
+        page.marker.as_deref().unwrap_or(""),
         now.0,
-        limit
+        page.limit
     ];
     let rows = select
         .query_map(args, from_row)?

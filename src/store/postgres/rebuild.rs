@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::projections::postgres as views;
 use crate::schema::POSTGRES as MIGRATIONS;
 use crate::store::sqlite::rebuild::{Divergence, Summary};
+use crate::store::Progress;
 use crate::store::StoreOptions;
 
 /// The read-model tables, each with the columns that identify a row (for reports). The
@@ -49,7 +50,7 @@ async fn fold(
     live_schema: &str,
     target: &str,
     last: i64,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<u64, StoreError> {
     let mut after = 0;
     let mut folded = 0;
@@ -66,7 +67,7 @@ async fn fold(
         }
         views::checkpoint(conn, after).await?;
         folded += chunk.len() as u64;
-        progress(chunk.len() as u64);
+        progress.done(chunk.len() as u64);
     }
     set_path(conn, live_schema).await?;
     Ok(folded)
@@ -86,11 +87,7 @@ fn quote(name: &str) -> String {
 }
 
 /// Rebuilds the read models of the database at `url` from its whole log, under the log lock.
-pub async fn in_place(
-    url: &str,
-    total: &mut dyn FnMut(u64),
-    progress: &mut dyn FnMut(u64),
-) -> Result<Summary, StoreError> {
+pub async fn in_place(url: &str, progress: &mut dyn Progress) -> Result<Summary, StoreError> {
     let started = Instant::now();
     let mut conn = connect(url).await?;
     let schema: String = sqlx::query_scalar("SELECT current_schema()")
@@ -102,7 +99,7 @@ pub async fn in_place(
         .execute(&mut conn)
         .await?;
     let last = log::last_seq(&mut conn).await?;
-    total(count(&mut conn, last).await?);
+    progress.total(count(&mut conn, last).await?);
     for (table, _) in READ_MODELS {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut conn)
@@ -121,8 +118,7 @@ pub async fn in_place(
 /// within one snapshot of the database; the scratch schema is rolled back with it.
 pub async fn verify(
     url: &str,
-    total: &mut dyn FnMut(u64),
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<(Summary, Vec<Divergence>), StoreError> {
     let started = Instant::now();
     let mut conn = connect(url).await?;
@@ -139,7 +135,7 @@ pub async fn verify(
             .fetch_optional(&mut conn)
             .await?
             .unwrap_or(0);
-    total(count(&mut conn, last).await?);
+    progress.total(count(&mut conn, last).await?);
     sqlx::query(&format!("CREATE SCHEMA {}", quote(&scratch)))
         .execute(&mut conn)
         .await?;

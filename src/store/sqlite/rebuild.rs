@@ -15,6 +15,7 @@ use crate::error::StoreError;
 use crate::model::Timestamp;
 use crate::projections::sqlite as views;
 use crate::projections::sqlite::window::{Window, DEFAULT_ENTRIES};
+use crate::store::Progress;
 
 /// Events the log reader hands to the fold at a time.
 const CHUNK: usize = 256;
@@ -112,7 +113,7 @@ fn fold(
     last: i64,
     clear: bool,
     window_entries: usize,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<u64, StoreError> {
     let folder = super::connect_writer(target, false)?;
     folder.pragma_update(None, "cache_size", -FOLD_CACHE_KIB)?;
@@ -195,7 +196,7 @@ fn fold_chunks(
     after: i64,
     clear: bool,
     window_entries: usize,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<u64, StoreError> {
     let mut window = Window::new(folder, window_entries);
     let mut names = log::Names::default();
@@ -222,7 +223,7 @@ fn fold_chunks(
             }
         }
         folded += n;
-        progress(n);
+        progress.done(n);
     }
     window.write_out()?;
     if at > after {
@@ -234,16 +235,12 @@ fn fold_chunks(
 
 /// Rebuilds the read models of the store at `path` in place from its whole log. The server
 /// must not be running on it.
-pub async fn in_place(
-    path: &Path,
-    total: &mut dyn FnMut(u64),
-    progress: &mut dyn FnMut(u64),
-) -> Result<Summary, StoreError> {
+pub async fn in_place(path: &Path, progress: &mut dyn Progress) -> Result<Summary, StoreError> {
     let started = Instant::now();
     let conn = migrated(path, false).await?;
     let last = log::head(&conn)?;
     let snapshot = retention::meta(&conn, "snapshot")?;
-    total(count(snapshot, last));
+    progress.total(count(snapshot, last));
     let from = if snapshot > 0 {
         // Start from the snapshot: clear the read models and restore it first.
         let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
@@ -279,8 +276,7 @@ pub async fn into(
     path: &Path,
     into: &Path,
     until: Until,
-    total: &mut dyn FnMut(u64),
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<Summary, StoreError> {
     let started = Instant::now();
     if into.exists() {
@@ -304,7 +300,7 @@ pub async fn into(
             "the log was pruned: the earliest state it can rebuild is at seq {snapshot}"
         )));
     }
-    total(count(snapshot, last));
+    progress.total(count(snapshot, last));
     if snapshot > 0 {
         // The new store starts from the same snapshot, with the same retained log.
         std::fs::create_dir_all(retention::snapshot_dir(into))
@@ -433,10 +429,9 @@ impl Importer {
 pub async fn verify(
     path: &Path,
     scratch_dir: &Path,
-    total: &mut dyn FnMut(u64),
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<(Summary, Vec<Divergence>), StoreError> {
-    verify_in_windows(path, scratch_dir, DEFAULT_ENTRIES, total, progress).await
+    verify_in_windows(path, scratch_dir, DEFAULT_ENTRIES, progress).await
 }
 
 /// [`verify`], writing the replay out whenever `window_entries` entries are in memory (tests
@@ -445,8 +440,7 @@ pub async fn verify_in_windows(
     path: &Path,
     scratch_dir: &Path,
     window_entries: usize,
-    total: &mut dyn FnMut(u64),
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn Progress,
 ) -> Result<(Summary, Vec<Divergence>), StoreError> {
     let started = Instant::now();
     let scratch: PathBuf = scratch_dir.join(format!("verify-{}.db", uuid::Uuid::new_v4()));
@@ -471,7 +465,7 @@ pub async fn verify_in_windows(
         .optional()?
         .unwrap_or(0);
     let snapshot = retention::meta(&live, "snapshot")?;
-    total(count(snapshot, last));
+    progress.total(count(snapshot, last));
     let from = retention::restore(&target, path, snapshot)?;
     drop(target);
     let events = fold(path, &scratch, from, last, false, window_entries, progress)?;

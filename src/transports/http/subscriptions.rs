@@ -14,6 +14,7 @@ use crate::actions::{
 use crate::commands::{CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
 use crate::model::SubscriptionSpec;
+use crate::projections::Page;
 use crate::transports::views;
 
 pub async fn create(
@@ -35,10 +36,13 @@ pub async fn create(
 
 pub async fn list(OnQueue(app, ctx, queue): OnQueue, q: Query) -> Result<Response, ApiError> {
     let limit = q.int("limit")?;
-    let action = SubscriptionList {
-        queue: queue.clone(),
+    let page = Page {
         marker: q.get("marker").map(str::to_owned),
         limit: app.limits.subscription_page(limit)?,
+    };
+    let action = SubscriptionList {
+        queue: queue.clone(),
+        page,
     };
     let found = execute(&app, &ctx, action).await?.reply;
     let now = app.clock.now();

@@ -14,6 +14,7 @@ use crate::actions::{self as act, decode, execute, Action, BulkDeleted, Context}
 use crate::commands::{ClaimMessages, CreateSubscription, DeleteMessage, PostMessages, RenewClaim};
 use crate::error::ApiError;
 use crate::model::{Limits, ProjectId, QueueName, SubscriptionSpec, Timestamp};
+use crate::projections::Page;
 use crate::state::Core;
 use crate::transports::views;
 
@@ -537,10 +538,13 @@ fn subscription_get(f: &Frame<'_>) -> Result<Request, Refusal> {
 }
 
 fn subscription_list(f: &Frame<'_>) -> Result<Request, Refusal> {
-    let action = act::SubscriptionList {
-        queue: f.queue()?,
+    let page = Page {
         marker: f.text("marker")?,
         limit: f.limits.subscription_page(f.int("limit")?)?,
+    };
+    let action = act::SubscriptionList {
+        queue: f.queue()?,
+        page,
     };
     api(action, |list, now| {
         let items: Vec<_> = list.iter().map(|s| views::subscription(s, now)).collect();
