@@ -299,8 +299,8 @@ impl Metrics {
         self.render_relay(&mut out);
         self.render_auth(&mut out);
         MESSAGES.header(&mut out);
-        let _ = writeln!(out, "cairn_messages{{state=\"free\"}} {free}");
-        let _ = writeln!(out, "cairn_messages{{state=\"claimed\"}} {claimed}");
+        MESSAGES.line(&mut out, "state=\"free\"", free);
+        MESSAGES.line(&mut out, "state=\"claimed\"", claimed);
         out
     }
 
@@ -309,11 +309,9 @@ impl Metrics {
         HTTP_REQUESTS_TOTAL.header(out);
         if let Ok(m) = self.http_requests.lock() {
             for ((method, route, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "cairn_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(route)
-                );
+                let route = escape(route);
+                let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+                HTTP_REQUESTS_TOTAL.line(out, &labels, n);
             }
         }
         HTTP_REQUEST_DURATION_SECONDS.header(out);
@@ -326,11 +324,8 @@ impl Metrics {
         WS_REQUESTS_TOTAL.header(out);
         if let Ok(m) = self.ws_requests.lock() {
             for ((action, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "cairn_ws_requests_total{{action=\"{}\",status=\"{status}\"}} {n}",
-                    escape(action)
-                );
+                let labels = format!("action=\"{}\",status=\"{status}\"", escape(action));
+                WS_REQUESTS_TOTAL.line(out, &labels, n);
             }
         }
         WS_REQUEST_DURATION_SECONDS.header(out);
@@ -348,13 +343,13 @@ impl Metrics {
         EVENTS_TOTAL.header(out);
         if let Ok(m) = self.events.lock() {
             for (kind, n) in m.iter() {
-                let _ = writeln!(out, "cairn_events_total{{type=\"{kind}\"}} {n}");
+                EVENTS_TOTAL.line(out, &format!("type=\"{kind}\""), n);
             }
         }
         MESSAGES_TOTAL.header(out);
         for (outcome, n) in OUTCOMES.iter().zip(&self.messages) {
             let n = n.load(Ordering::Relaxed);
-            let _ = writeln!(out, "cairn_messages_total{{outcome=\"{outcome}\"}} {n}");
+            MESSAGES_TOTAL.line(out, &format!("outcome=\"{outcome}\""), n);
         }
         LOG_POSITION.single(out, self.log_position.load(Ordering::Relaxed));
         GROUP_COMMIT_BATCH_SIZE.header(out);
@@ -367,10 +362,7 @@ impl Metrics {
         NOTIFICATIONS_TOTAL.header(out);
         for (outcome, n) in NOTIFICATION_OUTCOMES.iter().zip(&self.notifications) {
             let n = n.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "cairn_notifications_total{{outcome=\"{outcome}\"}} {n}"
-            );
+            NOTIFICATIONS_TOTAL.line(out, &format!("outcome=\"{outcome}\""), n);
         }
         let checkpoint = self.notifier_checkpoint.load(Ordering::Relaxed);
         NOTIFIER_CHECKPOINT.header(out);
@@ -427,15 +419,12 @@ impl Metrics {
         AUTH_TOKEN_CACHE_TOTAL.header(out);
         for (result, n) in ["hit", "miss"].iter().zip(&self.token_cache) {
             let n = n.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "cairn_auth_token_cache_total{{result=\"{result}\"}} {n}"
-            );
+            AUTH_TOKEN_CACHE_TOTAL.line(out, &format!("result=\"{result}\""), n);
         }
         AUTH_REFUSALS_TOTAL.header(out);
         if let Ok(m) = self.auth_refusals.lock() {
             for (reason, n) in m.iter() {
-                let _ = writeln!(out, "cairn_auth_refusals_total{{reason=\"{reason}\"}} {n}");
+                AUTH_REFUSALS_TOTAL.line(out, &format!("reason=\"{reason}\""), n);
             }
         }
     }
@@ -449,6 +438,11 @@ impl Metric {
     fn header(&self, out: &mut String) {
         let Metric(name, kind, help) = self;
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// Writes one labelled value of the metric.
+    fn line(&self, out: &mut String, labels: &str, value: impl std::fmt::Display) {
+        let _ = writeln!(out, "{}{{{labels}}} {value}", self.0);
     }
 
     /// Writes the metric without labels: its header and its value.

@@ -194,16 +194,24 @@ async fn pause_if_lost<T>(answer: &OpResult<T>) {
     }
 }
 
+/// Runs a request and times it; after a lost answer, pauses before going on.
+async fn timed<T>(
+    request: impl std::future::Future<Output = OpResult<T>>,
+) -> (OpResult<T>, Duration) {
+    let started = Instant::now();
+    let answer = request.await;
+    let took = started.elapsed();
+    pause_if_lost(&answer).await;
+    (answer, took)
+}
+
 async fn producer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instant) -> Outcome {
     let mut out = Outcome::default();
     let mut pacer = ctx.pacer();
     while Instant::now() < deadline {
         wait_turn(&mut pacer).await;
         let messages = ctx.messages();
-        let started = Instant::now();
-        let answer = conn.post(&queue, &messages).await;
-        let took = started.elapsed();
-        pause_if_lost(&answer).await;
+        let (answer, took) = timed(conn.post(&queue, &messages)).await;
         out.posted(took, &messages, answer);
     }
     out
@@ -214,10 +222,7 @@ async fn consumer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instan
     let mut pacer = ctx.pacer();
     while Instant::now() < deadline {
         wait_turn(&mut pacer).await;
-        let started = Instant::now();
-        let answer = conn.claim(&queue, ctx.claim).await;
-        let took = started.elapsed();
-        pause_if_lost(&answer).await;
+        let (answer, took) = timed(conn.claim(&queue, ctx.claim)).await;
         let claimed = match answer {
             Ok(None) => {
                 out.stats.of(Op::Claim).ok(took, 0);
@@ -239,10 +244,7 @@ async fn consumer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instan
         if ids.is_empty() {
             continue;
         }
-        let started = Instant::now();
-        let answer = conn.delete(&queue, &ids, &claimed.claim_id).await;
-        let took = started.elapsed();
-        pause_if_lost(&answer).await;
+        let (answer, took) = timed(conn.delete(&queue, &ids, &claimed.claim_id)).await;
         match answer {
             Ok(()) => out.stats.of(Op::Delete).ok(took, ids.len()),
             Err(_) => out.stats.of(Op::Delete).error(),
@@ -256,10 +258,7 @@ async fn observer(mut conn: Conn, ctx: Arc<Ctx>, queue: String, deadline: Instan
     let mut pacer = ctx.pacer();
     while Instant::now() < deadline {
         wait_turn(&mut pacer).await;
-        let started = Instant::now();
-        let answer = conn.list(&queue).await;
-        let took = started.elapsed();
-        pause_if_lost(&answer).await;
+        let (answer, took) = timed(conn.list(&queue)).await;
         match answer {
             Ok(messages) => {
                 out.stats.of(Op::List).ok(took, messages.len());

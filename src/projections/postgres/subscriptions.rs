@@ -1,7 +1,8 @@
 //! The `subscriptions` table: fold and queries. A subscription is live until `expires_at`.
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres, Row};
 
 use crate::error::StoreError;
 use crate::events::{SubscriptionCreated, SubscriptionUpdated};
@@ -87,6 +88,14 @@ pub async fn delete_ids(conn: &mut PgConnection, ids: &[SubscriptionId]) -> Resu
     Ok(())
 }
 
+/// The subscriptions a query of [`COLUMNS`] returns, in its order.
+async fn select(
+    conn: &mut PgConnection,
+    query: Query<'_, Postgres, PgArguments>,
+) -> Result<Vec<SubscriptionView>, StoreError> {
+    query.fetch_all(conn).await?.iter().map(from_row).collect()
+}
+
 /// A page of live subscriptions in creation order (ids are time-ordered).
 pub async fn list(
     conn: &mut PgConnection,
@@ -100,23 +109,15 @@ pub async fn list(
          WHERE project = $1 AND queue = $2 AND id > $3 AND expires_at > $4
          ORDER BY id LIMIT $5"
     );
-    let rows = sqlx::query(&sql)
+    // Ids never contain NUL, so cutting the marker there keeps `id > marker` exact.
+    let marker = page.marker.as_deref().unwrap_or("").split('\0').next();
+    let query = sqlx::query(&sql)
         .bind(project.as_str())
         .bind(queue.as_str())
-        // Ids never contain NUL, so cutting the marker there keeps `id > marker` exact.
-        .bind(
-            page.marker
-                .as_deref()
-                .unwrap_or("")
-                .split('\0')
-                .next()
-                .unwrap_or(""),
-        )
+        .bind(marker.unwrap_or(""))
         .bind(now.0)
-        .bind(page.limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(from_row).collect()
+        .bind(page.limit);
+    select(conn, query).await
 }
 
 /// A live subscription by id.
@@ -127,21 +128,19 @@ pub async fn get(
     id: &str,
     now: Timestamp,
 ) -> Result<Option<SubscriptionView>, StoreError> {
+    if id.contains('\0') {
+        return Ok(None); // ids never contain NUL (PostgreSQL text cannot even hold it)
+    }
     let sql = format!(
         "SELECT {COLUMNS} FROM subscriptions
          WHERE id = $1 AND project = $2 AND queue = $3 AND expires_at > $4"
     );
-    if id.contains('\0') {
-        return Ok(None); // ids never contain NUL (PostgreSQL text cannot even hold it)
-    }
-    let row = sqlx::query(&sql)
+    let query = sqlx::query(&sql)
         .bind(id)
         .bind(project.as_str())
         .bind(queue.as_str())
-        .bind(now.0)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
+        .bind(now.0);
+    Ok(select(conn, query).await?.into_iter().next())
 }
 
 /// A live subscription of the queue with this subscriber, other than `except`.
@@ -158,13 +157,11 @@ pub async fn by_subscriber(
          WHERE project = $1 AND queue = $2 AND subscriber = $3 AND expires_at > $4 AND id <> $5
          LIMIT 1"
     );
-    let row = sqlx::query(&sql)
+    let query = sqlx::query(&sql)
         .bind(project.as_str())
         .bind(queue.as_str())
         .bind(subscriber)
         .bind(now.0)
-        .bind(except.map_or("", |e| e.as_str()))
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
+        .bind(except.map_or("", |e| e.as_str()));
+    Ok(select(conn, query).await?.into_iter().next())
 }

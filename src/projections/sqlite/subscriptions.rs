@@ -1,7 +1,7 @@
 //! The `subscriptions` table: the queries that serve reads and decisions. A subscription is
 //! live until `expires_at`.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 
 use crate::error::StoreError;
 use crate::model::{ProjectId, QueueName, SubscriptionId, Timestamp};
@@ -26,11 +26,24 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(SubscriptionView, String)> {
     ))
 }
 
-fn with_options(
-    (mut view, options): (SubscriptionView, String),
-) -> Result<SubscriptionView, StoreError> {
-    view.options = serde_json::from_str(&options)?;
-    Ok(view)
+/// The subscriptions `condition` (over `args`) selects, in `tail`'s order and number.
+fn select(
+    conn: &Connection,
+    condition: &str,
+    tail: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<SubscriptionView>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE {condition} {tail}");
+    let mut select = conn.prepare_cached(&sql)?;
+    let rows = select
+        .query_map(args, from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(mut view, options)| {
+            view.options = serde_json::from_str(&options)?;
+            Ok(view)
+        })
+        .collect()
 }
 
 /// A page of live subscriptions in creation order (ids are time-ordered).
@@ -41,23 +54,13 @@ pub fn list(
     page: &Page,
     now: Timestamp,
 ) -> Result<Vec<SubscriptionView>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM subscriptions
-         WHERE project = ?1 AND queue = ?2 AND id > ?3 AND expires_at > ?4
-         ORDER BY id LIMIT ?5"
-    );
-    let mut select = conn.prepare_cached(&sql)?;
-    let args = params![
-        project.as_str(),
-        queue.as_str(),
-        page.marker.as_deref().unwrap_or(""),
-        now.0,
-        page.limit
-    ];
-    let rows = select
-        .query_map(args, from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter().map(with_options).collect()
+    let marker = page.marker.as_deref().unwrap_or("");
+    select(
+        conn,
+        "project = ?1 AND queue = ?2 AND id > ?3 AND expires_at > ?4",
+        "ORDER BY id LIMIT ?5",
+        params![project.as_str(), queue.as_str(), marker, now.0, page.limit],
+    )
 }
 
 /// A live subscription by id.
@@ -68,16 +71,13 @@ pub fn get(
     id: &str,
     now: Timestamp,
 ) -> Result<Option<SubscriptionView>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM subscriptions
-         WHERE id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4"
-    );
-    let args = params![id, project.as_str(), queue.as_str(), now.0];
-    let found = conn
-        .prepare_cached(&sql)?
-        .query_row(args, from_row)
-        .optional()?;
-    found.map(with_options).transpose()
+    let found = select(
+        conn,
+        "id = ?1 AND project = ?2 AND queue = ?3 AND expires_at > ?4",
+        "",
+        params![id, project.as_str(), queue.as_str(), now.0],
+    )?;
+    Ok(found.into_iter().next())
 }
 
 /// A live subscription of the queue with this subscriber, other than `except`.
@@ -89,22 +89,12 @@ pub fn by_subscriber(
     except: Option<&SubscriptionId>,
     now: Timestamp,
 ) -> Result<Option<SubscriptionView>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM subscriptions
-         WHERE project = ?1 AND queue = ?2 AND subscriber = ?3 AND expires_at > ?4
-           AND id <> ?5
-         LIMIT 1"
-    );
-    let args = params![
-        project.as_str(),
-        queue.as_str(),
-        subscriber,
-        now.0,
-        except.map_or("", |e| e.as_str())
-    ];
-    let found = conn
-        .prepare_cached(&sql)?
-        .query_row(args, from_row)
-        .optional()?;
-    found.map(with_options).transpose()
+    let except = except.map_or("", |e| e.as_str());
+    let found = select(
+        conn,
+        "project = ?1 AND queue = ?2 AND subscriber = ?3 AND expires_at > ?4 AND id <> ?5",
+        "LIMIT 1",
+        params![project.as_str(), queue.as_str(), subscriber, now.0, except],
+    )?;
+    Ok(found.into_iter().next())
 }
