@@ -8,6 +8,14 @@ use crate::error::ApiError;
 use crate::model::message::optional_int;
 use crate::model::{Limits, NewMessage, QueueMetadata};
 
+/// A body that may be empty: no document then, else one parsed as [`parse_json`] does.
+pub fn optional_json(body: &[u8]) -> Result<Option<Value>, ApiError> {
+    match body.is_empty() {
+        true => Ok(None),
+        false => parse_json(body).map(Some),
+    }
+}
+
 /// Parses a request body as a JSON object or array (reference §1.6).
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     if body.is_empty() {

@@ -144,45 +144,42 @@ mod tests {
         );
     }
 
+    fn replace(key: &str, value: Value) -> PatchOp {
+        PatchOp::Replace {
+            key: key.into(),
+            value,
+        }
+    }
+
+    fn add(key: &str, value: Value) -> PatchOp {
+        PatchOp::Add {
+            key: key.into(),
+            value,
+        }
+    }
+
     #[test]
     fn patch_rules_follow_zaqar() {
         let (p, q) = names();
         let l = Limits::default();
         let md = stored(json!({"a": 1}));
-        let replace_missing = [PatchOp::Replace {
-            key: "b".into(),
-            value: json!(2),
-        }];
+        let patch = |md: Option<&QueueMetadata>, ops: &[PatchOp]| update(md, &p, &q, ops, &l);
+        let replace_missing = [replace("b", json!(2))];
         assert!(matches!(
-            update(Some(&md), &p, &q, &replace_missing, &l),
+            patch(Some(&md), &replace_missing),
             Err(ApiError::Conflict(_))
         ));
         let remove_reserved = [PatchOp::Remove {
             key: "_max_claim_count".into(),
         }];
-        assert!(update(Some(&md), &p, &q, &remove_reserved, &l).is_ok());
-        let bad_ttl = [PatchOp::Add {
-            key: "_default_message_ttl".into(),
-            value: json!(1),
-        }];
+        assert!(patch(Some(&md), &remove_reserved).is_ok());
+        let bad_ttl = [add("_default_message_ttl", json!(1))];
         assert!(matches!(
-            update(Some(&md), &p, &q, &bad_ttl, &l),
+            patch(Some(&md), &bad_ttl),
             Err(ApiError::InvalidRequest(_))
         ));
-        assert!(matches!(
-            update(None, &p, &q, &bad_ttl, &l),
-            Err(ApiError::NotFound(_))
-        ));
-        let ok = [
-            PatchOp::Replace {
-                key: "a".into(),
-                value: json!(5),
-            },
-            PatchOp::Add {
-                key: "c".into(),
-                value: json!("x"),
-            },
-        ];
+        assert!(matches!(patch(None, &bad_ttl), Err(ApiError::NotFound(_))));
+        let ok = [replace("a", json!(5)), add("c", json!("x"))];
         let d = update(Some(&md), &p, &q, &ok, &l).unwrap();
         match d.outcome {
             Outcome::Metadata(m) => {

@@ -40,14 +40,14 @@ pub fn sweep(expired: Expired) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::testing::names;
     use crate::events::Event;
     use crate::model::{ClaimId, MessageId};
 
     #[test]
     fn expired_messages_are_grouped_per_queue() {
-        let p = ProjectId::new(Some("p")).unwrap();
-        let a = QueueName::new("a", &p).unwrap();
-        let b = QueueName::new("b", &p).unwrap();
+        let (p, a) = names();
+        let b = QueueName::new("r", &p).unwrap();
         let expired = Expired {
             claims: vec![(p.clone(), a.clone(), ClaimId::generate())],
             messages: vec![

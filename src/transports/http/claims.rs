@@ -17,9 +17,9 @@ pub async fn create(
     Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
     let limit = q.int("limit")?;
-    let (ttl, grace) = match body.is_empty() {
-        true => (None, None),
-        false => decode::claim_options(&decode::parse_json(&body)?)?,
+    let (ttl, grace) = match decode::optional_json(&body)? {
+        None => (None, None),
+        Some(doc) => decode::claim_options(&doc)?,
     };
     let cmd = ClaimMessages::new(queue.clone(), ttl, grace, limit, &app.limits)?;
     let answer = execute(&app, &ctx, ClaimCreate(cmd)).await?;

@@ -9,7 +9,7 @@ use super::query::Query;
 use super::{no_content, render, Seq};
 use crate::actions::{
     decode, execute, QueueCreate, QueueDelete, QueueExists, QueueGet, QueueGetStats, QueueList,
-    QueuePurge, QueueShare, QueueUpdate,
+    QueuePurge, QueueShare, QueueUpdate, Queues,
 };
 use crate::error::ApiError;
 
@@ -31,8 +31,7 @@ pub async fn list(On(app, ctx): On, q: Query) -> Result<Response, ApiError> {
         with_count,
         &app.limits,
     )?;
-    let page = execute(&app, &ctx, action).await?.reply;
-    let (queues, count) = (page.queues, page.count);
+    let Queues { queues, count } = execute(&app, &ctx, action).await?.reply;
     let items: Vec<_> = queues
         .iter()
         .map(|queue| {
@@ -65,9 +64,9 @@ pub async fn create(
     Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
     app.limits.metadata_size(body.len())?;
-    let metadata = match body.is_empty() {
-        true => Default::default(),
-        false => decode::metadata(&decode::parse_json(&body)?, &app.limits)?,
+    let metadata = match decode::optional_json(&body)? {
+        None => Default::default(),
+        Some(doc) => decode::metadata(&doc, &app.limits)?,
     };
     let location = render::queue_href(&queue);
     let answer = execute(&app, &ctx, QueueCreate { queue, metadata }).await?;
@@ -129,10 +128,7 @@ pub async fn purge(
     OnQueue(app, ctx, queue): OnQueue,
     Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let doc = match body.is_empty() {
-        true => None,
-        false => Some(decode::parse_json(&body)?),
-    };
+    let doc = decode::optional_json(&body)?;
     let (messages, subscriptions) = decode::purge_targets(doc.as_ref())?;
     let action = QueuePurge {
         queue,

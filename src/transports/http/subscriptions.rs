@@ -21,10 +21,7 @@ pub async fn create(
     OnQueue(app, ctx, queue): OnQueue,
     Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let doc = match body.is_empty() {
-        true => json!({}),
-        false => decode::parse_json(&body)?,
-    };
+    let doc = decode::optional_json(&body)?.unwrap_or_else(|| json!({}));
     let spec = SubscriptionSpec::for_create(&doc, &app.limits, app.clock.now())?;
     let location = format!("/v2/queues/{queue}/subscriptions");
     let action = SubscriptionCreate(CreateSubscription::new(queue, spec));
@@ -73,10 +70,7 @@ pub async fn update(
     OnItem(app, ctx, queue, id): OnItem,
     Payload(body): Payload,
 ) -> Result<(Seq, Response), ApiError> {
-    let doc = match body.is_empty() {
-        true => json!({}),
-        false => decode::parse_json(&body)?,
-    };
+    let doc = decode::optional_json(&body)?.unwrap_or_else(|| json!({}));
     let spec = SubscriptionSpec::for_update(&doc, &app.limits, app.clock.now())?;
     let location = format!("/v2/queues/{queue}/subscriptions/{id}");
     let action = SubscriptionUpdate(UpdateSubscription { queue, id, spec });
