@@ -116,7 +116,7 @@ pub trait ReadModel {
 }
 
 /// Implements [`ReadModel`] for a dialect's connection type by calling the functions of the
-/// same names in the dialect's table modules (`queues`, `messages`, `claims`,
+/// same names in the dialect's modules of each read model (`queues`, `messages`, `claims`,
 /// `subscriptions`) and its helpers for any table (`has_rows`, `expired_ids`), all in scope
 /// where it is invoked: `read_model!(Connection)` for a synchronous driver,
 /// `read_model!(PgConnection, .await)` for an asynchronous one.

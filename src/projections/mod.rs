@@ -1,15 +1,21 @@
-//! Read models folded from the event log: queues, messages, claims and the stats derived
-//! from them. This module holds the view types that commands and transports use; each
-//! backend (`projections::sqlite`, `projections::postgres`) owns its tables, the fold that applies events to them
-//! inside the append transaction, and the queries that serve reads.
+//! Read models folded from the event log, one module per subject (`queues`, `messages`,
+//! `claims`, `subscriptions`, `history`), each with its fold steps and its queries in each
+//! SQL dialect. This module holds the view types that commands and transports use;
+//! [`fold`] the fold's rules, [`decision`] what a decision reads; `sqlite` and `postgres`
+//! what each dialect shares.
 //!
 //! Views are time-aware: readers pass `now`, and expired messages or claims are never
 //! returned even before the sweeper records their expiry.
 
+pub mod claims;
 pub mod decision;
 pub mod fold;
+pub mod history;
+pub mod messages;
 pub mod postgres;
+pub mod queues;
 pub mod sqlite;
+pub mod subscriptions;
 
 pub use decision::{ClaimState, Expired, HeldBy, QueueState, ReadModel};
 

@@ -8,8 +8,7 @@ use super::{postgres, sqlite, Store};
 use crate::error::StoreError;
 use crate::events::{Envelope, EventFilter};
 use crate::model::{ClaimId, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
-use crate::projections::postgres as pg;
-use crate::projections::sqlite as lite;
+use crate::projections::{claims, history, messages, queues, subscriptions};
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, Page, QueueFilter, QueueStats, QueueView,
     SubscriptionView,
@@ -68,7 +67,7 @@ impl Store {
         let key = name.to_owned();
         on_reader!(self,
             sqlite: move |c| sqlite::retention::meta(c, &key),
-            postgres: |c| pg::read_checkpoint(&mut c, name).await)
+            postgres: |c| crate::projections::postgres::read_checkpoint(&mut c, name).await)
     }
 
     /// The last pruned log position (0 if the log is complete; the log is never pruned on
@@ -101,11 +100,11 @@ impl Store {
         let (p, i) = (project.clone(), id.clone());
         on_reader!(self,
         sqlite: move |c| {
-            let seqs = lite::history::positions(c, &i)?;
+            let seqs = history::sqlite::positions(c, &i)?;
             sqlite::log::at_positions(c, &p, &seqs)
         },
         postgres: |c| {
-            let seqs = pg::history::positions(&mut c, id).await?;
+            let seqs = history::postgres::positions(&mut c, id).await?;
             postgres::log::at_positions(&mut c, project, &seqs).await
         })
     }
@@ -117,16 +116,16 @@ impl Store {
     ) -> Result<Option<QueueMetadata>, StoreError> {
         let (p, q) = (project.clone(), queue.clone());
         let state = on_reader!(self,
-            sqlite: move |c| lite::queues::state(c, &p, &q),
-            postgres: |c| pg::queues::state(&mut c, project, queue).await)?;
+            sqlite: move |c| queues::sqlite::state(c, &p, &q),
+            postgres: |c| queues::postgres::state(&mut c, project, queue).await)?;
         Ok(state.map(|s| s.metadata))
     }
 
     /// (free, claimed) counts of unexpired messages in the whole store.
     pub async fn total_volume(&self, now: Timestamp) -> Result<(i64, i64), StoreError> {
         on_reader!(self,
-            sqlite: move |c| lite::messages::total_volume(c, now),
-            postgres: |c| pg::messages::total_volume(&mut c, now).await)
+            sqlite: move |c| messages::sqlite::total_volume(c, now),
+            postgres: |c| messages::postgres::total_volume(&mut c, now).await)
     }
 
     /// (free, claimed) message counts over a whole project.
@@ -137,8 +136,8 @@ impl Store {
     ) -> Result<(i64, i64), StoreError> {
         let p = project.clone();
         on_reader!(self,
-            sqlite: move |c| lite::messages::project_volume(c, &p, now),
-            postgres: |c| pg::messages::project_volume(&mut c, project, now).await)
+            sqlite: move |c| messages::sqlite::project_volume(c, &p, now),
+            postgres: |c| messages::postgres::project_volume(&mut c, project, now).await)
     }
 
     pub async fn list_queues(
@@ -148,15 +147,15 @@ impl Store {
     ) -> Result<Vec<QueueView>, StoreError> {
         let (p, f) = (project.clone(), filter.clone());
         on_reader!(self,
-            sqlite: move |c| lite::queues::list(c, &p, &f),
-            postgres: |c| pg::queues::list(&mut c, project, filter).await)
+            sqlite: move |c| queues::sqlite::list(c, &p, &f),
+            postgres: |c| queues::postgres::list(&mut c, project, filter).await)
     }
 
     pub async fn count_queues(&self, project: &ProjectId) -> Result<i64, StoreError> {
         let p = project.clone();
         on_reader!(self,
-            sqlite: move |c| lite::queues::count(c, &p),
-            postgres: |c| pg::queues::count(&mut c, project).await)
+            sqlite: move |c| queues::sqlite::count(c, &p),
+            postgres: |c| queues::postgres::count(&mut c, project).await)
     }
 
     pub async fn queue_stats(
@@ -167,8 +166,8 @@ impl Store {
     ) -> Result<QueueStats, StoreError> {
         let (p, q) = (project.clone(), queue.clone());
         on_reader!(self,
-            sqlite: move |c| lite::messages::stats(c, &p, &q, now),
-            postgres: |c| pg::messages::stats(&mut c, project, queue, now).await)
+            sqlite: move |c| messages::sqlite::stats(c, &p, &q, now),
+            postgres: |c| messages::postgres::stats(&mut c, project, queue, now).await)
     }
 
     pub async fn list_messages(
@@ -180,8 +179,8 @@ impl Store {
     ) -> Result<Vec<MessageView>, StoreError> {
         let (p, q, f) = (project.clone(), queue.clone(), filter.clone());
         on_reader!(self,
-            sqlite: move |c| lite::messages::list(c, &p, &q, &f, now),
-            postgres: |c| pg::messages::list(&mut c, project, queue, filter, now).await)
+            sqlite: move |c| messages::sqlite::list(c, &p, &q, &f, now),
+            postgres: |c| messages::postgres::list(&mut c, project, queue, filter, now).await)
     }
 
     pub async fn get_messages(
@@ -193,8 +192,8 @@ impl Store {
     ) -> Result<Vec<MessageView>, StoreError> {
         let (p, q, i) = (project.clone(), queue.clone(), ids.to_vec());
         on_reader!(self,
-            sqlite: move |c| lite::messages::get_many(c, &p, &q, &i, now),
-            postgres: |c| pg::messages::get_many(&mut c, project, queue, ids, now).await)
+            sqlite: move |c| messages::sqlite::get_many(c, &p, &q, &i, now),
+            postgres: |c| messages::postgres::get_many(&mut c, project, queue, ids, now).await)
     }
 
     pub async fn get_claim(
@@ -206,8 +205,8 @@ impl Store {
     ) -> Result<Option<ClaimView>, StoreError> {
         let (p, q, i) = (project.clone(), queue.clone(), claim_id.clone());
         on_reader!(self,
-            sqlite: move |c| lite::claims::get(c, &p, &q, &i, now),
-            postgres: |c| pg::claims::get(&mut c, project, queue, claim_id, now).await)
+            sqlite: move |c| claims::sqlite::get(c, &p, &q, &i, now),
+            postgres: |c| claims::postgres::get(&mut c, project, queue, claim_id, now).await)
     }
 
     pub async fn list_subscriptions(
@@ -219,8 +218,8 @@ impl Store {
     ) -> Result<Vec<SubscriptionView>, StoreError> {
         let (p, q, g) = (project.clone(), queue.clone(), page.clone());
         on_reader!(self,
-            sqlite: move |c| lite::subscriptions::list(c, &p, &q, &g, now),
-            postgres: |c| pg::subscriptions::list(&mut c, project, queue, page, now).await)
+            sqlite: move |c| subscriptions::sqlite::list(c, &p, &q, &g, now),
+            postgres: |c| subscriptions::postgres::list(&mut c, project, queue, page, now).await)
     }
 
     pub async fn get_subscription(
@@ -232,7 +231,7 @@ impl Store {
     ) -> Result<Option<SubscriptionView>, StoreError> {
         let (p, q, i) = (project.clone(), queue.clone(), id.to_owned());
         on_reader!(self,
-            sqlite: move |c| lite::subscriptions::get(c, &p, &q, &i, now),
-            postgres: |c| pg::subscriptions::get(&mut c, project, queue, id, now).await)
+            sqlite: move |c| subscriptions::sqlite::get(c, &p, &q, &i, now),
+            postgres: |c| subscriptions::postgres::get(&mut c, project, queue, id, now).await)
     }
 }

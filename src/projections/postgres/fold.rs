@@ -4,13 +4,18 @@
 
 use sqlx::PgConnection;
 
-use super::{claims, delete_queue_rows, history, messages, queues, subscriptions};
+use super::delete_queue_rows;
 use crate::events::{
     ClaimRenewed, Envelope, MessageDeadLettered, MessagesClaimed, MessagesPosted,
     SubscriptionCreated, SubscriptionUpdated,
 };
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::projections::claims::postgres as claims;
 use crate::projections::fold::{self as rules, client_of, Mentions, Metadata, Rows, Step, Tables};
+use crate::projections::history::postgres as history;
+use crate::projections::messages::postgres as messages;
+use crate::projections::queues::postgres as queues;
+use crate::projections::subscriptions::postgres as subscriptions;
 
 /// Folds one event into the read models.
 pub async fn apply(conn: &mut PgConnection, env: &Envelope) -> Step {

@@ -1,14 +1,11 @@
-//! The PostgreSQL read models (the same tables as `projections::sqlite`, in PostgreSQL's
-//! dialect): the steps of the fold (`fold.rs`, run by the writer inside the append
-//! transaction, so reads right after a `201` see the change), and the queries that serve
-//! reads and decisions. One file per table.
+//! What the PostgreSQL read models share (the same tables as on SQLite, in PostgreSQL's
+//! dialect): `fold.rs` wires the steps of each read model (`projections::queues::postgres`,
+//! …) to the fold's rules (run by the writer inside the append transaction, so reads right
+//! after a `201` see the change), `decide_reads.rs` its queries to decisions; and the
+//! checkpoints and helpers every table uses.
 
-pub mod claims;
+mod decide_reads;
 mod fold;
-pub mod history;
-pub mod messages;
-pub mod queues;
-pub mod subscriptions;
 
 pub use fold::apply;
 
@@ -16,7 +13,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use crate::error::StoreError;
-use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::model::{ProjectId, QueueName};
 
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";
@@ -131,5 +128,3 @@ pub async fn delete_queue_rows(
         .await?;
     Ok(())
 }
-
-crate::projections::decision::read_model!(PgConnection, .await);

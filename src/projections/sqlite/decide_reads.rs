@@ -7,6 +7,10 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
 
-use super::{claims, expired_ids, has_rows, messages, queues, subscriptions};
+use super::{expired_ids, has_rows};
+use crate::projections::claims::sqlite as claims;
+use crate::projections::messages::sqlite as messages;
+use crate::projections::queues::sqlite as queues;
+use crate::projections::subscriptions::sqlite as subscriptions;
 
 crate::projections::decision::read_model!(Connection);

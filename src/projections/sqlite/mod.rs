@@ -1,8 +1,9 @@
-//! The SQLite read models. [`fold`] holds the steps that apply each appended event to the
-//! tables (run by the writer inside the append transaction, so reads right after a `201`
-//! see the change). The table files hold the queries; each serves clients (through the
-//! store's reader pool) and the writer's decisions (`decide_reads`) alike. [`window`] is
-//! the rebuild's fold: the same rules, a window of events at a time. Message rows keep no body of their own: [`bodies`] reads it from the posting event.
+//! What the SQLite read models share. [`fold`] wires the steps of each read model
+//! (`projections::queues::sqlite`, …) to the fold's rules (run by the writer inside the
+//! append transaction, so reads right after a `201` see the change); their queries serve
+//! clients (through the store's reader pool) and the writer's decisions (`decide_reads`)
+//! alike. [`window`] is the rebuild's fold: the same rules, a window of events at a time.
+//! Message rows keep no body of their own: [`bodies`] reads it from the posting event.
 //!
 //! Statements that write several rows are `OR FAIL`. Under SQLite's default
 //! (`ABORT`), a failing row undoes the rows its statement already wrote, so SQLite copies
@@ -11,20 +12,28 @@
 //! commits nothing).
 
 pub mod bodies;
-pub mod claims;
 mod decide_reads;
 pub mod fold;
-pub mod history;
-pub mod messages;
-pub mod queues;
-mod rows;
-pub mod subscriptions;
+pub(crate) mod rows;
 pub mod window;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::StoreError;
 use crate::model::{ProjectId, QueueName, Timestamp};
+
+/// Deletes the rows of `table` (a read-model table name, never input) with these ids.
+pub(crate) fn delete_rows<'a>(
+    conn: &Connection,
+    table: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<(), StoreError> {
+    let mut delete = conn.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+    for id in ids {
+        delete.execute([id])?;
+    }
+    Ok(())
+}
 
 /// Name under which the inline projections record the log position they reflect.
 pub const CHECKPOINT: &str = "inline";

@@ -28,7 +28,7 @@ use crate::model::{ClaimId, ClientId, ProjectId, QueueName};
 use crate::projections::sqlite::fold::apply_now;
 use crate::projections::sqlite::rows::ROWS_PER_STATEMENT;
 
-use super::history;
+use crate::projections::history::sqlite as history;
 use write_out::insert_history;
 
 /// Messages the window may hold, live, before it must be written out.

@@ -4,7 +4,10 @@
 use rusqlite::{params, Connection, Row};
 
 use crate::error::StoreError;
+use crate::events::{SubscriptionCreated, SubscriptionUpdated};
 use crate::model::{ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::projections::fold::Step;
+use crate::projections::sqlite::delete_rows;
 use crate::projections::{Page, SubscriptionView};
 
 const COLUMNS: &str = "id, queue, subscriber, ttl, options, created_at, expires_at, confirmed";
@@ -97,4 +100,62 @@ pub fn by_subscriber(
         params![project.as_str(), queue.as_str(), subscriber, now.0, except],
     )?;
     Ok(found.into_iter().next())
+}
+
+/// Fold step: a new subscription, unconfirmed.
+pub fn insert(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    e: &SubscriptionCreated,
+    at: Timestamp,
+) -> Step {
+    conn.prepare_cached(
+        "INSERT INTO subscriptions (id, project, queue, subscriber, ttl, options, created_at,
+                                    expires_at, confirmed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+    )?
+    .execute(params![
+        e.id.as_str(),
+        project.as_str(),
+        queue.as_str(),
+        e.subscriber,
+        e.ttl,
+        serde_json::to_string(&e.options)?,
+        at.0,
+        e.expires_at.0
+    ])?;
+    Ok(())
+}
+
+/// Fold step: a subscription's new subscriber, TTL and options.
+pub fn update(conn: &Connection, e: &SubscriptionUpdated) -> Step {
+    conn.prepare_cached(
+        "UPDATE subscriptions SET subscriber = ?2, ttl = ?3, options = ?4, expires_at = ?5
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        e.id.as_str(),
+        e.subscriber,
+        e.ttl,
+        serde_json::to_string(&e.options)?,
+        e.expires_at.0
+    ])?;
+    Ok(())
+}
+
+/// Fold step: a subscription confirmed or unconfirmed.
+pub fn confirm(conn: &Connection, id: &SubscriptionId, confirmed: bool) -> Step {
+    conn.prepare_cached("UPDATE subscriptions SET confirmed = ?2 WHERE id = ?1")?
+        .execute(params![id.as_str(), confirmed])?;
+    Ok(())
+}
+
+/// Fold step: subscriptions deleted or expired go.
+pub fn delete_ids(conn: &Connection, ids: &[SubscriptionId]) -> Step {
+    delete_rows(
+        conn,
+        "subscriptions",
+        ids.iter().map(SubscriptionId::as_str),
+    )
 }

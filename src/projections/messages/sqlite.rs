@@ -5,10 +5,13 @@
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Params, Row};
 
 use crate::error::StoreError;
+use crate::events::{ClaimRenewed, Envelope, MessageDeadLettered, MessagesClaimed, PostedMessage};
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, Timestamp};
+use crate::projections::fold::{client_of, Step};
+use crate::projections::sqlite::bodies::{Bodies, COLUMNS as BODY_COLUMNS, JOIN};
+use crate::projections::sqlite::delete_rows;
+use crate::projections::sqlite::rows::insert_rows;
 use crate::projections::{HeldBy, MessageFilter, MessageView, QueueStats};
-
-use super::bodies::{Bodies, COLUMNS as BODY_COLUMNS, JOIN};
 
 /// Rows per multi-row statement (well under SQLite's limit of bound parameters).
 pub const ROWS_PER_STATEMENT: usize = 200;
@@ -243,4 +246,96 @@ fn volume(conn: &Connection, sql: &str, args: impl Params) -> Result<(i64, i64),
         .prepare_cached(sql)?
         .query_row(args, |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok((total - claimed, claimed))
+}
+
+/// Fold step: inserts posted messages, their bodies left in the posting event (see [`crate::projections::sqlite::bodies`]).
+pub fn insert(conn: &Connection, env: &Envelope, messages: &[PostedMessage]) -> Step {
+    let client_id = client_of(env);
+    let indexed: Vec<(i64, &PostedMessage)> = (0..).zip(messages).collect();
+    insert_rows(
+        conn,
+        "INSERT OR FAIL INTO messages (project, queue, marker, id, ttl, created_at, expires_at, \
+         delay_until, client_id, checksum, post_seq, post_index) VALUES",
+        12,
+        "",
+        &indexed,
+        |p, (index, m)| {
+            p.push(env.project.as_str())?;
+            p.push(env.queue.as_str())?;
+            p.push(m.marker)?;
+            p.push(m.id.as_str())?;
+            p.push(m.ttl)?;
+            p.push(env.at.0)?;
+            p.push(m.expires_at.0)?;
+            p.push(m.delay_until.0)?;
+            p.push(client_id)?;
+            p.push(m.checksum.as_deref())?;
+            p.push(env.seq)?;
+            p.push(*index)
+        },
+    )
+}
+
+/// Fold step: a dead-lettered message moves to its new queue, unclaimed.
+pub fn move_to(conn: &Connection, e: &MessageDeadLettered) -> Step {
+    conn.prepare_cached(
+        "UPDATE messages SET queue = ?2, marker = ?3, ttl = ?4, expires_at = ?5,
+                claim_id = NULL, claim_expires = NULL, claim_count = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        e.id.as_str(),
+        e.to_queue.as_str(),
+        e.marker,
+        e.ttl,
+        e.expires_at.0
+    ])?;
+    Ok(())
+}
+
+/// Fold step: the claimed messages take the claim and the lifetimes it gave them.
+pub fn claim(conn: &Connection, e: &MessagesClaimed) -> Step {
+    let mut update = conn.prepare_cached(
+        "UPDATE messages SET claim_id = ?2, claim_expires = ?3, claim_count = ?4,
+                ttl = ?5, expires_at = ?6
+         WHERE id = ?1",
+    )?;
+    for m in &e.messages {
+        update.execute(params![
+            m.id.as_str(),
+            e.claim_id.as_str(),
+            e.expires_at.0,
+            m.claim_count,
+            m.ttl,
+            m.expires_at.0
+        ])?;
+    }
+    Ok(())
+}
+
+/// Fold step: a renewed claim's messages take its new expiry, and the lifetimes it
+/// extended.
+pub fn renew_claim(conn: &Connection, e: &ClaimRenewed) -> Step {
+    conn.prepare_cached("UPDATE OR FAIL messages SET claim_expires = ?2 WHERE claim_id = ?1")?
+        .execute(params![e.claim_id.as_str(), e.expires_at.0])?;
+    let mut extend =
+        conn.prepare_cached("UPDATE messages SET ttl = ?2, expires_at = ?3 WHERE id = ?1")?;
+    for m in &e.extended {
+        extend.execute(params![m.id.as_str(), m.ttl, m.expires_at.0])?;
+    }
+    Ok(())
+}
+
+/// Fold step: the messages of a claim released or expired are free again.
+pub fn unclaim(conn: &Connection, claim_id: &ClaimId) -> Step {
+    conn.prepare_cached(
+        "UPDATE OR FAIL messages SET claim_id = NULL, claim_expires = NULL WHERE claim_id = ?1",
+    )?
+    .execute([claim_id.as_str()])?;
+    Ok(())
+}
+
+/// Fold step: messages deleted, popped or expired go.
+pub fn delete_ids(conn: &Connection, ids: &[MessageId]) -> Step {
+    delete_rows(conn, "messages", ids.iter().map(MessageId::as_str))
 }

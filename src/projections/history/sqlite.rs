@@ -6,12 +6,15 @@
 //! One row per message: its positions, ascending and comma-separated, and the last of them.
 //! The folds add positions with [`INSERT`] and [`ON_CONFLICT`] (a new row, or the positions
 //! appended to the row); retention drops the rows whose last position it pruned. This file
-//! holds the format; the folds write it and [`positions`] reads it.
+//! holds the format, the fold's step ([`index`]) and the read ([`positions`]).
 
-use rusqlite::OptionalExtension;
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::StoreError;
-use crate::model::MessageId;
+use crate::events::Envelope;
+use crate::model::{ClaimId, MessageId};
+use crate::projections::fold::Mentions;
+use crate::projections::sqlite::rows::insert_rows;
 
 /// The head of a statement adding positions to messages' rows: continue with `VALUES`
 /// groups of `(message_id, seqs, last_seq)`, or a `SELECT … WHERE …` of them, then
@@ -49,6 +52,51 @@ pub fn positions(conn: &rusqlite::Connection, id: &MessageId) -> Result<Vec<i64>
         .query_row([id.as_str()], |r| r.get(0))
         .optional()?;
     list.map_or(Ok(Vec::new()), |l| parse(&l))
+}
+
+/// Fold step: indexes the event against the messages it mentions.
+pub fn index(conn: &Connection, env: &Envelope, mentions: Mentions<'_>) -> Result<(), StoreError> {
+    let ids = match mentions {
+        Mentions::Messages(ids) => ids,
+        Mentions::Claim(claim) => return history_of_claim(conn, claim, env.seq),
+        Mentions::Queue => {
+            let sql = format!(
+                "{} SELECT id, CAST(?3 AS TEXT), ?3 FROM messages
+                 WHERE project = ?1 AND queue = ?2{}",
+                INSERT, ON_CONFLICT
+            );
+            conn.prepare_cached(&sql)?.execute(params![
+                env.project.as_str(),
+                env.queue.as_str(),
+                env.seq
+            ])?;
+            return Ok(());
+        }
+        Mentions::Nothing => return Ok(()),
+    };
+    let seq = env.seq.to_string();
+    insert_rows(
+        conn,
+        &format!("{} VALUES", INSERT),
+        3,
+        ON_CONFLICT,
+        &ids,
+        |p, id| {
+            p.push(id.as_str())?;
+            p.push(seq.as_str())?;
+            p.push(env.seq)
+        },
+    )
+}
+
+fn history_of_claim(conn: &Connection, claim: &ClaimId, seq: i64) -> Result<(), StoreError> {
+    let sql = format!(
+        "{} SELECT id, CAST(?2 AS TEXT), ?2 FROM messages WHERE claim_id = ?1{}",
+        INSERT, ON_CONFLICT
+    );
+    conn.prepare_cached(&sql)?
+        .execute(params![claim.as_str(), seq])?;
+    Ok(())
 }
 
 #[cfg(test)]

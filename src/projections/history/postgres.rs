@@ -38,7 +38,7 @@ pub async fn index(
 }
 
 async fn insert(conn: &mut PgConnection, ids: &[&MessageId], seq: i64) -> Result<(), StoreError> {
-    for chunk in ids.chunks(super::messages::ROWS_PER_STATEMENT) {
+    for chunk in ids.chunks(crate::projections::messages::postgres::ROWS_PER_STATEMENT) {
         let mut insert = QueryBuilder::new("INSERT INTO message_events (message_id, seq) ");
         insert.push_values(chunk, |mut row, id| {
             row.push_bind(id.as_str()).push_bind(seq);

@@ -3,10 +3,10 @@
 
 use sqlx::{PgConnection, Row};
 
-use super::messages;
 use crate::error::StoreError;
 use crate::events::{ClaimRenewed, MessagesClaimed};
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, Timestamp};
+use crate::projections::messages::postgres as messages;
 use crate::projections::{ClaimState, ClaimView};
 
 pub async fn insert(

@@ -3,9 +3,11 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::messages;
 use crate::error::StoreError;
+use crate::events::{ClaimRenewed, Envelope, MessagesClaimed};
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, Timestamp};
+use crate::projections::fold::Step;
+use crate::projections::messages::sqlite as messages;
 use crate::projections::{ClaimState, ClaimView};
 
 /// The `(ttl, updated_at)` of a claim row that has not expired.
@@ -81,4 +83,44 @@ pub fn exists(
         )
         .optional()?
         .is_some())
+}
+
+/// Fold step: a new claim's row.
+pub fn insert(conn: &Connection, env: &Envelope, e: &MessagesClaimed) -> Step {
+    conn.prepare_cached(
+        "INSERT INTO claims (id, project, queue, ttl, grace, updated_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        e.claim_id.as_str(),
+        env.project.as_str(),
+        env.queue.as_str(),
+        e.ttl,
+        e.grace,
+        env.at.0,
+        e.expires_at.0
+    ])?;
+    Ok(())
+}
+
+/// Fold step: a renewed claim's new lifetime.
+pub fn renew(conn: &Connection, e: &ClaimRenewed, at: Timestamp) -> Step {
+    conn.prepare_cached(
+        "UPDATE claims SET ttl = ?2, grace = ?3, updated_at = ?4, expires_at = ?5 WHERE id = ?1",
+    )?
+    .execute(params![
+        e.claim_id.as_str(),
+        e.ttl,
+        e.grace,
+        at.0,
+        e.expires_at.0
+    ])?;
+    Ok(())
+}
+
+/// Fold step: a claim released or expired goes.
+pub fn delete(conn: &Connection, claim_id: &ClaimId) -> Step {
+    conn.prepare_cached("DELETE FROM claims WHERE id = ?1")?
+        .execute([claim_id.as_str()])?;
+    Ok(())
 }

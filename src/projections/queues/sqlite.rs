@@ -3,7 +3,9 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::StoreError;
+use crate::events::Envelope;
 use crate::model::{ProjectId, QueueMetadata, QueueName};
+use crate::projections::fold::{Metadata, Step};
 use crate::projections::{QueueFilter, QueueState, QueueView};
 
 fn metadata_from(text: &str) -> Result<QueueMetadata, StoreError> {
@@ -69,4 +71,51 @@ pub fn list(
             return Ok(page);
         }
     }
+}
+
+/// Fold step: a new queue, its markers starting at 1.
+pub fn insert(conn: &Connection, env: &Envelope, metadata: &Metadata) -> Step {
+    conn.prepare_cached(
+        "INSERT INTO queues (project, name, metadata, created_at, next_marker)
+         VALUES (?1, ?2, ?3, ?4, 1)",
+    )?
+    .execute(params![
+        env.project.as_str(),
+        env.queue.as_str(),
+        serde_json::to_string(metadata)?,
+        env.at.0
+    ])?;
+    Ok(())
+}
+
+/// Fold step: a queue's new metadata.
+pub fn set_metadata(conn: &Connection, env: &Envelope, metadata: &Metadata) -> Step {
+    conn.prepare_cached("UPDATE queues SET metadata = ?3 WHERE project = ?1 AND name = ?2")?
+        .execute(params![
+            env.project.as_str(),
+            env.queue.as_str(),
+            serde_json::to_string(metadata)?
+        ])?;
+    Ok(())
+}
+
+/// Fold step: a deleted queue's row goes.
+pub fn delete(conn: &Connection, env: &Envelope) -> Step {
+    conn.prepare_cached("DELETE FROM queues WHERE project = ?1 AND name = ?2")?
+        .execute(params![env.project.as_str(), env.queue.as_str()])?;
+    Ok(())
+}
+
+/// Fold step: makes sure the next posted message gets at least `next` as its marker.
+pub fn advance_marker(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    next: i64,
+) -> Step {
+    conn.prepare_cached(
+        "UPDATE queues SET next_marker = MAX(next_marker, ?3) WHERE project = ?1 AND name = ?2",
+    )?
+    .execute(params![project.as_str(), queue.as_str(), next])?;
+    Ok(())
 }
