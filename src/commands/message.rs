@@ -116,7 +116,9 @@ impl DeleteMessage {
 
 /// Single delete. `given_claim_live` says whether the claim named by the caller (if any) is
 /// a live claim of the queue: naming someone else's live claim is forbidden (403), naming a
-/// claim that does not exist (or no longer) is a bad request (400).
+/// claim that does not exist (or no longer) is a bad request (400). So is naming the
+/// message's own claim once it has expired, as in Zaqar: the message is free again and
+/// another client may have claimed it, so a stale claim id must not delete it.
 pub fn delete_one(
     target: Option<&HeldBy>,
     given_claim_live: bool,
@@ -133,7 +135,7 @@ pub fn delete_one(
             ))
         }
         (None, _) => {}
-        (Some(given), Some(current)) if given == current => {}
+        (Some(given), Some(current)) if given == current && held.live => {}
         (Some(_), Some(_)) if held.live && !given_claim_live => {
             return Err(ApiError::DeleteBadClaim(
                 "The specified claim does not exist or has expired.".into(),
@@ -373,6 +375,14 @@ mod tests {
             Err(ApiError::DeleteBadClaim(_))
         ));
         assert!(matches!(decide(Some(&live), true, &with_claim), Ok(1)));
+        let expired = HeldBy {
+            claim: Some(claim.clone()),
+            live: false,
+        };
+        assert!(matches!(
+            decide(Some(&expired), false, &with_claim),
+            Err(ApiError::DeleteBadClaim(_))
+        ));
         assert!(matches!(
             DeleteMessage::new(q, &id, Some("garbage")),
             Err(ApiError::DeleteBadClaim(_))

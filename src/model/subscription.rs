@@ -26,7 +26,7 @@ impl SubscriptionSpec {
     pub fn for_create(doc: &Value, limits: &Limits, now: Timestamp) -> Result<Self, ApiError> {
         if doc
             .as_object()
-            .is_some_and(|o| !o.contains_key("subscriber"))
+            .is_some_and(|o| o.get("subscriber").is_none_or(Value::is_null))
         {
             return Err(ApiError::InvalidRequest(
                 "Missing parameter subscriber in body.".into(),
@@ -35,7 +35,9 @@ impl SubscriptionSpec {
         Self::for_update(doc, limits, now)
     }
 
-    /// An update document: any of `subscriber`, `ttl`, `options`.
+    /// An update document: any of `subscriber`, `ttl`, `options`; one that is `null` stays
+    /// as it is, as Zaqar reads it (python-openstackclient sends `"subscriber": null` with
+    /// a new TTL).
     pub fn for_update(doc: &Value, limits: &Limits, now: Timestamp) -> Result<Self, ApiError> {
         let obj = doc
             .as_object()
@@ -46,7 +48,7 @@ impl SubscriptionSpec {
             ));
         }
         let subscriber = match obj.get("subscriber") {
-            None => None,
+            None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
                 let scheme = s.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
                 if !limits.subscriber_types.iter().any(|t| t == scheme) {
@@ -84,7 +86,7 @@ impl SubscriptionSpec {
             Some(_) => return Err(ApiError::InvalidRequest("Options must be a dict.".into())),
         };
         let ttl = match obj.get("ttl") {
-            None => None,
+            None | Some(Value::Null) => None,
             Some(v) => {
                 let ttl = optional_int(Some(v), "ttl")
                     .map_err(|_| ApiError::InvalidRequest("TTL must be an integer.".into()))?

@@ -158,6 +158,14 @@ async fn an_expired_claim_frees_its_messages() {
         format!("/v2/queues/q/messages/{}", ids[0])
     );
 
+    // Its claim id no longer deletes it (the message may be someone else's by now).
+    c.delete(&format!(
+        "/v2/queues/q/messages/{}?claim_id={claim_id}",
+        ids[0]
+    ))
+    .await
+    .expect_error(400, "Unable to delete");
+
     // Without a live claim, the message can be deleted without a claim id.
     c.delete(&format!("/v2/queues/q/messages/{}", ids[0]))
         .await

@@ -259,6 +259,46 @@ async fn renewal_checks_the_ttl_and_requires_a_body() {
     server.shutdown().await;
 }
 
+/// A `null` field of a subscription update leaves it as it is, as python-openstackclient's
+/// `openstack messaging subscription update --ttl 7200` sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_null_subscription_field_is_left_unchanged() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    let created = c
+        .post(
+            "/v2/queues/q/subscriptions",
+            &json!({"subscriber": "http://example.com/hook", "ttl": 600, "options": {"a": 1}}),
+        )
+        .await;
+    created.expect(201);
+    let id = created.body["subscription_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/v2/queues/q/subscriptions/{id}");
+    c.patch(
+        &path,
+        &json!({"subscriber": null, "ttl": 7200, "options": {}}),
+    )
+    .await
+    .expect(204);
+    let got = c.get(&path).await;
+    got.expect(200);
+    assert_eq!(got.body["subscriber"], "http://example.com/hook");
+    assert_eq!(got.body["ttl"], 7200);
+    assert_eq!(got.body["options"], json!({}));
+    c.patch(&path, &json!({"ttl": null})).await.expect(204);
+    assert_eq!(c.get(&path).await.body["ttl"], 7200);
+    c.post(
+        "/v2/queues/q/subscriptions",
+        &json!({"subscriber": null, "ttl": 600}),
+    )
+    .await
+    .expect_error(400, INVALID_REQUEST);
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserved_metadata_is_validated_on_create() {
     let server = TestServer::start().await;

@@ -44,6 +44,7 @@ per_codec!(
     message_get_many_never_answers_404,
     message_delete_many_by_ids_and_pop,
     claim_actions,
+    a_delete_naming_an_expired_claim_is_400,
     subscription_actions,
     push_subscription_actions,
     a_duplicate_subscription_is_409,
@@ -474,6 +475,33 @@ async fn message_delete_many_by_ids_and_pop(codec: Codec) {
         .send("message_delete_many", json!({"queue_name": "q", "pop": 5}))
         .await;
     assert_eq!((r.status, &r.body), (200, &json!({"messages": []})));
+    server.shutdown().await;
+}
+
+/// An expired claim's id deletes nothing: its message is free again, and may be someone
+/// else's by now.
+async fn a_delete_naming_an_expired_claim_is_400(codec: Codec) {
+    let (server, mut ws) = start(codec).await;
+    let ids = post(&mut ws, "q", json!([{"body": "a", "ttl": 3600}])).await;
+    let r = ws
+        .send(
+            "claim_create",
+            json!({"queue_name": "q", "ttl": 60, "grace": 60}),
+        )
+        .await;
+    r.expect(201);
+    let claim_id = r.body["claim_id"].as_str().expect("claim_id").to_owned();
+    server.advance(61);
+    ws.send(
+        "message_delete",
+        json!({"queue_name": "q", "message_id": ids[0], "claim_id": claim_id}),
+    )
+    .await
+    .expect_error(400);
+    let r = ws
+        .send("message_list", json!({"queue_name": "q", "echo": true}))
+        .await;
+    assert_eq!(r.message_ids(), ids);
     server.shutdown().await;
 }
 
