@@ -4,8 +4,9 @@
 //! http(s)) or a mail address (`mailto:`). [`AddressPolicy`] is the SSRF guard's rule: by
 //! default nothing is delivered to loopback, private, link-local (cloud metadata included),
 //! shared, multicast or unspecified addresses, unless `--notify-allow-hosts` names the host
-//! or a network holding the address. The rule is applied to a literal address when a
-//! subscription is created, and to every resolved address when a notification is sent.
+//! or a network holding the address. The rule is applied when a subscription is created to
+//! an address in the URL, however it is spelled, and to the names reserved for loopback;
+//! and to every resolved address when a notification is sent.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -100,6 +101,13 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     ])
 }
 
+/// Whether a host name is reserved for loopback (RFC 6761): `localhost` and the names
+/// under it, with or without the final dot.
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
 /// The reason of the first rule that holds.
 fn first_reason<const N: usize>(rules: [(bool, &'static str); N]) -> Option<&'static str> {
     rules
@@ -158,21 +166,23 @@ impl AddressPolicy {
         })
     }
 
-    /// Why a subscriber is refused at creation: a URL whose host is written as a forbidden
-    /// address. Names that resolve there (`localhost` too) are refused at delivery instead.
+    /// Why a subscriber is refused at creation: a URL whose host is a forbidden address,
+    /// however it is spelled, or a name reserved for loopback. Other names that resolve to
+    /// a forbidden address are refused at delivery, after resolution.
     pub fn refuses_subscriber(&self, subscriber: &str) -> Option<String> {
         let Some(Target::Webhook(url)) = Target::parse(subscriber) else {
             return None;
         };
         let host = url.host_str().unwrap_or_default();
-        let literal = match url.host()? {
-            url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
-            // Only dotted quads as written count as addresses: `http://1`, which a URL
-            // parser reads as 0.0.0.1, is refused at delivery instead.
-            url::Host::Ipv4(v4) if subscriber.contains(host) => Some(IpAddr::V4(v4)),
-            _ => None,
-        }?;
-        self.refuses(host, literal)
+        let address = match url.host()? {
+            url::Host::Ipv6(v6) => IpAddr::V6(v6),
+            // Every spelling the URL standard reads as an IPv4 address, as `inet_aton` does:
+            // dotted, one number (`2852039166`), octal or hex parts, short forms (`127.1`).
+            url::Host::Ipv4(v4) => IpAddr::V4(v4),
+            url::Host::Domain(name) if is_loopback_name(name) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            url::Host::Domain(_) => return None,
+        };
+        self.refuses(host, address)
     }
 }
 
@@ -219,6 +229,20 @@ mod tests {
             "http://[fd00:ec2::254]/",
             "http://[::ffff:127.0.0.1]/",
             "http://[64:ff9b::a9fe:a9fe]/",
+            // Other spellings of the same addresses.
+            "http://2852039166/",
+            "http://0251.0376.0251.0376/",
+            "http://0xa9fea9fe/",
+            "http://0xA9.0xFE.0xA9.0xFE/",
+            "http://0/",
+            "http://1",
+            "http://127.1/",
+            "http://0177.0.0.1/",
+            "trust+http://2130706433/",
+            "http://localhost:9/",
+            "http://localhost./",
+            "http://LOCALHOST/",
+            "http://api.localhost/",
         ] {
             assert!(refused(&none, uri), "{uri} must be refused");
         }
@@ -226,9 +250,8 @@ mod tests {
             "http://93.184.215.14/",
             "http://[2606:4700::1111]/",
             "http://example.com/",
-            "http://1",
-            "http://127.1/",
-            "http://localhost:9/",
+            "http://localhost.example.com/",
+            "http://1.2.3.4.5/",
             "mailto:a@127.0.0.1",
         ] {
             assert!(!refused(&none, uri), "{uri} is not refused at creation");

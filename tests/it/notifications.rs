@@ -334,11 +334,20 @@ async fn the_guard_keeps_notifications_from_private_addresses() {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let s = open(dir, limits(&[]), settings(&[])).await;
     let c = s.client();
+    let port = rx.base.rsplit(':').next().unwrap().to_owned();
+    // Written as an address, in any spelling, or as a loopback name: refused at creation.
     for subscriber in [
         rx.url("/hook"),
         "http://[::1]:9/".to_owned(),
         "http://169.254.169.254/latest/meta-data".to_owned(),
         "https://10.0.0.1/".to_owned(),
+        "http://2852039166/".to_owned(),
+        "http://0251.0376.0251.0376/".to_owned(),
+        "http://0xa9fea9fe/".to_owned(),
+        "http://0/".to_owned(),
+        format!("http://127.1:{port}/short"),
+        format!("http://localhost:{port}/name"),
+        "http://localhost./".to_owned(),
     ] {
         let r = c
             .post(
@@ -349,27 +358,40 @@ async fn the_guard_keeps_notifications_from_private_addresses() {
         r.expect_error(400, "Invalid API request");
         assert!(r.description().contains("not allowed"), "{r:?}");
     }
-    // A name that resolves to loopback, and an address written in short, fail at delivery.
-    let port = rx.base.rsplit(':').next().unwrap().to_owned();
+    // Another name that resolves there (this machine's own) fails at delivery, after
+    // resolution, with the reason recorded.
+    let name = own_name().await;
     let no_retry = json!({"_retry_policy": {"retries_with_no_delay": 0,
         "minimum_delay_retries": 0, "maximum_delay_retries": 0,
         "minimum_delay": 0, "maximum_delay": 10}});
-    subscribe(
-        &c,
-        "q",
-        &format!("http://localhost:{port}/name"),
-        no_retry.clone(),
-    )
-    .await;
-    subscribe(&c, "q", &format!("http://127.1:{port}/short"), no_retry).await;
+    subscribe(&c, "q", &format!("http://{name}:{port}/name"), no_retry).await;
     let id = c.post_one("q", json!({})).await;
-    let events = history_with(&c, "q", &id, "NotificationFailed", 2).await;
-    for failed in of_type(&events, "NotificationFailed") {
-        let reason = failed["event"]["reason"].as_str().unwrap();
-        assert!(reason.contains("forbidden address"), "{reason}");
-        assert!(reason.contains("loopback"), "{reason}");
-    }
+    let events = history_with(&c, "q", &id, "NotificationFailed", 1).await;
+    let failed = of_type(&events, "NotificationFailed");
+    let reason = failed[0]["event"]["reason"].as_str().unwrap();
+    assert!(reason.contains("forbidden address"), "{reason}");
     assert!(rx.received().is_empty());
+}
+
+/// This machine's host name, which its resolver maps to one of its own addresses: loopback
+/// or private, as on any machine or container without a public address of its own.
+async fn own_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("the host name");
+    let name = name.trim().to_owned();
+    let addresses: Vec<std::net::IpAddr> = tokio::net::lookup_host((name.as_str(), 80))
+        .await
+        .unwrap_or_else(|e| panic!("the host name {name} must resolve: {e}"))
+        .map(|a| a.ip())
+        .collect();
+    let own = |ip: &std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    assert!(
+        addresses.iter().any(own),
+        "the host name {name} resolves to {addresses:?}, none of them loopback or private"
+    );
+    name
 }
 
 #[tokio::test]

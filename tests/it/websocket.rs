@@ -48,6 +48,7 @@ per_codec!(
     subscription_actions,
     push_subscription_actions,
     a_duplicate_subscription_is_409,
+    a_forbidden_address_in_any_spelling_is_400,
     a_push_subscription_needs_only_a_queue_name,
     node_actions,
     pool_and_flavor_actions_answer_501,
@@ -727,6 +728,28 @@ async fn a_duplicate_subscription_is_409(codec: Codec) {
         .send("subscription_list", json!({"queue_name": "q"}))
         .await;
     assert_eq!(r.body["subscriptions"].as_array().map(Vec::len), Some(1));
+    server.shutdown().await;
+}
+
+/// The SSRF guard reads a subscriber's host as the URL standard does: an address in any
+/// spelling, or a loopback name, is refused when the subscription is created.
+async fn a_forbidden_address_in_any_spelling_is_400(codec: Codec) {
+    let (server, mut ws) = start(codec).await;
+    for subscriber in [
+        "http://2852039166/",
+        "http://0251.0376.0251.0376/",
+        "http://0xa9fea9fe/",
+        "http://0/",
+        "http://127.1/",
+        "http://localhost./",
+    ] {
+        let body = json!({"queue_name": "q", "subscriber": subscriber, "ttl": 600});
+        ws.send("subscription_create", body).await.expect_error(400);
+    }
+    let r = ws
+        .send("subscription_list", json!({"queue_name": "q"}))
+        .await;
+    assert_eq!(r.body["subscriptions"], json!([]));
     server.shutdown().await;
 }
 
