@@ -81,6 +81,47 @@ async fn home_document_is_served_at_v2_with_and_without_slash() {
             assert_eq!(entry["hints"]["formats"], json!({"application/json": {}}));
         }
         assert_eq!(resources["rel/ping"]["href"], "/v2/ping");
+        // Zaqar's relations of shares and subscriptions, and its parameter names.
+        for (rel, template, allow) in [
+            ("rel/queue_share", "/v2/queues/{queue_name}/share", "POST"),
+            (
+                "rel/subscriptions_get",
+                "/v2/queues/{queue_name}/subscriptions{?marker,limit}",
+                "GET",
+            ),
+            (
+                "rel/subscriptions_post",
+                "/v2/queues/{queue_name}/subscriptions",
+                "POST",
+            ),
+            (
+                "rel/subscription",
+                "/v2/queues/{queue_name}/subscriptions/{subscriptions_id}",
+                "GET",
+            ),
+            (
+                "rel/subscription_patch",
+                "/v2/queues/{queue_name}/subscriptions/{subscriptions_id}",
+                "PATCH",
+            ),
+        ] {
+            assert_eq!(resources[rel]["href-template"], template, "{rel}");
+            assert_eq!(resources[rel]["hints"]["allow"][0], allow, "{rel}");
+        }
+        let param = |rel: &str, var: &str| resources[rel]["href-vars"][var].clone();
+        assert_eq!(param("rel/queues", "limit"), "param/queue_limit");
+        assert_eq!(param("rel/messages", "limit"), "param/messages_limit");
+        assert_eq!(param("rel/post_claim", "limit"), "param/claim_limit");
+        assert_eq!(param("rel/message_delete", "claim"), "param/claim_id");
+        assert_eq!(
+            param("rel/subscriptions_get", "limit"),
+            "param/subscription_limit"
+        );
+        assert_eq!(
+            resources["rel/queue_share"]["hints"]["accept-post"],
+            json!(["application/json"])
+        );
+        assert!(resources["rel/queue"]["hints"]["accept-post"].is_null());
     }
     server.shutdown().await;
 }

@@ -24,37 +24,60 @@ pub async fn versions() -> Response {
     render::json(StatusCode::MULTIPLE_CHOICES, &doc)
 }
 
-fn resource(template: &str, vars: &[&str], allow: &[&str]) -> Value {
+/// One relation of the home document: its template, each variable with the parameter Zaqar
+/// names it by, and the methods it allows (one that only creates or changes takes JSON).
+fn resource(template: &str, vars: &[(&str, &str)], allow: &[&str]) -> Value {
     let href_vars: serde_json::Map<String, Value> = vars
         .iter()
-        .map(|v| ((*v).to_owned(), Value::from(format!("param/{v}"))))
+        .map(|(var, param)| ((*var).to_owned(), Value::from(format!("param/{param}"))))
         .collect();
-    json!({
-        "href-template": template,
-        "href-vars": href_vars,
-        "hints": {"allow": allow, "formats": {"application/json": {}}},
-    })
+    let mut hints = json!({"allow": allow, "formats": {"application/json": {}}});
+    if matches!(allow, ["POST"] | ["PATCH"]) {
+        hints["accept-post"] = json!(["application/json"]);
+    }
+    json!({"href-template": template, "href-vars": href_vars, "hints": hints})
 }
 
-/// `GET /v2/`: the JSON-home document describing the API.
+/// `GET /v2/`: the JSON-home document describing the API, with Zaqar's relations.
 pub async fn home(Caller(_): Caller) -> Response {
     let q = "/v2/queues/{queue_name}";
+    let queue = ("queue_name", "queue_name");
+    let message = ("message_id", "message_id");
+    let claim = ("claim_id", "claim_id");
+    let subscription = ("subscriptions_id", "subscriptions_id");
+    let (marker, echo) = (("marker", "marker"), ("echo", "echo"));
     let doc = json!({"resources": {
-        "rel/queues": resource("/v2/queues{?marker,limit,detailed}", &["marker", "limit", "detailed"], &["GET"]),
-        "rel/queue": resource(q, &["queue_name"], &["GET", "PUT", "DELETE", "PATCH"]),
-        "rel/queue_stats": resource(&format!("{q}/stats"), &["queue_name"], &["GET"]),
-        "rel/queue_purge": resource(&format!("{q}/purge"), &["queue_name"], &["POST"]),
+        "rel/queues": resource("/v2/queues{?marker,limit,detailed}",
+            &[marker, ("limit", "queue_limit"), ("detailed", "detailed")], &["GET"]),
+        "rel/queue": resource(q, &[queue], &["GET", "PUT", "DELETE", "PATCH"]),
+        "rel/queue_stats": resource(&format!("{q}/stats"), &[queue], &["GET"]),
+        "rel/queue_share": resource(&format!("{q}/share"), &[queue], &["POST"]),
+        "rel/queue_purge": resource(&format!("{q}/purge"), &[queue], &["POST"]),
         "rel/messages": resource(&format!("{q}/messages{{?marker,limit,echo,include_claimed}}"),
-            &["queue_name", "marker", "limit", "echo", "include_claimed"], &["GET"]),
-        "rel/post_messages": resource(&format!("{q}/messages"), &["queue_name"], &["POST"]),
-        "rel/messages_delete": resource(&format!("{q}/messages{{?ids,pop}}"), &["queue_name", "ids", "pop"], &["DELETE"]),
+            &[queue, marker, ("limit", "messages_limit"), echo,
+              ("include_claimed", "include_claimed")], &["GET"]),
+        "rel/post_messages": resource(&format!("{q}/messages"), &[queue], &["POST"]),
+        "rel/messages_delete": resource(&format!("{q}/messages{{?ids,pop}}"),
+            &[queue, ("ids", "ids"), ("pop", "pop")], &["DELETE"]),
         "rel/message_delete": resource(&format!("{q}/messages/{{message_id}}{{?claim}}"),
-            &["queue_name", "message_id", "claim"], &["DELETE"]),
-        "rel/message_get": resource(&format!("{q}/messages/{{message_id}}"), &["queue_name", "message_id"], &["GET"]),
-        "rel/claim": resource(&format!("{q}/claims/{{claim_id}}"), &["queue_name", "claim_id"], &["GET"]),
-        "rel/post_claim": resource(&format!("{q}/claims{{?limit}}"), &["queue_name", "limit"], &["POST"]),
-        "rel/patch_claim": resource(&format!("{q}/claims/{{claim_id}}"), &["queue_name", "claim_id"], &["PATCH"]),
-        "rel/delete_claim": resource(&format!("{q}/claims/{{claim_id}}"), &["queue_name", "claim_id"], &["DELETE"]),
+            &[queue, message, ("claim", "claim_id")], &["DELETE"]),
+        "rel/message_get": resource(&format!("{q}/messages/{{message_id}}"), &[queue, message],
+            &["GET"]),
+        "rel/claim": resource(&format!("{q}/claims/{{claim_id}}"), &[queue, claim], &["GET"]),
+        "rel/post_claim": resource(&format!("{q}/claims{{?limit}}"),
+            &[queue, ("limit", "claim_limit")], &["POST"]),
+        "rel/patch_claim": resource(&format!("{q}/claims/{{claim_id}}"), &[queue, claim],
+            &["PATCH"]),
+        "rel/delete_claim": resource(&format!("{q}/claims/{{claim_id}}"), &[queue, claim],
+            &["DELETE"]),
+        "rel/subscriptions_get": resource(&format!("{q}/subscriptions{{?marker,limit}}"),
+            &[queue, marker, ("limit", "subscription_limit")], &["GET"]),
+        "rel/subscriptions_post": resource(&format!("{q}/subscriptions"),
+            &[queue, ("limit", "subscription_limit")], &["POST"]),
+        "rel/subscription": resource(&format!("{q}/subscriptions/{{subscriptions_id}}"),
+            &[queue, subscription], &["GET", "DELETE"]),
+        "rel/subscription_patch": resource(&format!("{q}/subscriptions/{{subscriptions_id}}"),
+            &[queue, subscription], &["PATCH"]),
         "rel/ping": {"href": "/v2/ping", "hints": {"allow": ["GET", "HEAD"], "formats": {"application/json": {}}}},
         "rel/health": {"href": "/v2/health", "hints": {"allow": ["GET"], "formats": {"application/json": {}}}},
     }});
