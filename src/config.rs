@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::Limits;
+use crate::notify::document::{
+    ConfirmationMails, MailTemplate, CONFIRMATION_BODY, CONFIRMATION_TOPIC, MAIL_SENDER,
+    UNSUBSCRIBE_BODY, UNSUBSCRIBE_TOPIC,
+};
 use crate::store::StoreUrl;
 
 #[derive(Debug, Parser)]
@@ -293,6 +297,30 @@ pub struct ServeArgs {
     /// Sender of notification mails whose subscription has no `from` option.
     #[arg(long, env = "CAIRN_SMTP_FROM", default_value = "cairn@localhost")]
     pub smtp_from: String,
+    /// The page a confirmation mail links to (Zaqar's `external_confirmation_url`); it
+    /// gets the signed request's `Signature`, `Methods`, `Paths`, `Project`, `Expires`,
+    /// `Url` and `Queue`. Without it, `mailto:` subscribers get no confirmation mail.
+    #[arg(long, env = "CAIRN_EXTERNAL_CONFIRMATION_URL")]
+    pub external_confirmation_url: Option<String>,
+    /// Subject of a subscription confirmation mail.
+    #[arg(long, env = "CAIRN_CONFIRMATION_MAIL_TOPIC", default_value = CONFIRMATION_TOPIC)]
+    pub confirmation_mail_topic: String,
+    /// Body of a subscription confirmation mail: `{0}` the queue, `{1}` the project, `{2}`
+    /// the link.
+    #[arg(long, env = "CAIRN_CONFIRMATION_MAIL_BODY", default_value = CONFIRMATION_BODY)]
+    pub confirmation_mail_body: String,
+    /// Sender of subscription confirmation mails.
+    #[arg(long, env = "CAIRN_CONFIRMATION_MAIL_SENDER", default_value = MAIL_SENDER)]
+    pub confirmation_mail_sender: String,
+    /// Subject of an unsubscribe confirmation mail.
+    #[arg(long, env = "CAIRN_UNSUBSCRIBE_MAIL_TOPIC", default_value = UNSUBSCRIBE_TOPIC)]
+    pub unsubscribe_mail_topic: String,
+    /// Body of an unsubscribe confirmation mail, with the same three fields.
+    #[arg(long, env = "CAIRN_UNSUBSCRIBE_MAIL_BODY", default_value = UNSUBSCRIBE_BODY)]
+    pub unsubscribe_mail_body: String,
+    /// Sender of unsubscribe confirmation mails.
+    #[arg(long, env = "CAIRN_UNSUBSCRIBE_MAIL_SENDER", default_value = MAIL_SENDER)]
+    pub unsubscribe_mail_sender: String,
     /// Publish every committed event to Kafka, through these brokers (`HOST:PORT,…`).
     #[arg(long, env = "CAIRN_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
@@ -366,6 +394,19 @@ impl ServeArgs {
                 webhook_key,
                 smtp_url: self.smtp_url.clone(),
                 mail_from: self.smtp_from.clone(),
+                mails: ConfirmationMails {
+                    page: self.external_confirmation_url.clone(),
+                    subscribe: MailTemplate {
+                        topic: self.confirmation_mail_topic.clone(),
+                        body: self.confirmation_mail_body.clone(),
+                        sender: self.confirmation_mail_sender.clone(),
+                    },
+                    unsubscribe: MailTemplate {
+                        topic: self.unsubscribe_mail_topic.clone(),
+                        body: self.unsubscribe_mail_body.clone(),
+                        sender: self.unsubscribe_mail_sender.clone(),
+                    },
+                },
             },
             max_pending: self.notify_max_pending.max(1),
             confirmation_key: self.signing_key.as_ref().map(|k| k.as_bytes().to_vec()),

@@ -80,6 +80,113 @@ pub fn confirmation(
     .to_string()
 }
 
+/// Zaqar's mail for a confirmation or unsubscribe request. In `body`, `{0}` stands for the
+/// queue, `{1}` for the project and `{2}` for the link (Python's `str.format` positions;
+/// `{{` and `}}` are braces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailTemplate {
+    pub topic: String,
+    pub body: String,
+    pub sender: String,
+}
+
+/// What Zaqar's confirmation and unsubscribe mails are made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationMails {
+    /// The page a confirmation link opens (Zaqar's `external_confirmation_url`). Without
+    /// it no such mail is sent, as in Zaqar.
+    pub page: Option<String>,
+    pub subscribe: MailTemplate,
+    pub unsubscribe: MailTemplate,
+}
+
+impl Default for ConfirmationMails {
+    fn default() -> Self {
+        let template = |topic: &str, body: &str| MailTemplate {
+            topic: topic.into(),
+            body: body.into(),
+            sender: MAIL_SENDER.into(),
+        };
+        ConfirmationMails {
+            page: None,
+            subscribe: template(CONFIRMATION_TOPIC, CONFIRMATION_BODY),
+            unsubscribe: template(UNSUBSCRIBE_TOPIC, UNSUBSCRIBE_BODY),
+        }
+    }
+}
+
+/// The sender of Zaqar's confirmation and unsubscribe mails.
+pub const MAIL_SENDER: &str = "Zaqar Notifications <no-reply@openstack.org>";
+/// Zaqar's subject of a subscription confirmation mail.
+pub const CONFIRMATION_TOPIC: &str = "Zaqar Notification - Subscription Confirmation";
+/// Zaqar's body of a subscription confirmation mail.
+pub const CONFIRMATION_BODY: &str = "You have chosen to subscribe to the queue: {0}. This queue \
+    belongs to project: {1}. To confirm this subscription, click or visit this link below: {2}";
+/// Zaqar's subject of an unsubscribe confirmation mail.
+pub const UNSUBSCRIBE_TOPIC: &str = "Zaqar Notification - Unsubscribe Confirmation";
+/// Zaqar's body of an unsubscribe confirmation mail.
+pub const UNSUBSCRIBE_BODY: &str = "You have unsubscribed successfully to the queue: {0}. This \
+    queue belongs to project: {1}. To resubscribe this subscription, click or visit this link \
+    below: {2}";
+
+impl MailTemplate {
+    /// The body, its three fields filled in.
+    pub fn fill(&self, queue: &str, project: &str, link: &str) -> String {
+        let fields = [queue, project, link];
+        let mut out = String::with_capacity(self.body.len() + link.len());
+        let mut rest = self.body.as_str();
+        while let Some(i) = rest.find(['{', '}']) {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            let field = tail
+                .strip_prefix('{')
+                .and_then(|t| t.split_once('}'))
+                .and_then(|(n, after)| Some((fields.get(n.parse::<usize>().ok()?)?, after)));
+            rest = match (field, tail.get(..2)) {
+                (_, Some("{{")) | (_, Some("}}")) => {
+                    out.push_str(&tail[..1]);
+                    &tail[2..]
+                }
+                (Some((value, after)), _) => {
+                    out.push_str(value);
+                    after
+                }
+                (None, _) => {
+                    out.push_str(&tail[..1]);
+                    &tail[1..]
+                }
+            };
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// The link of a confirmation mail: the page at `page` (Zaqar's
+/// `external_confirmation_url`), given what it needs to confirm through the API, under
+/// Zaqar's parameter names. `document` is the request's JSON ([`confirmation`]).
+pub fn confirmation_link(page: &str, document: &str, queue: &str) -> String {
+    let doc: Value = serde_json::from_str(document).unwrap_or_default();
+    let field = |key: &str| match &doc[key] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, key) in [
+        ("Signature", "URL-Signature"),
+        ("Methods", "URL-Methods"),
+        ("Paths", "URL-Paths"),
+        ("Project", "X-Project-ID"),
+        ("Expires", "URL-Expires"),
+        ("Url", "WSGISubscribeURL"),
+    ] {
+        query.append_pair(name, &field(key));
+    }
+    query.append_pair("Queue", queue);
+    format!("{page}?{}", query.finish())
+}
+
 /// The HTTP body for a webhook: the document as JSON, or the subscription's `post_data`
 /// template with every `"$zaqar_message$"` (quotes included) replaced by it.
 pub fn webhook_body(document: &str, options: &Map<String, Value>) -> String {
@@ -126,6 +233,43 @@ mod tests {
         let parsed: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(parsed["alarm"]["body"]["event"], "created");
         assert_eq!(parsed["source"], "zaqar");
+    }
+
+    #[test]
+    fn a_mail_template_fills_zaqars_three_positions() {
+        let template = MailTemplate {
+            topic: String::new(),
+            body: "q={0} p={1} {{link}}: {2}; {0} again; {3} and {x} stay".into(),
+            sender: String::new(),
+        };
+        assert_eq!(
+            template.fill("orders", "acme", "https://x/?a=1"),
+            "q=orders p=acme {link}: https://x/?a=1; orders again; {3} and {x} stay"
+        );
+        let zaqar = MailTemplate {
+            topic: CONFIRMATION_TOPIC.into(),
+            body: CONFIRMATION_BODY.into(),
+            sender: MAIL_SENDER.into(),
+        };
+        assert_eq!(
+            zaqar.fill("q", "p", "L"),
+            "You have chosen to subscribe to the queue: q. This queue belongs to project: p. \
+             To confirm this subscription, click or visit this link below: L"
+        );
+    }
+
+    #[test]
+    fn a_confirmation_link_carries_zaqars_parameters() {
+        let doc = json!({"URL-Signature": "abc", "URL-Methods": "PUT",
+            "URL-Paths": "/v2/queues/q/subscriptions/s/confirm", "X-Project-ID": "p 1",
+            "URL-Expires": "2026-12-08T00:00:00"})
+        .to_string();
+        assert_eq!(
+            confirmation_link("https://confirm.example/page", &doc, "q"),
+            "https://confirm.example/page?Signature=abc&Methods=PUT\
+             &Paths=%2Fv2%2Fqueues%2Fq%2Fsubscriptions%2Fs%2Fconfirm&Project=p+1\
+             &Expires=2026-12-08T00%3A00%3A00&Url=&Queue=q"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::document;
+use super::document::{self, ConfirmationMails};
 use super::guard::{self, GuardedResolver};
 use super::signing::SigningKey;
 use crate::events::NotificationKind;
@@ -50,6 +50,8 @@ pub struct SendSettings {
     pub smtp_url: Option<String>,
     /// Sender of mails whose subscription sets no `from` option.
     pub mail_from: String,
+    /// Zaqar's confirmation and unsubscribe mails.
+    pub mails: ConfirmationMails,
 }
 
 /// Sends notifications; shared by every lane.
@@ -189,18 +191,41 @@ impl Sender {
         };
         let options = &attempt.subscription.options;
         let option = |key: &str| options.get(key).and_then(Value::as_str).map(str::to_owned);
-        let subject = match attempt.kind {
-            NotificationKind::Notification => subject.or_else(|| option("subject")),
-            NotificationKind::SubscriptionConfirmation => {
-                Some("Zaqar Notification - Subscription Confirmation".into())
+        let mails = &self.settings.mails;
+        let template = match attempt.kind {
+            NotificationKind::Notification => None,
+            NotificationKind::SubscriptionConfirmation => Some(&mails.subscribe),
+            NotificationKind::UnsubscribeConfirmation => Some(&mails.unsubscribe),
+        };
+        let (subject, from, body) = match template {
+            None => {
+                let from = option("from")
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or_else(|| self.settings.mail_from.clone());
+                (
+                    subject.or_else(|| option("subject")),
+                    from,
+                    attempt.document.to_owned(),
+                )
             }
-            NotificationKind::UnsubscribeConfirmation => {
-                Some("Zaqar Notification - Unsubscribe Confirmation".into())
+            Some(template) => {
+                let Some(page) = &mails.page else {
+                    return Err(Failure::new(
+                        None,
+                        "a confirmation mail links to a page, and no \
+                         --external-confirmation-url is set",
+                    ));
+                };
+                let queue = attempt.subscription.source.as_str();
+                let link = document::confirmation_link(page, attempt.document, queue);
+                let project = serde_json::from_str::<Value>(attempt.document)
+                    .ok()
+                    .and_then(|d| d["X-Project-ID"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let body = template.fill(queue, &project, &link);
+                (Some(template.topic.clone()), template.sender.clone(), body)
             }
         };
-        let from = option("from")
-            .filter(|f| !f.is_empty())
-            .unwrap_or_else(|| self.settings.mail_from.clone());
         let bad =
             |what: &str, e: &dyn std::fmt::Display| Failure::new(None, format!("{what}: {e}"));
         let message = Message::builder()
@@ -208,7 +233,7 @@ impl Sender {
             .to(to.parse().map_err(|e| bad("bad recipient address", &e))?)
             .subject(subject.unwrap_or_default())
             .header(ContentType::TEXT_PLAIN)
-            .body(attempt.document.to_owned())
+            .body(body)
             .map_err(|e| bad("cannot build the mail", &e))?;
         match mailer.send(message).await {
             Ok(response) => Ok(u16::from(response.code())),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::common;
 use crate::common::receiver::Receiver;
+use crate::common::smtp::SmtpSink;
 use crate::common::{Client, TestServer, START};
 use base64::Engine as _;
 use cairn::model::{Limits, ManualClock, Timestamp};
@@ -392,6 +393,125 @@ async fn own_name() -> String {
         "the host name {name} resolves to {addresses:?}, none of them loopback or private"
     );
     name
+}
+
+/// A `mailto:` subscriber's confirmation and unsubscribe requests are Zaqar's mails: its
+/// templates, and a link to the configured page carrying what the confirm route needs.
+#[tokio::test]
+async fn confirmation_mails_follow_zaqars_templates() {
+    let sink = SmtpSink::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut notify = settings(&[]);
+    notify.confirmation_key = Some(b"confirm-secret".to_vec());
+    notify.send.smtp_url = Some(sink.url());
+    notify.send.mails.page = Some("https://confirm.example/page".into());
+    let limits = Limits {
+        require_confirmation: true,
+        ..limits(&[])
+    };
+    let s = open(dir, limits, notify).await;
+    let c = s.client();
+    let id = subscribe(&c, "q", "mailto:ops@example.com", json!({})).await;
+    let mails = sink.wait_for(1, SOON).await;
+    let mail = &mails[0];
+    assert_eq!(mail.to, ["ops@example.com"]);
+    assert_eq!(mail.from, "no-reply@openstack.org");
+    // The display name may be quoted: `"Zaqar Notifications" <no-reply@openstack.org>`.
+    let from = mail.header("From").unwrap_or_default().replace('"', "");
+    assert_eq!(from, "Zaqar Notifications <no-reply@openstack.org>");
+    assert_eq!(
+        mail.header("Subject").as_deref(),
+        Some("Zaqar Notification - Subscription Confirmation")
+    );
+    let body = mail.body();
+    let intro = format!(
+        "You have chosen to subscribe to the queue: q. This queue belongs to project: {}. \
+         To confirm this subscription, click or visit this link below: ",
+        c.project
+    );
+    assert!(body.starts_with(&intro), "{body}");
+    // The link carries Zaqar's parameters, and they confirm through the API.
+    let link = url::Url::parse(body[intro.len()..].trim()).expect("a link");
+    assert_eq!(
+        link.as_str().split('?').next(),
+        Some("https://confirm.example/page")
+    );
+    let param = |name: &str| {
+        link.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {link}"))
+    };
+    let path = format!("/v2/queues/q/subscriptions/{id}/confirm");
+    assert_eq!(param("Paths"), path);
+    assert_eq!(param("Methods"), "PUT");
+    assert_eq!(param("Project"), c.project);
+    assert_eq!(param("Queue"), "q");
+    assert_eq!(param("Url"), "");
+    let confirm = c
+        .request(reqwest::Method::PUT, &path)
+        .header("URL-Signature", param("Signature"))
+        .header("URL-Methods", param("Methods"))
+        .header("URL-Paths", param("Paths"))
+        .header("URL-Expires", param("Expires"))
+        .json(&json!({"confirmed": true}));
+    c.send(confirm).await.expect(204);
+    // Unconfirming sends the unsubscribe mail.
+    c.put(&path, &json!({"confirmed": false})).await.expect(204);
+    let mails = sink.wait_for(2, SOON).await;
+    assert_eq!(
+        mails[1].header("Subject").as_deref(),
+        Some("Zaqar Notification - Unsubscribe Confirmation")
+    );
+    let body = mails[1].body();
+    assert!(
+        body.starts_with(&format!(
+            "You have unsubscribed successfully to the queue: q. This queue belongs to project: \
+             {}. To resubscribe this subscription, click or visit this link below: \
+             https://confirm.example/page?Signature=",
+            c.project
+        )),
+        "{body}"
+    );
+}
+
+/// Without a confirmation page, a `mailto:` subscriber gets no confirmation mail (as in
+/// Zaqar), and the failed attempt says why.
+#[tokio::test]
+async fn without_a_confirmation_page_no_confirmation_mail_is_sent() {
+    let sink = SmtpSink::start().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut notify = settings(&[]);
+    notify.confirmation_key = Some(b"confirm-secret".to_vec());
+    notify.send.smtp_url = Some(sink.url());
+    let limits = Limits {
+        require_confirmation: true,
+        ..limits(&[])
+    };
+    let s = open(dir, limits, notify).await;
+    let c = s.client();
+    subscribe(&c, "q", "mailto:ops@example.com", json!({})).await;
+    let deadline = std::time::Instant::now() + SOON;
+    loop {
+        let r = c.get("/v2/events?type=NotificationFailed").await;
+        r.expect(200);
+        let reasons: Vec<String> = r.body["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["event"]["reason"].as_str().map(str::to_owned))
+            .collect();
+        if reasons
+            .iter()
+            .any(|r| r.contains("--external-confirmation-url"))
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{reasons:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(QUIET).await;
+    assert!(sink.wait_for(0, SOON).await.is_empty());
 }
 
 #[tokio::test]

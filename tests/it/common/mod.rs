@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod keystone;
 pub mod process;
 pub mod receiver;
+pub mod smtp;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -226,6 +227,7 @@ pub fn notify_settings(allow: &[&str]) -> cairn::notify::NotifySettings {
             webhook_key: None,
             smtp_url: None,
             mail_from: "cairn@localhost".into(),
+            mails: Default::default(),
         },
         max_pending: 10_000,
         confirmation_key: None,
