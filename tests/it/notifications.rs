@@ -395,21 +395,28 @@ async fn own_name() -> String {
     name
 }
 
-/// A `mailto:` subscriber's confirmation and unsubscribe requests are Zaqar's mails: its
-/// templates, and a link to the configured page carrying what the confirm route needs.
-#[tokio::test]
-async fn confirmation_mails_follow_zaqars_templates() {
+/// A server that requires confirmation and relays mail to a sink; confirmation mails link
+/// to `page`.
+async fn mailing_server(page: Option<&str>) -> (SmtpSink, TestServer) {
     let sink = SmtpSink::start().await;
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut notify = settings(&[]);
     notify.confirmation_key = Some(b"confirm-secret".to_vec());
     notify.send.smtp_url = Some(sink.url());
-    notify.send.mails.page = Some("https://confirm.example/page".into());
+    notify.send.mails.page = page.map(str::to_owned);
     let limits = Limits {
         require_confirmation: true,
         ..limits(&[])
     };
-    let s = open(dir, limits, notify).await;
+    let server = open(dir, limits, notify).await;
+    (sink, server)
+}
+
+/// A `mailto:` subscriber's confirmation and unsubscribe requests are Zaqar's mails: its
+/// templates, and a link to the configured page carrying what the confirm route needs.
+#[tokio::test]
+async fn confirmation_mails_follow_zaqars_templates() {
+    let (sink, s) = mailing_server(Some("https://confirm.example/page")).await;
     let c = s.client();
     let id = subscribe(&c, "q", "mailto:ops@example.com", json!({})).await;
     let mails = sink.wait_for(1, SOON).await;
@@ -479,16 +486,7 @@ async fn confirmation_mails_follow_zaqars_templates() {
 /// Zaqar), and the failed attempt says why.
 #[tokio::test]
 async fn without_a_confirmation_page_no_confirmation_mail_is_sent() {
-    let sink = SmtpSink::start().await;
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut notify = settings(&[]);
-    notify.confirmation_key = Some(b"confirm-secret".to_vec());
-    notify.send.smtp_url = Some(sink.url());
-    let limits = Limits {
-        require_confirmation: true,
-        ..limits(&[])
-    };
-    let s = open(dir, limits, notify).await;
+    let (sink, s) = mailing_server(None).await;
     let c = s.client();
     subscribe(&c, "q", "mailto:ops@example.com", json!({})).await;
     let deadline = std::time::Instant::now() + SOON;
