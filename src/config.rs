@@ -514,15 +514,50 @@ impl ServeArgs {
     }
 }
 
+/// Why a command line gives no settings to run with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unparsed {
+    /// `--help` or `--version` was asked for: this text goes to standard output, and the
+    /// process ends successfully.
+    Shown(String),
+    /// The command line (or its config file) is wrong: this message goes to standard
+    /// error, and the process ends with status 2.
+    Invalid(String),
+}
+
+impl From<clap::Error> for Unparsed {
+    fn from(e: clap::Error) -> Self {
+        let text = e.render().to_string();
+        match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                Unparsed::Shown(text)
+            }
+            _ => Unparsed::Invalid(text),
+        }
+    }
+}
+
+impl From<String> for Unparsed {
+    fn from(message: String) -> Self {
+        Unparsed::Invalid(message)
+    }
+}
+
+impl From<&str> for Unparsed {
+    fn from(message: &str) -> Self {
+        Unparsed::Invalid(message.to_owned())
+    }
+}
+
 /// Parses the process arguments, merging a config file when one is named.
-pub fn parse() -> Result<Cli, String> {
+pub fn parse() -> Result<Cli, Unparsed> {
     parse_from(std::env::args_os().collect())
 }
 
 /// Parses `args`; the settings of a `--config` file are inserted before the command-line
 /// flags (so flags win), except those whose environment variable is set (so env wins too).
-pub fn parse_from(args: Vec<OsString>) -> Result<Cli, String> {
-    let cli = Cli::try_parse_from(&args).map_err(|e| e.render().to_string())?;
+pub fn parse_from(args: Vec<OsString>) -> Result<Cli, Unparsed> {
+    let cli = Cli::try_parse_from(&args)?;
     let Command::Serve(serve) = &cli.command else {
         return Ok(cli);
     };
@@ -555,7 +590,7 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Cli, String> {
         }
     }
     merged.extend(args[position + 1..].iter().cloned());
-    Cli::try_parse_from(merged).map_err(|e| e.render().to_string())
+    Ok(Cli::try_parse_from(merged)?)
 }
 
 /// One setting of a config file.
@@ -654,6 +689,22 @@ mod tests {
             "--config",
             path.to_str().unwrap(),
         ]));
-        assert!(err.is_err());
+        assert!(matches!(err, Err(Unparsed::Invalid(_))));
+    }
+
+    #[test]
+    fn help_and_version_are_shown_and_bad_flags_are_invalid() {
+        for asked in [
+            &["cairn", "--help"][..],
+            &["cairn", "serve", "--help"],
+            &["cairn", "--version"],
+        ] {
+            assert!(
+                matches!(parse_from(args(asked)), Err(Unparsed::Shown(_))),
+                "{asked:?}"
+            );
+        }
+        let bad = parse_from(args(&["cairn", "serve", "--no-such-flag"]));
+        assert!(matches!(bad, Err(Unparsed::Invalid(_))));
     }
 }

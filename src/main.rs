@@ -19,7 +19,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = match config::parse() {
         Ok(cli) => cli,
-        Err(message) => {
+        Err(config::Unparsed::Shown(text)) => {
+            print!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(config::Unparsed::Invalid(message)) => {
             eprint!("{message}");
             std::process::exit(2);
         }
