@@ -35,6 +35,8 @@ pub struct Settings {
     pub auth: crate::auth::AuthSettings,
     /// The event stream to Kafka (`None`: no relay).
     pub kafka: Option<crate::kafka::KafkaSettings>,
+    /// Serve the admin API (pools and flavors), as Zaqar's `admin_mode`.
+    pub admin_mode: bool,
     /// Cross-origin requests from browsers (`None`: no CORS headers, as Zaqar without
     /// `allowed_origin`).
     pub cors: Option<crate::transports::http::CorsSettings>,
@@ -81,6 +83,7 @@ impl Server {
                 clock,
                 metrics,
                 auth,
+                admin_mode: settings.admin_mode,
             },
             websocket: Arc::new(settings.websocket.clone()),
             cors: settings.cors.clone(),

@@ -215,6 +215,11 @@ pub struct ServeArgs {
     /// subscriptions are sent messages.
     #[arg(long, env = "CAIRN_NO_NOTIFY")]
     pub no_notify: bool,
+    /// Serve the admin API: pools and flavors (`/v2/pools`, `/v2/flavors` and their
+    /// WebSocket actions), as Zaqar's `admin_mode`. Under Keystone their policy rules are
+    /// admin-only by default.
+    #[arg(long, env = "CAIRN_ADMIN_MODE")]
+    pub admin_mode: bool,
     /// Longest a webhook request or SMTP exchange may take (whole seconds: `10s`, `1m`).
     #[arg(long, env = "CAIRN_NOTIFY_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
     pub notify_timeout: std::time::Duration,

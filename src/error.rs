@@ -41,6 +41,15 @@ pub enum ApiError {
     /// A delete named a claim that does not hold the message (400).
     #[error("unable to delete: {0}")]
     DeleteBadClaim(String),
+    /// A flavor could not be created: no pools, or a pool that does not exist (400).
+    #[error("unable to create: {0}")]
+    CannotCreate(String),
+    /// A flavor update named a pool that does not exist (400, Zaqar's title `updatefail`).
+    #[error("update failed: {0}")]
+    CannotUpdate(String),
+    /// A pool still in use cannot be deleted (403).
+    #[error("unable to delete: {0}")]
+    InUse(String),
     /// A delete of a message under someone's live claim, without that claim id (403).
     #[error("unable to delete: {0}")]
     DeleteClaimed(String),
@@ -92,9 +101,12 @@ impl ApiError {
             | ApiError::ProjectEmpty
             | ApiError::FormBody
             | ApiError::InvalidParameter(_)
-            | ApiError::DeleteBadClaim(_) => 400,
+            | ApiError::DeleteBadClaim(_)
+            | ApiError::CannotCreate(_)
+            | ApiError::CannotUpdate(_) => 400,
             ApiError::Unauthenticated { .. } => 401,
             ApiError::DeleteClaimed(_)
+            | ApiError::InUse(_)
             | ApiError::Forbidden
             | ApiError::ProjectMismatch
             | ApiError::SignatureRejected => 403,
@@ -118,7 +130,11 @@ impl ApiError {
             ApiError::ProjectEmpty => "Empty project header not allowed",
             ApiError::FormBody => "Invalid Content-Type",
             ApiError::InvalidParameter(_) => "Invalid parameter",
-            ApiError::DeleteBadClaim(_) | ApiError::DeleteClaimed(_) => "Unable to delete",
+            ApiError::DeleteBadClaim(_) | ApiError::DeleteClaimed(_) | ApiError::InUse(_) => {
+                "Unable to delete"
+            }
+            ApiError::CannotCreate(_) => "Unable to create",
+            ApiError::CannotUpdate(_) => "updatefail",
             ApiError::NotFound(_) => "Not found",
             ApiError::Conflict(_) => "Resource conflict",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
@@ -140,6 +156,9 @@ impl ApiError {
             | ApiError::InvalidParameter(d)
             | ApiError::DeleteBadClaim(d)
             | ApiError::DeleteClaimed(d)
+            | ApiError::CannotCreate(d)
+            | ApiError::CannotUpdate(d)
+            | ApiError::InUse(d)
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
             | ApiError::UnsupportedMediaType(d)

@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         },
         cors: args.cors(),
         kafka: args.kafka(),
+        admin_mode: args.admin_mode,
     };
     match &settings.auth.keystone {
         None => tracing::warn!(

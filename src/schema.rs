@@ -40,6 +40,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "notifier",
         include_str!("../migrations/sqlite/0007_notifier.sql"),
     ),
+    (
+        8,
+        "catalogue",
+        include_str!("../migrations/sqlite/0008_catalogue.sql"),
+    ),
 ];
 
 /// The schema, one entry per file of `migrations/postgres`, compiled into the binary.
@@ -53,6 +58,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "notifier",
         include_str!("../migrations/postgres/0002_notifier.sql"),
+    ),
+    (
+        3,
+        "catalogue",
+        include_str!("../migrations/postgres/0003_catalogue.sql"),
     ),
 ];
 

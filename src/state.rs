@@ -17,4 +17,6 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<Auth>,
+    /// Zaqar's `admin_mode`: the admin API (pools and flavors) is served.
+    pub admin_mode: bool,
 }

@@ -5,6 +5,7 @@
 //! validation, defaults, authorization, which store call answers — is here or below, once.
 
 mod audit;
+mod catalogue;
 mod claims;
 pub mod decode;
 mod messages;
@@ -16,6 +17,10 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use audit::{EventList, Events, History, MessageHistory};
+pub use catalogue::{
+    Flavor, FlavorDelete, FlavorGet, FlavorList, FlavorPut, FlavorUpdate, PoolDelete, PoolGet,
+    PoolList, PoolPut, PoolUpdate,
+};
 pub use claims::{ClaimCreate, ClaimDelete, ClaimGet, ClaimUpdate};
 pub use messages::{
     BulkDeleted, MessageDelete, MessageDeleteMany, MessageGet, MessageGetMany, MessageList,
@@ -199,6 +204,7 @@ from_outcome!(
     Popped => Vec<MessageView>,
     Claimed => Option<(ClaimId, Vec<MessageView>)>,
     SubscriptionCreated => SubscriptionId,
+    Pool => Box<crate::model::Pool>,
 );
 
 /// A command answered with an outcome of another kind: a bug, reported without a panic.

@@ -3,11 +3,12 @@
 //! inside its append transaction, reading through its own [`ReadModel`].
 
 use crate::commands::{
-    self, ClaimMessages, Command, CreateSubscription, Decision, DeleteMessage, Scope,
-    UpdateSubscription,
+    self, Catalogue, CatalogueState, ClaimMessages, Command, CreateSubscription, Decision,
+    DeleteMessage, Scope, UpdateSubscription,
 };
 use crate::error::{ApiError, StoreError};
 use crate::model::{Limits, ProjectId, QueueName, Timestamp};
+use crate::projections::catalogue::{self, Kind, Listing};
 use crate::projections::ReadModel;
 
 /// Most expired messages (and claims, and subscriptions) one sweep records.
@@ -97,6 +98,10 @@ pub async fn decide<R: ReadModel>(
             Ok(commands::notification::record(cmd, &states, now, limits))
         }
         Command::Sweep => Ok(commands::sweep::sweep(c.expired(now, SWEEP_BATCH).await?)),
+        Command::Catalogue(cmd) => {
+            let state = catalogue_state(c, p, cmd).await?;
+            commands::catalogue::decide(&state, p, cmd)
+        }
     })
 }
 
@@ -192,4 +197,27 @@ async fn update_subscription<R: ReadModel>(
         cmd,
         now,
     ))
+}
+
+/// What a catalogue change reads: every pool, and the named flavor of the caller's project.
+async fn catalogue_state<R: ReadModel>(
+    c: &mut R,
+    p: &ProjectId,
+    cmd: &Catalogue,
+) -> Result<CatalogueState, StoreError> {
+    let entries = c
+        .catalogue(&ProjectId::catalogue(), &Listing::all(Kind::Pool))
+        .await?;
+    let pools = catalogue::pools(entries)?;
+    let flavor_exists = match cmd {
+        Catalogue::UpdateFlavor { name, .. } | Catalogue::DeleteFlavor { name } => c
+            .catalogue_entry(Kind::Flavor, p, name.as_str())
+            .await?
+            .is_some(),
+        _ => false,
+    };
+    Ok(CatalogueState {
+        pools,
+        flavor_exists,
+    })
 }

@@ -4,6 +4,7 @@
 //! [`Outcome`] to report. Decide functions hold every business rule and do no I/O; the clock
 //! reading and generated ids are inputs, so they are tested as given/when/then.
 
+pub mod catalogue;
 pub mod claim;
 pub mod load;
 pub mod message;
@@ -20,6 +21,7 @@ use crate::model::{
 };
 use crate::projections::MessageView;
 
+pub use catalogue::{Catalogue, CatalogueState};
 pub use claim::{ClaimMessages, RenewClaim};
 pub use message::{DeleteMessage, DeleteMessages, PopMessages, PostMessages};
 pub use notification::{NotificationOutcome, RecordNotifications};
@@ -78,6 +80,8 @@ pub enum Command {
     RecordNotifications(RecordNotifications),
     /// Record the expiry of messages and claims whose time has passed.
     Sweep,
+    /// Change the catalogue of pools and flavors.
+    Catalogue(Catalogue),
 }
 
 /// What a command reports back once its events are durable.
@@ -95,6 +99,8 @@ pub enum Outcome {
     Claimed(Option<(ClaimId, Vec<MessageView>)>),
     /// The id of the new (or identical unconfirmed) subscription.
     SubscriptionCreated(SubscriptionId),
+    /// A pool as changed.
+    Pool(Box<crate::model::Pool>),
     /// Nothing to report beyond success.
     Done,
 }

@@ -8,6 +8,7 @@
 //! the consumers that run beside the server.
 
 pub mod bus;
+pub mod catalogue;
 pub mod claim;
 pub mod message;
 pub mod notification;
@@ -16,6 +17,7 @@ pub mod subscription;
 
 use serde::Serialize;
 
+pub use catalogue::{FlavorCreated, FlavorDeleted, PoolCreated, PoolDeleted, PoolUpdated};
 pub use claim::{
     ClaimExpired, ClaimReleased, ClaimRenewed, ClaimedMessage, ExtendedMessage, MessagesClaimed,
 };
@@ -110,6 +112,11 @@ events!(
     NotificationDelivered,
     NotificationFailed,
     NotificationAbandoned,
+    PoolCreated,
+    PoolUpdated,
+    PoolDeleted,
+    FlavorCreated,
+    FlavorDeleted,
 );
 
 /// An event decided by a command, before the log assigns its position.

@@ -160,6 +160,12 @@ fn seconds(v: i64, min: i64, max: i64, what: &str) -> Result<i64, ApiError> {
 }
 
 impl Limits {
+    /// Page size of a pool or flavor listing (Zaqar's `max_pools_per_page` and
+    /// `max_flavors_per_page`: 20).
+    pub fn catalogue_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
+        page(limit, 20)
+    }
+
     /// Page size of a queue listing.
     pub fn queue_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
         page(limit, self.max_queues_per_page)

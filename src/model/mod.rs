@@ -2,6 +2,7 @@
 //! so an invalid queue name, client id or TTL cannot exist past the transport boundary.
 //! Nothing here does I/O.
 
+pub mod catalogue;
 pub mod clock;
 pub mod ids;
 pub mod limits;
@@ -12,6 +13,7 @@ pub mod retry_policy;
 pub mod subscriber;
 pub mod subscription;
 
+pub use catalogue::{Pool, PoolPatch};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use ids::{ClaimId, MessageId, SubscriptionId};
 pub use limits::Limits;

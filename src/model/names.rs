@@ -13,6 +13,8 @@ pub const MAX_PROJECT_ID_LEN: usize = 256;
 /// Separates a project id from the suffix of its topic namespace (a control character, which
 /// project ids may not contain).
 const TOPICS: char = '\u{1f}';
+/// The end of a topic namespace's id.
+const TOPICS_SUFFIX: &str = "\u{1f}topics";
 /// Longest accepted queue name.
 pub const MAX_QUEUE_NAME_LEN: usize = 64;
 
@@ -43,13 +45,19 @@ impl ProjectId {
     pub fn topics(&self) -> ProjectId {
         match self.is_topics() {
             true => self.clone(),
-            false => ProjectId(format!("{}{TOPICS}topics", self.0).into()),
+            false => ProjectId(format!("{}{TOPICS_SUFFIX}", self.0).into()),
         }
     }
 
     /// Whether this is a project's topic namespace.
     pub fn is_topics(&self) -> bool {
-        self.0.contains(TOPICS)
+        self.0.ends_with(TOPICS_SUFFIX)
+    }
+
+    /// The catalogue's own project, under which pools are recorded: no client can name
+    /// it, as project ids cannot hold the separator.
+    pub fn catalogue() -> ProjectId {
+        ProjectId(format!("{TOPICS}catalogue").into())
     }
 
     /// The project as its clients name it (without a topic namespace's suffix).

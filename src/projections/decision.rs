@@ -8,6 +8,7 @@ use crate::model::{
     ClaimId, MessageId, ProjectId, QueueMetadata, QueueName, SubscriptionId, Timestamp,
 };
 
+use super::catalogue::{Entry, Kind, Listing};
 use super::{MessageView, SubscriptionView};
 
 /// What a write needs to know about a queue.
@@ -113,6 +114,19 @@ pub trait ReadModel {
     ) -> Result<Option<SubscriptionView>, StoreError>;
     /// What has expired by `now` and is not yet recorded, oldest first, `limit` of each.
     async fn expired(&mut self, now: Timestamp, limit: i64) -> Result<Expired, StoreError>;
+    /// A row of the catalogue.
+    async fn catalogue_entry(
+        &mut self,
+        kind: Kind,
+        project: &ProjectId,
+        name: &str,
+    ) -> Result<Option<Entry>, StoreError>;
+    /// A page of the project's catalogue rows of one kind.
+    async fn catalogue(
+        &mut self,
+        project: &ProjectId,
+        listing: &Listing,
+    ) -> Result<Vec<Entry>, StoreError>;
 }
 
 /// Implements [`ReadModel`] for a dialect's connection type by calling the functions of the
@@ -232,6 +246,23 @@ macro_rules! read_model {
                         SubscriptionId::from_stored,
                     )$($await)*?,
                 })
+            }
+
+            async fn catalogue_entry(
+                &mut self,
+                kind: $crate::projections::catalogue::Kind,
+                project: &ProjectId,
+                name: &str,
+            ) -> Result<Option<$crate::projections::catalogue::Entry>, StoreError> {
+                catalogue::get(self, kind, project, name)$($await)*
+            }
+
+            async fn catalogue(
+                &mut self,
+                project: &ProjectId,
+                listing: &$crate::projections::catalogue::Listing,
+            ) -> Result<Vec<$crate::projections::catalogue::Entry>, StoreError> {
+                catalogue::list(self, project, listing)$($await)*
             }
         }
     };

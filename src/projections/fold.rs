@@ -10,9 +10,10 @@ use smallvec::{smallvec, SmallVec};
 use crate::error::StoreError;
 use crate::events::{
     ClaimRenewed, Envelope, Event, MessageDeadLettered, MessagesClaimed, MessagesPosted,
-    SubscriptionCreated, SubscriptionUpdated,
+    PoolCreated, PoolUpdated, SubscriptionCreated, SubscriptionUpdated,
 };
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::projections::catalogue::{Kind, Row};
 
 /// Queue metadata as an event records it.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
@@ -54,7 +55,12 @@ pub fn mentions(event: &Event) -> Mentions<'_> {
         | Event::SubscriptionDeleted(_)
         | Event::SubscriptionsPurged(_)
         | Event::SubscriptionsExpired(_)
-        | Event::SubscriptionConfirmationRequested(_) => return Mentions::Nothing,
+        | Event::SubscriptionConfirmationRequested(_)
+        | Event::PoolCreated(_)
+        | Event::PoolUpdated(_)
+        | Event::PoolDeleted(_)
+        | Event::FlavorCreated(_)
+        | Event::FlavorDeleted(_) => return Mentions::Nothing,
     };
     // One position per message: an id named twice would be indexed twice. Most events
     // name their messages in order already.
@@ -114,6 +120,10 @@ pub trait Tables {
     async fn update_subscription(&mut self, e: &SubscriptionUpdated) -> Step;
     async fn confirm_subscription(&mut self, id: &SubscriptionId, confirmed: bool) -> Step;
     async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Step;
+    /// Records the catalogue's row of the event's project and name (replacing any).
+    async fn put_entry(&mut self, env: &Envelope, row: &Row<'_>) -> Step;
+    /// Drops the catalogue's row of the event's project and name.
+    async fn delete_entry(&mut self, kind: Kind, env: &Envelope) -> Step;
 }
 
 /// The poster of the messages an event carries, as the `messages` table records it (empty
@@ -172,6 +182,24 @@ pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Step {
         | Event::NotificationDelivered(_)
         | Event::NotificationFailed(_)
         | Event::NotificationAbandoned(_) => Ok(()),
+        Event::PoolCreated(PoolCreated { pool }) | Event::PoolUpdated(PoolUpdated { pool }) => {
+            let row = Row {
+                kind: Kind::Pool,
+                reference: pool.flavor.as_deref(),
+                document: serde_json::to_value(pool)?,
+            };
+            t.put_entry(env, &row).await
+        }
+        Event::PoolDeleted(_) => t.delete_entry(Kind::Pool, env).await,
+        Event::FlavorCreated(_) => {
+            let row = Row {
+                kind: Kind::Flavor,
+                reference: None,
+                document: serde_json::Value::Object(Default::default()),
+            };
+            t.put_entry(env, &row).await
+        }
+        Event::FlavorDeleted(_) => t.delete_entry(Kind::Flavor, env).await,
     }
 }
 

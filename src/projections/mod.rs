@@ -7,6 +7,7 @@
 //! Views are time-aware: readers pass `now`, and expired messages or claims are never
 //! returned even before the sweeper records their expiry.
 
+pub mod catalogue;
 pub mod claims;
 pub mod decision;
 pub mod fold;

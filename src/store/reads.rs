@@ -8,6 +8,7 @@ use super::{postgres, sqlite, Store};
 use crate::error::StoreError;
 use crate::events::{Envelope, EventFilter};
 use crate::model::{ClaimId, MessageId, ProjectId, QueueMetadata, QueueName, Timestamp};
+use crate::projections::catalogue::{self, Entry, Kind, Listing};
 use crate::projections::{claims, history, messages, queues, subscriptions};
 use crate::projections::{
     ClaimView, MessageFilter, MessageView, Page, QueueFilter, QueueStats, QueueView,
@@ -220,6 +221,31 @@ impl Store {
         on_reader!(self,
             sqlite: move |c| subscriptions::sqlite::list(c, &p, &q, &g, now),
             postgres: |c| subscriptions::postgres::list(&mut c, project, queue, page, now).await)
+    }
+
+    /// A row of the catalogue.
+    pub async fn catalogue_entry(
+        &self,
+        kind: Kind,
+        project: &ProjectId,
+        name: &str,
+    ) -> Result<Option<Entry>, StoreError> {
+        let (p, n) = (project.clone(), name.to_owned());
+        on_reader!(self,
+            sqlite: move |c| catalogue::sqlite::get(c, kind, &p, &n),
+            postgres: |c| catalogue::postgres::get(&mut c, kind, project, name).await)
+    }
+
+    /// A page of the project's catalogue rows of one kind (pools: the catalogue's project).
+    pub async fn catalogue(
+        &self,
+        project: &ProjectId,
+        listing: &Listing,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let (p, l) = (project.clone(), listing.clone());
+        on_reader!(self,
+            sqlite: move |c| catalogue::sqlite::list(c, &p, &l),
+            postgres: |c| catalogue::postgres::list(&mut c, project, listing).await)
     }
 
     pub async fn get_subscription(

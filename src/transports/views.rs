@@ -184,3 +184,53 @@ pub fn history(id: &MessageId, events: &[Envelope], horizon: i64) -> Value {
     }
     doc
 }
+
+/// A pool (reference §8.1); its `options` only when `detailed`.
+pub fn pool(name: &str, pool: &crate::model::Pool, detailed: bool) -> Value {
+    let mut doc = json!({
+        "name": name,
+        "uri": pool.uri,
+        "weight": pool.weight,
+        "flavor": pool.flavor,
+        "href": format!("/v2/pools/{name}"),
+    });
+    if detailed {
+        doc["options"] = Value::Object(pool.options.clone());
+    }
+    doc
+}
+
+/// A flavor as `GET` shows it (reference §8.2): its pools, and the capabilities they offer.
+pub fn flavor(flavor: &crate::actions::Flavor) -> Value {
+    json!({
+        "name": flavor.name,
+        "href": format!("/v2/flavors/{}", flavor.name),
+        "pool_list": flavor.pools,
+        "capabilities": capabilities(flavor),
+    })
+}
+
+/// A flavor as a listing shows it: its pools when it has any, its capabilities when
+/// `detailed`.
+pub fn flavor_listed(flavor: &crate::actions::Flavor, detailed: bool) -> Value {
+    let mut doc = json!({
+        "name": flavor.name,
+        "href": format!("/v2/flavors/{}", flavor.name),
+    });
+    if !flavor.pools.is_empty() {
+        doc["pool_list"] = json!(flavor.pools);
+    }
+    if detailed {
+        doc["capabilities"] = capabilities(flavor);
+    }
+    doc
+}
+
+/// What a flavor's pools offer: every pool is a Cairn store, so all of Zaqar's
+/// capabilities, or none without pools.
+fn capabilities(flavor: &crate::actions::Flavor) -> Value {
+    match flavor.pools.is_empty() {
+        true => json!([]),
+        false => json!(crate::model::catalogue::CAPABILITIES),
+    }
+}

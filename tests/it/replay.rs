@@ -376,6 +376,9 @@ async fn verify_names_the_tables_of_a_corrupted_read_model_and_replay_repairs_it
         .await;
     r.expect(201);
     post_raw(&other, "keep", json!([{"body": "other"}])).await;
+    // A topic's events are recorded under the project's topic namespace.
+    let topic = json!({"messages": [{"body": "t"}]});
+    c.post("/v2/topics/news/messages", &topic).await.expect(201);
     let before = snapshot(&c, &[("keep".to_owned(), ids[1].clone())]).await;
     let clock = server.clock.clone();
     server.shutdown().await;

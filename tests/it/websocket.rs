@@ -51,7 +51,7 @@ per_codec!(
     a_forbidden_address_in_any_spelling_is_400,
     a_push_subscription_needs_only_a_queue_name,
     node_actions,
-    pool_and_flavor_actions_answer_501,
+    pool_and_flavor_actions_answer_404_outside_admin_mode,
     undecodable_frames_are_400_with_a_null_echo,
     non_object_frames_are_400,
     unknown_actions_are_400,
@@ -868,7 +868,9 @@ async fn node_actions(codec: Codec) {
     server.shutdown().await;
 }
 
-async fn pool_and_flavor_actions_answer_501(codec: Codec) {
+/// As the REST routes, the admin actions exist only with `--admin-mode` (`pools.rs` tests
+/// them in it).
+async fn pool_and_flavor_actions_answer_404_outside_admin_mode(codec: Codec) {
     let (server, mut ws) = start(codec).await;
     let actions = [
         ("pool_list", json!({})),
@@ -890,7 +892,7 @@ async fn pool_and_flavor_actions_answer_501(codec: Codec) {
     ];
     for (action, body) in actions {
         let r = ws.send(action, body).await;
-        r.expect_error(501);
+        r.expect_error(404);
         assert_eq!(r.request["action"], action);
     }
     ws.send("ping_node", json!({})).await.expect(204);

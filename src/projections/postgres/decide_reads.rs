@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
 
 use super::{expired_ids, has_rows};
+use crate::projections::catalogue::postgres as catalogue;
 use crate::projections::claims::postgres as claims;
 use crate::projections::messages::postgres as messages;
 use crate::projections::queues::postgres as queues;

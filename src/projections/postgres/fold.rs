@@ -10,6 +10,7 @@ use crate::events::{
     SubscriptionCreated, SubscriptionUpdated,
 };
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
+use crate::projections::catalogue::{postgres as catalogue, Kind, Row};
 use crate::projections::claims::postgres as claims;
 use crate::projections::fold::{self as rules, client_of, Mentions, Metadata, Rows, Step, Tables};
 use crate::projections::history::postgres as history;
@@ -89,5 +90,13 @@ impl Tables for PgConnection {
 
     async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Step {
         subscriptions::delete_ids(self, ids).await
+    }
+
+    async fn put_entry(&mut self, env: &Envelope, row: &Row<'_>) -> Step {
+        catalogue::put(self, env, row).await
+    }
+
+    async fn delete_entry(&mut self, kind: Kind, env: &Envelope) -> Step {
+        catalogue::delete(self, kind, env).await
     }
 }

@@ -66,8 +66,7 @@ pub fn scoped_ids<T>(
     rows.iter()
         .map(|r| {
             let project: String = r.try_get(0)?;
-            let project =
-                ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?;
+            let project = ProjectId::from_stored(project);
             Ok((
                 project,
                 QueueName::from_stored(r.try_get(1)?),

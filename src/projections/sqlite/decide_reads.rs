@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Timestamp};
 
 use super::{expired_ids, has_rows};
+use crate::projections::catalogue::sqlite as catalogue;
 use crate::projections::claims::sqlite as claims;
 use crate::projections::messages::sqlite as messages;
 use crate::projections::queues::sqlite as queues;

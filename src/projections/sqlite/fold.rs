@@ -18,6 +18,7 @@ use crate::model::{ClaimId, MessageId, ProjectId, QueueName, SubscriptionId, Tim
 use crate::projections::fold::{self as rules, Mentions, Metadata, Rows, Step, Tables};
 
 use super::CHECKPOINT;
+use crate::projections::catalogue::{sqlite as catalogue, Kind, Row};
 use crate::projections::claims::sqlite as claims;
 use crate::projections::history::sqlite as history;
 use crate::projections::messages::sqlite as messages;
@@ -112,6 +113,13 @@ impl Tables for Sql<'_> {
 
     async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Step {
         subscriptions::delete_ids(self.0, ids)
+    }
+    async fn put_entry(&mut self, env: &Envelope, row: &Row<'_>) -> Step {
+        catalogue::put(self.0, env, row)
+    }
+
+    async fn delete_entry(&mut self, kind: Kind, env: &Envelope) -> Step {
+        catalogue::delete(self.0, kind, env)
     }
 }
 

@@ -39,11 +39,12 @@ pub(crate) fn delete_rows<'a>(
 pub const CHECKPOINT: &str = "inline";
 
 /// The read-model tables, each with the columns that identify a row (for reports).
-pub const READ_MODELS: [(&str, &str); 6] = [
+pub const READ_MODELS: [(&str, &str); 7] = [
     ("queues", "project || '/' || name"),
     ("messages", "project || '/' || queue || '/' || id"),
     ("claims", "id"),
     ("subscriptions", "id"),
+    ("catalogue", "kind || '/' || project || '/' || name"),
     ("message_history", "message_id"),
     ("projection_checkpoints", "name"),
 ];
@@ -71,8 +72,7 @@ pub(crate) fn expired_ids<T>(
     let mut out = Vec::new();
     for row in rows {
         let (project, queue, raw) = row?;
-        let project =
-            ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project.clone()))?;
+        let project = ProjectId::from_stored(project);
         out.push((project, QueueName::from_stored(queue), id(raw)));
     }
     Ok(out)

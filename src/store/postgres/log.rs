@@ -63,7 +63,7 @@ fn envelope(row: &PgRow) -> Result<Envelope, StoreError> {
     Ok(Envelope {
         seq: row.try_get(0)?,
         at: Timestamp(row.try_get(1)?),
-        project: ProjectId::new(Some(&project)).map_err(|_| StoreError::Corrupt(project))?,
+        project: ProjectId::from_stored(project),
         queue: QueueName::from_stored(row.try_get(3)?),
         client_id: row
             .try_get::<Option<String>, _>(6)?

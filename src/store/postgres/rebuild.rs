@@ -17,11 +17,12 @@ use crate::store::StoreOptions;
 
 /// The read-model tables, each with the columns that identify a row (for reports). The
 /// history index keeps one row per (message, event) here, unlike SQLite's one per message.
-const READ_MODELS: [(&str, &str); 6] = [
+const READ_MODELS: [(&str, &str); 7] = [
     ("queues", "project || '/' || name"),
     ("messages", "project || '/' || queue || '/' || id"),
     ("claims", "id"),
     ("subscriptions", "id"),
+    ("catalogue", "kind || '/' || project || '/' || name"),
     ("message_events", "message_id || '@' || seq"),
     ("projection_checkpoints", "name"),
 ];

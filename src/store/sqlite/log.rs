@@ -73,9 +73,9 @@ impl Stored<'_> {
         Ok(Envelope {
             seq: self.seq,
             at: Timestamp(self.recorded_at),
-            project: names.projects.get(self.project, |p| {
-                ProjectId::new(Some(p)).map_err(|_| StoreError::Corrupt(p.to_owned()))
-            })?,
+            project: names
+                .projects
+                .get(self.project, |p| Ok(ProjectId::from_stored(p.to_owned())))?,
             queue: names
                 .queues
                 .get(self.queue, |q| Ok(QueueName::from_stored(q.to_owned())))?,

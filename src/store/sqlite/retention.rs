@@ -206,11 +206,13 @@ pub fn restore(conn: &Connection, source_db: &Path, snapshot: i64) -> Result<i64
                 // By name: the snapshot may predate columns added since (which take
                 // defaults).
                 _ => {
-                    let columns: String = conn.query_row(
+                    let columns: Option<String> = conn.query_row(
                         "SELECT group_concat(name, ', ') FROM pragma_table_info(?1, 'snap')",
                         [table],
                         |r| r.get(0),
                     )?;
+                    // A snapshot taken before the table existed: it had no rows then.
+                    let Some(columns) = columns else { continue };
                     format!(
                         "INSERT INTO main.{table} ({columns}) SELECT {columns} FROM snap.{table}"
                     )

@@ -39,14 +39,14 @@ fn resource(template: &str, vars: &[(&str, &str)], allow: &[&str]) -> Value {
 }
 
 /// `GET /v2/`: the JSON-home document describing the API, with Zaqar's relations.
-pub async fn home(Caller(_): Caller) -> Response {
+pub async fn home(State(app): State<Core>, Caller(_): Caller) -> Response {
     let q = "/v2/queues/{queue_name}";
     let queue = ("queue_name", "queue_name");
     let message = ("message_id", "message_id");
     let claim = ("claim_id", "claim_id");
     let subscription = ("subscriptions_id", "subscriptions_id");
     let (marker, echo) = (("marker", "marker"), ("echo", "echo"));
-    let doc = json!({"resources": {
+    let mut doc = json!({"resources": {
         "rel/queues": resource("/v2/queues{?marker,limit,detailed}",
             &[marker, ("limit", "queue_limit"), ("detailed", "detailed")], &["GET"]),
         "rel/queue": resource(q, &[queue], &["GET", "PUT", "DELETE", "PATCH"]),
@@ -81,6 +81,28 @@ pub async fn home(Caller(_): Caller) -> Response {
         "rel/ping": {"href": "/v2/ping", "hints": {"allow": ["GET", "HEAD"], "formats": {"application/json": {}}}},
         "rel/health": {"href": "/v2/health", "hints": {"allow": ["GET"], "formats": {"application/json": {}}}},
     }});
+    if app.admin_mode {
+        doc["resources"]["rel/pools"] = resource(
+            "/v2/pools{?detailed,limit,marker}",
+            &[("detailed", "detailed"), ("limit", "pool_limit"), marker],
+            &["GET"],
+        );
+        doc["resources"]["rel/pool"] = resource(
+            "/v2/pools/{pool_name}",
+            &[("pool_name", "pool_name")],
+            &["GET", "PUT", "PATCH", "DELETE"],
+        );
+        doc["resources"]["rel/flavors"] = resource(
+            "/v2/flavors{?detailed,limit,marker}",
+            &[("detailed", "detailed"), ("limit", "flavor_limit"), marker],
+            &["GET"],
+        );
+        doc["resources"]["rel/flavor"] = resource(
+            "/v2/flavors/{flavor_name}",
+            &[("flavor_name", "flavor_name")],
+            &["GET", "PUT", "PATCH", "DELETE"],
+        );
+    }
     let mut response = render::json(StatusCode::OK, &doc);
     let headers = response.headers_mut();
     headers.insert(

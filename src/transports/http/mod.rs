@@ -4,6 +4,7 @@
 
 mod audit;
 mod caller;
+mod catalogue;
 mod claims;
 mod cors;
 mod error;
@@ -63,6 +64,10 @@ pub fn router(
         .route("/v2/events", get(audit::events))
         .merge(queue_routes("/v2/queues", true))
         .merge(topics)
+        .merge(match state.admin_mode {
+            true => catalogue::routes(),
+            false => Router::new(),
+        })
         .fallback(not_found)
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(

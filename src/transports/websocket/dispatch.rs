@@ -3,177 +3,18 @@
 //! constructors REST uses, and pairs it with how its typed reply is rendered in Zaqar's
 //! WebSocket shapes (`render.rs` holds the shared pieces).
 
-use std::future::Future;
-use std::pin::Pin;
+use serde_json::{json, Value};
 
-use serde_json::{json, Map, Value};
-
+use super::catalogue;
 use super::protocol::Rejection;
 use super::render::{message, messages};
-use crate::actions::{self as act, decode, execute, Action, BulkDeleted, Context};
+use super::request::{api, Frame, Refusal, Rendered, Request};
+use crate::actions::{self as act, decode, BulkDeleted};
 use crate::commands::{ClaimMessages, CreateSubscription, DeleteMessage, PostMessages, RenewClaim};
 use crate::error::ApiError;
-use crate::model::{Limits, ProjectId, QueueName, SubscriptionSpec, Timestamp};
+use crate::model::SubscriptionSpec;
 use crate::projections::Page;
-use crate::state::Core;
 use crate::transports::views;
-
-/// What a frame asks for.
-pub enum Request {
-    /// An API action, with how its reply is rendered.
-    Api(Box<dyn Call>),
-    /// A push subscription of this connection to a queue.
-    Subscribe {
-        queue: QueueName,
-        ttl: Option<i64>,
-        options: Option<Map<String, Value>>,
-    },
-    /// Answered without touching the store.
-    Immediate(u16, Value),
-}
-
-/// A decoded action and its renderer, whatever the action's reply type.
-pub trait Call: Send {
-    /// The REST method and path with the same effect (see [`Action::guard`]).
-    fn route(&self) -> (&'static str, String);
-    /// Runs the action; status, body and the log position of its writes.
-    fn call<'a>(self: Box<Self>, core: &'a Core, ctx: &'a Context) -> Outcome<'a>;
-}
-
-/// What running a [`Call`] yields.
-pub type Outcome<'a> = Pin<Box<dyn Future<Output = (u16, Value, Option<i64>)> + Send + 'a>>;
-
-/// An action, how its reply renders (given the time of rendering), and the failures it
-/// reports differently from REST.
-struct Rendered<A, R, E> {
-    action: A,
-    render: R,
-    on_error: E,
-}
-
-impl<A, R, E> Call for Rendered<A, R, E>
-where
-    A: Action + 'static,
-    A::Reply: Send,
-    R: FnOnce(A::Reply, Timestamp) -> (u16, Value) + Send + 'static,
-    E: FnOnce(&ApiError) -> Option<(u16, Value)> + Send + 'static,
-{
-    fn route(&self) -> (&'static str, String) {
-        let guard = self.action.guard(false);
-        (guard.method, guard.path)
-    }
-
-    fn call<'a>(self: Box<Self>, core: &'a Core, ctx: &'a Context) -> Outcome<'a> {
-        Box::pin(async move {
-            let Rendered {
-                action,
-                render,
-                on_error,
-            } = *self;
-            match execute(core, ctx, action).await {
-                Ok(answer) => {
-                    let (status, body) = render(answer.reply, core.clock.now());
-                    (status, body, answer.seq)
-                }
-                Err(e) => {
-                    let (status, body) =
-                        on_error(&e).unwrap_or_else(|| super::error::status_and_body(&e));
-                    (status, body, None)
-                }
-            }
-        })
-    }
-}
-
-/// An action whose failures render as everywhere else.
-fn api<A, R>(action: A, render: R) -> Result<Request, Refusal>
-where
-    A: Action + 'static,
-    A::Reply: Send,
-    R: FnOnce(A::Reply, Timestamp) -> (u16, Value) + Send + 'static,
-{
-    let on_error = |_: &ApiError| None;
-    Ok(Request::Api(Box::new(Rendered {
-        action,
-        render,
-        on_error,
-    })))
-}
-
-/// A frame's action name and body, with what decoding needs.
-pub struct Frame<'a> {
-    pub body: &'a Map<String, Value>,
-    pub project: &'a ProjectId,
-    pub limits: &'a Limits,
-    pub now: Timestamp,
-}
-
-impl Frame<'_> {
-    fn queue(&self) -> Result<QueueName, Refusal> {
-        Ok(QueueName::new(self.field("queue_name")?, self.project)?)
-    }
-
-    fn field(&self, name: &str) -> Result<&str, Rejection> {
-        self.body
-            .get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(Rejection::schema)
-    }
-
-    fn text(&self, name: &str) -> Result<Option<String>, Rejection> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(Rejection::schema()),
-        }
-    }
-
-    fn int(&self, name: &str) -> Result<Option<i64>, Rejection> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(Rejection::schema),
-        }
-    }
-
-    fn flag(&self, name: &str) -> Result<bool, Rejection> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(false),
-            Some(v) => v.as_bool().ok_or_else(Rejection::schema),
-        }
-    }
-
-    fn strings(&self, name: &str) -> Result<Option<Vec<String>>, Rejection> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_owned).ok_or_else(Rejection::schema))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(Rejection::schema()),
-        }
-    }
-}
-
-/// A frame failed either before its action (rejection) or in the action's own validation.
-#[derive(Debug)]
-pub enum Refusal {
-    Rejected(Rejection),
-    Invalid(ApiError),
-}
-
-impl From<Rejection> for Refusal {
-    fn from(r: Rejection) -> Self {
-        Refusal::Rejected(r)
-    }
-}
-
-impl From<ApiError> for Refusal {
-    fn from(e: ApiError) -> Self {
-        Refusal::Invalid(e)
-    }
-}
 
 type Decoder = fn(&Frame<'_>) -> Result<Request, Refusal>;
 
@@ -208,16 +49,16 @@ const TABLE: &[(&str, Decoder)] = &[
     ("subscription_get", subscription_get),
     ("subscription_list", subscription_list),
     ("subscription_delete", subscription_delete),
-    ("pool_list", unsupported),
-    ("pool_create", unsupported),
-    ("pool_update", unsupported),
-    ("pool_get", unsupported),
-    ("pool_delete", unsupported),
-    ("flavor_list", unsupported),
-    ("flavor_create", unsupported),
-    ("flavor_update", unsupported),
-    ("flavor_get", unsupported),
-    ("flavor_delete", unsupported),
+    ("pool_list", catalogue::pool_list_action),
+    ("pool_create", catalogue::pool_create),
+    ("pool_update", catalogue::pool_update),
+    ("pool_get", catalogue::pool_get),
+    ("pool_delete", catalogue::pool_delete),
+    ("flavor_list", catalogue::flavor_list),
+    ("flavor_create", catalogue::flavor_create),
+    ("flavor_update", catalogue::flavor_update),
+    ("flavor_get", catalogue::flavor_get),
+    ("flavor_delete", catalogue::flavor_delete),
 ];
 
 /// Whether the WebSocket API knows the action.
@@ -243,13 +84,6 @@ fn home_document() -> Value {
 /// session answers them before decoding, so they never reach the table's decoder.
 fn session(_: &Frame<'_>) -> Result<Request, Refusal> {
     Err(Rejection::new(400, "This action is answered by the session.").into())
-}
-
-fn unsupported(_: &Frame<'_>) -> Result<Request, Refusal> {
-    Ok(Request::Immediate(
-        501,
-        json!({"error": "Pools and flavors are not supported by this server."}),
-    ))
 }
 
 fn ping_node(_: &Frame<'_>) -> Result<Request, Refusal> {

@@ -9,10 +9,12 @@
 //! connection has a bounded send queue: a client that does not read is disconnected with a
 //! clear reason, never buffered without limit.
 
+mod catalogue;
 mod dispatch;
 mod error;
 mod protocol;
 mod render;
+mod request;
 mod tail;
 
 use std::collections::HashMap;
@@ -36,8 +38,8 @@ use crate::error::ApiError;
 use crate::events::{Envelope, Event};
 use crate::model::{ClientId, ProjectId, QueueName, SubscriptionId, SubscriptionSpec, Timestamp};
 use crate::state::Core;
-use dispatch::Refusal;
 use protocol::{Codec, Rejection};
+use request::Refusal;
 use tail::{matches_filter, tail_frame, Tail};
 
 /// Limits and timers of WebSocket connections.
@@ -336,27 +338,28 @@ impl Session {
             let ctx = context(project, principal, client_id);
             return self.start_tail(&ctx, &envelope.body, codec);
         }
-        let frame = dispatch::Frame {
+        let frame = request::Frame {
             body: &envelope.body,
             project: &project,
             limits: &limits,
             now,
+            admin: self.app.admin_mode,
         };
         let request = dispatch::decode_action(&envelope.action, &frame)?;
         let route = match &request {
-            dispatch::Request::Api(call) => Some(call.route()),
-            dispatch::Request::Subscribe { queue, .. } => Some((
+            request::Request::Api(call) => Some(call.route()),
+            request::Request::Subscribe { queue, .. } => Some((
                 "POST",
                 format!("/v2/queues/{}/subscriptions", queue.as_str()),
             )),
-            dispatch::Request::Immediate(..) => None,
+            request::Request::Immediate(..) => None,
         };
         let principal = self.principal_for(signed, header_project, route).await?;
         let ctx = context(project, principal, client_id);
         match request {
-            dispatch::Request::Immediate(status, body) => Ok((status, body, None)),
-            dispatch::Request::Api(call) => Ok(call.call(&self.app, &ctx).await),
-            dispatch::Request::Subscribe {
+            request::Request::Immediate(status, body) => Ok((status, body, None)),
+            request::Request::Api(call) => Ok(call.call(&self.app, &ctx).await),
+            request::Request::Subscribe {
                 queue,
                 ttl,
                 options,

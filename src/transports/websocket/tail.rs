@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::dispatch::Refusal;
 use super::protocol::{Codec, Rejection};
+use super::request::Refusal;
 use super::Session;
 use crate::actions::{Action, Context, EventList};
 use crate::events::{Envelope, EventFilter};

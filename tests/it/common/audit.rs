@@ -308,6 +308,7 @@ impl Inspector {
             auth: Default::default(),
             cors: None,
             kafka: None,
+            admin_mode: false,
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await

@@ -118,6 +118,7 @@ impl TestServer {
             notify,
             cors: None,
             kafka: None,
+            admin_mode: false,
         };
         TestServer::launch(dir, settings, clock).await
     }
@@ -125,8 +126,19 @@ impl TestServer {
     /// A server on a fresh database whose settings `adjust` changes from the defaults.
     pub async fn custom(clock: ManualClock, adjust: impl FnOnce(&mut Settings)) -> TestServer {
         let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+        let store = store_url(&dir).await;
+        TestServer::custom_in(dir, store, clock, adjust).await
+    }
+
+    /// [`TestServer::custom`] on the store of `dir` (e.g. reopening after a shutdown).
+    pub async fn custom_in(
+        dir: Arc<TempDir>,
+        store: StoreUrl,
+        clock: ManualClock,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let mut settings = Settings {
-            store: store_url(&dir).await,
+            store,
             store_options: StoreOptions::default(),
             limits: Limits::default(),
             sweep_interval: Duration::from_secs(3600),
@@ -136,6 +148,7 @@ impl TestServer {
             auth: Default::default(),
             cors: None,
             kafka: None,
+            admin_mode: false,
         };
         adjust(&mut settings);
         TestServer::launch(dir, settings, clock).await

@@ -15,6 +15,7 @@ use crate::events::{
 };
 use crate::model::Timestamp;
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueName, SubscriptionId};
+use crate::projections::catalogue::{Kind, Row};
 use crate::projections::fold::{client_of, Mentions, Metadata, Rows, Step, Tables};
 use crate::projections::sqlite::fold::Sql;
 
@@ -217,6 +218,14 @@ impl Tables for Window<'_> {
 
     async fn delete_subscriptions(&mut self, ids: &[SubscriptionId]) -> Step {
         Sql(self.conn).delete_subscriptions(ids).await
+    }
+
+    async fn put_entry(&mut self, env: &Envelope, row: &Row<'_>) -> Step {
+        Sql(self.conn).put_entry(env, row).await
+    }
+
+    async fn delete_entry(&mut self, kind: Kind, env: &Envelope) -> Step {
+        Sql(self.conn).delete_entry(kind, env).await
     }
 }
 
