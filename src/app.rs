@@ -13,6 +13,7 @@ use crate::error::StoreError;
 use crate::metrics::Metrics;
 use crate::model::{Clock, Limits};
 use crate::state::Core;
+use crate::store::pools::Pools;
 use crate::store::{Services, Store, StoreOptions, StoreUrl};
 use crate::transports::websocket::{self, WsSettings};
 
@@ -45,6 +46,8 @@ pub struct Settings {
 /// An opened server, ready to serve on a listener.
 pub struct Server {
     state: Core,
+    /// The pool stores this node opens, as it opens them (for their background work).
+    opened_pools: tokio::sync::mpsc::UnboundedReceiver<Store>,
     websocket: Arc<WsSettings>,
     cors: Option<crate::transports::http::CorsSettings>,
     sweep_interval: Duration,
@@ -68,8 +71,15 @@ impl Server {
             clock: clock.clone(),
             metrics: metrics.clone(),
         };
-        let store = Store::open(&settings.store, &settings.store_options, services).await?;
+        let store = Store::open(&settings.store, &settings.store_options, services.clone()).await?;
         metrics.set_log_position(store.last_seq().await?);
+        let (pools, opened_pools) = Pools::new(
+            store.clone(),
+            settings.store.clone(),
+            settings.store_options.clone(),
+            services,
+        );
+        pools.load().await?;
         let auth = Arc::new(
             settings
                 .auth
@@ -77,8 +87,10 @@ impl Server {
                 .map_err(|e| StoreError::Unsupported(format!("authentication: {e}")))?,
         );
         Ok(Server {
+            opened_pools,
             state: Core {
                 store,
+                pools: Arc::new(pools),
                 limits,
                 clock,
                 metrics,
@@ -148,6 +160,14 @@ impl Server {
             self.consumers(),
             stopped.clone(),
         ));
+        let follower = tokio::spawn(follow_catalogue(self.state.clone(), stopped.clone()));
+        let pool_work = tokio::spawn(run_pools(
+            self.state.clone(),
+            self.opened_pools,
+            self.notify.clone(),
+            self.sweep_interval,
+            stopped.clone(),
+        ));
         let ws_server = websocket.map(|listener| {
             let router = websocket::router(self.state.clone(), self.websocket.clone());
             let mut stopped = stopped.clone();
@@ -178,6 +198,12 @@ impl Server {
         if let Err(e) = sweeper.await {
             tracing::error!(error = %e, "the sweeper failed");
         }
+        if let Err(e) = follower.await {
+            tracing::error!(error = %e, "the catalogue follower failed");
+        }
+        if let Err(e) = pool_work.await {
+            tracing::error!(error = %e, "the pools' background work failed");
+        }
         if let Some(relay) = relay {
             if let Err(e) = relay.await {
                 tracing::error!(error = %e, "the Kafka relay failed");
@@ -191,9 +217,64 @@ impl Server {
                 Ok(Ok(())) => {}
             }
         }
+        self.state.pools.close().await;
         self.state.store.close().await;
         served
     }
+}
+
+/// Keeps the node's pools and queue places current with the catalogue's events: this
+/// node's, and on PostgreSQL every node's.
+async fn follow_catalogue(app: Core, mut stop: watch::Receiver<bool>) {
+    let mut feed = app.store.subscribe();
+    loop {
+        tokio::select! {
+            received = feed.recv() => match received {
+                Ok(env) => app.pools.follow(&env).await,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed events: what was remembered may be stale; read it again.
+                    app.pools.forget_all();
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Runs each pool store's background work as the node opens it: its expiry sweeps and, when
+/// the node delivers notifications, its notifier; until `stop`.
+async fn run_pools(
+    app: Core,
+    mut opened: tokio::sync::mpsc::UnboundedReceiver<Store>,
+    notify: Option<crate::notify::NotifySettings>,
+    sweep_interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            store = opened.recv() => {
+                let Some(store) = store else { break };
+                let pool = Core { store, ..app.clone() };
+                tasks.spawn(sweep(pool.clone(), sweep_interval, None, Vec::new(), stop.clone()));
+                if let Some(settings) = notify.clone() {
+                    match crate::notify::start(pool, settings, stop.clone()) {
+                        Ok(notifier) => {
+                            tasks.spawn(async move {
+                                if let Err(e) = notifier.await {
+                                    tracing::error!(error = %e, "a pool's notifier failed");
+                                }
+                            });
+                        }
+                        Err(e) => tracing::error!(error = %e, "a pool's notifier cannot start"),
+                    }
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Periodically records the expiry of messages and claims and, with a retention period,

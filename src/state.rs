@@ -1,6 +1,6 @@
 //! The core state: what actions, the transports, the notifier and the Kafka relay share —
-//! the store, the clock, the limits, the metrics and the authentication policy. Cheap to
-//! clone. It knows nothing of HTTP or WebSocket: each transport adds its own settings.
+//! the store (the node's own; the pools beside it), the clock, the limits, the metrics and
+//! the authentication policy. Cheap to clone. It knows nothing of HTTP or WebSocket: each transport adds its own settings.
 
 use std::sync::Arc;
 
@@ -17,6 +17,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<Auth>,
+    /// The stores queues live in: this one and the pools (ADR 006).
+    pub pools: Arc<crate::store::pools::Pools>,
     /// Zaqar's `admin_mode`: the admin API (pools and flavors) is served.
     pub admin_mode: bool,
 }

@@ -101,7 +101,7 @@ impl Action for MessageHistory {
     }
 
     async fn run(self, on: &On<'_>) -> Result<History, ApiError> {
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         let message = MessageId::parse(&self.id);
         let events = match &message {
             Some(m) => store.message_history(on.project(), m).await?,

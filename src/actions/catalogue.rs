@@ -310,6 +310,11 @@ fn carrying(pools: &[(String, Pool)], flavor: &str) -> Vec<String> {
 async fn reachable(on: &On<'_>, uri: &str) -> Result<(), ApiError> {
     let refused = || ApiError::InvalidBody(format!("cannot connect to {uri}"));
     let url: StoreUrl = uri.parse().map_err(|_| refused())?;
+    if on.core.pools.is_home(&url) {
+        return Err(ApiError::Conflict(
+            "The database URI is in use by another pool.".into(),
+        ));
+    }
     let services = Services {
         limits: on.core.limits.clone(),
         clock: on.core.clock.clone(),

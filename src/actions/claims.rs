@@ -40,7 +40,7 @@ impl Action for ClaimGet {
     async fn run(self, on: &On<'_>) -> Result<ClaimView, ApiError> {
         let claim = match ClaimId::parse(&self.id) {
             Some(claim_id) => {
-                let store = &on.core.store;
+                let store = &on.store_of(&self.queue).await?;
                 store
                     .get_claim(on.project(), &self.queue, &claim_id, on.now)
                     .await?

@@ -79,7 +79,7 @@ impl Action for MessageList {
     }
 
     async fn run(self, on: &On<'_>) -> Result<Messages, ApiError> {
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         let metadata = store.queue_metadata(on.project(), &self.queue).await?;
         let delayed_queue = metadata.as_ref().and_then(|m| m.default_delay()).is_some();
         let include_delayed = self.include_delayed || !delayed_queue;
@@ -140,7 +140,7 @@ impl Action for MessageGetMany {
             .iter()
             .filter_map(|i| MessageId::parse(i))
             .collect();
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         let found = store
             .get_messages(on.project(), &self.queue, &ids, on.now)
             .await?;
@@ -170,7 +170,7 @@ impl Action for MessageGet {
 
     async fn run(self, on: &On<'_>) -> Result<MessageView, ApiError> {
         let ids: Vec<MessageId> = MessageId::parse(&self.id).into_iter().collect();
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         let found = store
             .get_messages(on.project(), &self.queue, &ids, on.now)
             .await?;

@@ -36,12 +36,13 @@ pub use subscriptions::{
     SubscriptionUpdate,
 };
 
-use crate::commands::{Command, Outcome, Scope};
+use crate::commands::{Catalogue, Command, Outcome, Scope, Target};
 use crate::error::ApiError;
 use crate::model::{ClaimId, ClientId, MessageId, ProjectId, QueueMetadata, QueueName};
 use crate::model::{SubscriptionId, Timestamp};
 use crate::projections::MessageView;
 use crate::state::Core;
+use crate::store::Store;
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,14 +155,105 @@ impl On<'_> {
     }
 
     async fn commit(&self, command: Command) -> Result<Outcome, ApiError> {
-        let scope = Scope {
+        let (pool, store) = match command.target() {
+            Target::Creates(queue, flavor) => self.place(queue, flavor).await?,
+            Target::Queue(queue) => self.core.pools.locate(self.project(), queue).await?,
+            Target::Home => (None, self.core.store.clone()),
+        };
+        let dead_letters = command
+            .dead_letter_queue()
+            .filter(|_| self.core.pools.pooled());
+        if let Some(queue) = dead_letters.and_then(|q| QueueName::new(q, self.project()).ok()) {
+            self.place_beside(&queue, pool).await?;
+        }
+        let committed = store.submit(self.scope(), command).await?;
+        self.written.store(committed.seq, Ordering::Relaxed);
+        Ok(committed.outcome)
+    }
+
+    fn scope(&self) -> Scope {
+        Scope {
             project: self.ctx.project.clone(),
             client_id: Some(self.ctx.client_id.clone()),
             request_id: Some(self.ctx.request_id.clone()),
+        }
+    }
+
+    /// The store where the queue lives: its pool's, or the node's own.
+    pub async fn store_of(&self, queue: &QueueName) -> Result<Store, ApiError> {
+        Ok(self.core.pools.of(self.project(), queue).await?)
+    }
+
+    /// The pool and store of a queue that a write may create: placed on a pool first (by
+    /// flavor and weight, in the node's own store) if it has no place yet.
+    async fn place(
+        &self,
+        queue: &QueueName,
+        flavor: Option<&str>,
+    ) -> Result<(Option<String>, Store), ApiError> {
+        let pools = &self.core.pools;
+        if let Some(known) = pools.known(self.project(), queue).await? {
+            return Ok(known);
+        }
+        let place = Catalogue::PlaceQueue {
+            queue: queue.clone(),
+            flavor: flavor.map(str::to_owned),
+            draw: uuid::Uuid::new_v4().as_u128() as u64,
+            beside: None,
         };
-        let committed = self.core.store.submit(scope, command).await?;
-        self.written.store(committed.seq, Ordering::Relaxed);
-        Ok(committed.outcome)
+        let pool = self.placed(queue, place).await?;
+        Ok((pool.clone(), pools.named(pool).await?))
+    }
+
+    /// Makes sure a dead-letter queue lives where the queue that names it does (`pool`), as
+    /// dead-lettering moves messages within one store.
+    async fn place_beside(&self, queue: &QueueName, pool: Option<String>) -> Result<(), ApiError> {
+        let place = Catalogue::PlaceQueue {
+            queue: queue.clone(),
+            flavor: None,
+            draw: 0,
+            beside: Some(pool.clone()),
+        };
+        let placed = self.placed(queue, place).await?;
+        match placed == pool {
+            true => Ok(()),
+            false => Err(ApiError::InvalidRequest(format!(
+                "The dead letter queue {queue} lives in {}, not in the pool of its queue ({}).",
+                placed.as_deref().unwrap_or("the default pool"),
+                pool.as_deref().unwrap_or("the default pool"),
+            ))),
+        }
+    }
+
+    /// Runs a placement in the node's own store and remembers its outcome.
+    async fn placed(
+        &self,
+        queue: &QueueName,
+        place: Catalogue,
+    ) -> Result<Option<String>, ApiError> {
+        let pools = &self.core.pools;
+        let committed = pools
+            .home()
+            .submit(self.scope(), Command::Catalogue(place))
+            .await?;
+        let pool = Option::<String>::from_outcome(committed.outcome).or_else(unexpected)?;
+        pools.placed(self.project(), queue, pool.clone());
+        Ok(pool)
+    }
+
+    /// Forgets the place of a queue just deleted, so that a queue of its name is placed anew.
+    pub async fn unplace(&self, queue: &QueueName) -> Result<(), ApiError> {
+        let pools = &self.core.pools;
+        if pools.pooled() {
+            let unplace = Catalogue::UnplaceQueue {
+                queue: queue.clone(),
+            };
+            let home = pools.home();
+            home.submit(self.scope(), Command::Catalogue(unplace))
+                .await?;
+            pools.forget(self.project(), queue);
+        }
+        Ok(())
     }
 
     /// Submits a command whose outcome carries nothing beyond success.
@@ -205,6 +297,7 @@ from_outcome!(
     Claimed => Option<(ClaimId, Vec<MessageView>)>,
     SubscriptionCreated => SubscriptionId,
     Pool => Box<crate::model::Pool>,
+    Placed => Option<String>,
 );
 
 /// A command answered with an outcome of another kind: a bug, reported without a panic.

@@ -1,4 +1,5 @@
-//! Node actions: ping and health, as far as a tenant may see them.
+//! Node actions: ping and health, as far as a tenant may see them (over every store the
+//! node's queues live in: its own and its pools).
 
 use super::{Action, Guard, On};
 use crate::error::ApiError;
@@ -46,8 +47,12 @@ impl Action for CheckHealth {
 
     async fn run(self, on: &On<'_>) -> Result<Health, ApiError> {
         let store = &on.core.store;
+        let stores = on.core.pools.all();
         let started = std::time::Instant::now();
-        let storage_reachable = store.ping().await;
+        let mut storage_reachable = true;
+        for store in &stores {
+            storage_reachable &= store.ping().await;
+        }
         let ping_secs = started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
         let filter = QueueFilter {
@@ -58,7 +63,11 @@ impl Action for CheckHealth {
         };
         let listed = store.list_queues(on.project(), &filter).await.is_ok();
         let list_secs = started.elapsed().as_secs_f64();
-        let (free, claimed) = store.project_volume(on.project(), on.now).await?;
+        let (mut free, mut claimed) = (0, 0);
+        for store in &stores {
+            let (f, c) = store.project_volume(on.project(), on.now).await?;
+            (free, claimed) = (free + f, claimed + c);
+        }
         Ok(Health {
             storage_reachable,
             checks: vec![

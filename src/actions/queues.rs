@@ -66,13 +66,19 @@ impl Action for QueueList {
         Guard::new(rule, "GET", root.into())
     }
 
+    /// A merge, by name, of the page of each store the project's queues may live in.
     async fn run(self, on: &On<'_>) -> Result<Queues, ApiError> {
-        let store = &on.core.store;
-        let queues = store.list_queues(on.project(), &self.filter).await?;
-        let count = match self.with_count {
-            true => Some(store.count_queues(on.project()).await?).filter(|n| *n > 0),
-            false => None,
-        };
+        let mut queues = Vec::new();
+        let mut count = 0;
+        for store in on.core.pools.all() {
+            queues.extend(store.list_queues(on.project(), &self.filter).await?);
+            if self.with_count {
+                count += store.count_queues(on.project()).await?;
+            }
+        }
+        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        queues.truncate(usize::try_from(self.filter.limit).unwrap_or(usize::MAX));
+        let count = Some(count).filter(|n| self.with_count && *n > 0);
         Ok(Queues { queues, count })
     }
 }
@@ -116,7 +122,7 @@ impl Action for QueueGet {
     }
 
     async fn run(self, on: &On<'_>) -> Result<QueueMetadata, ApiError> {
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         let metadata = store.queue_metadata(on.project(), &self.queue).await?;
         Ok(metadata.unwrap_or_default())
     }
@@ -137,7 +143,7 @@ impl Action for QueueExists {
     }
 
     async fn run(self, on: &On<'_>) -> Result<bool, ApiError> {
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         Ok(store
             .queue_metadata(on.project(), &self.queue)
             .await?
@@ -184,8 +190,10 @@ impl Action for QueueDelete {
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+        let queue = self.queue.clone();
         on.submit_done(Command::DeleteQueue { queue: self.queue })
-            .await
+            .await?;
+        on.unplace(&queue).await
     }
 }
 
@@ -212,7 +220,7 @@ impl Action for QueueGetStats {
     }
 
     async fn run(self, on: &On<'_>) -> Result<Stats, ApiError> {
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         Ok(Stats {
             stats: store.queue_stats(on.project(), &self.queue, on.now).await?,
             exists: store

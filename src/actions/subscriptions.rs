@@ -50,7 +50,7 @@ impl Action for SubscriptionList {
     }
 
     async fn run(self, on: &On<'_>) -> Result<Vec<SubscriptionView>, ApiError> {
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         Ok(store
             .list_subscriptions(on.project(), &self.queue, &self.page, on.now)
             .await?)
@@ -73,7 +73,7 @@ impl Action for SubscriptionGet {
     }
 
     async fn run(self, on: &On<'_>) -> Result<SubscriptionView, ApiError> {
-        let store = &on.core.store;
+        let store = &on.store_of(&self.queue).await?;
         let found = store
             .get_subscription(on.project(), &self.queue, &self.id, on.now)
             .await?;

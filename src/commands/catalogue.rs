@@ -1,11 +1,14 @@
-//! Decisions about the catalogue: pools (global, under the catalogue's own project) and a
-//! project's flavors, with Zaqar's rules: a pool's URI is its own, the last pool carrying a
-//! flavor cannot be deleted, a flavor lists pools that exist and takes them over.
+//! Decisions about the catalogue: pools (global, under the catalogue's own project), a
+//! project's flavors and the placement of its queues, with Zaqar's rules: a pool's URI is
+//! its own, a pool holding queues or the last pool carrying a flavor cannot be deleted, a
+//! flavor lists pools that exist and takes them over, a new queue goes to a pool of its
+//! flavor chosen in proportion to weight.
 
 use super::{Decision, Outcome};
 use crate::error::ApiError;
 use crate::events::{
-    FlavorCreated, FlavorDeleted, NewEvent, PoolCreated, PoolDeleted, PoolUpdated,
+    FlavorCreated, FlavorDeleted, NewEvent, PoolCreated, PoolDeleted, PoolUpdated, QueuePlaced,
+    QueueUnplaced,
 };
 use crate::model::{Pool, PoolPatch, ProjectId, QueueName};
 
@@ -38,6 +41,21 @@ pub enum Catalogue {
     DeleteFlavor {
         name: QueueName,
     },
+    /// Finds where a queue about to be created lives: its pool if it has one, the node's
+    /// own store if it exists there, or else the pool `beside` names (a dead-letter queue
+    /// goes where its queue is; `Some(None)`: the node's own store), or else a pool of its
+    /// flavor (or of none) chosen by weight with `draw` (a random number), or the node's own
+    /// store if there is none.
+    PlaceQueue {
+        queue: QueueName,
+        flavor: Option<String>,
+        draw: u64,
+        beside: Option<Option<String>>,
+    },
+    /// Forgets the place of a deleted queue.
+    UnplaceQueue {
+        queue: QueueName,
+    },
 }
 
 /// What a catalogue decision reads: every pool, and whether the named flavor exists in the
@@ -46,6 +64,12 @@ pub enum Catalogue {
 pub struct CatalogueState {
     pub pools: Vec<(String, Pool)>,
     pub flavor_exists: bool,
+    /// The named queue's pool, if it is placed.
+    pub placement: Option<String>,
+    /// Whether the named queue exists in the node's own store.
+    pub queue_exists: bool,
+    /// How many queues the named pool holds.
+    pub held_queues: i64,
 }
 
 impl CatalogueState {
@@ -118,6 +142,12 @@ pub fn decide(
             let Some(current) = state.pool(name.as_str()) else {
                 return Ok(Decision::nothing());
             };
+            if state.held_queues > 0 {
+                return Err(ApiError::InUse(format!(
+                    "This pool holds {} queues; It cannot be deleted.",
+                    state.held_queues
+                )));
+            }
             if let Some(flavor) = &current.flavor {
                 if state.carrying(flavor).count() == 1 {
                     return Err(ApiError::InUse(format!(
@@ -174,7 +204,87 @@ pub fn decide(
             }
             Ok(Decision::new(events, Outcome::Done))
         }
+        Catalogue::PlaceQueue {
+            queue,
+            flavor,
+            draw,
+            beside,
+        } => place(
+            state,
+            project,
+            queue,
+            flavor.as_deref(),
+            *draw,
+            beside.as_ref(),
+        ),
+        Catalogue::UnplaceQueue { queue } => {
+            let events = match state.placement {
+                Some(_) => vec![NewEvent::new(project, queue, QueueUnplaced {})],
+                None => Vec::new(),
+            };
+            Ok(Decision::new(events, Outcome::Done))
+        }
     }
+}
+
+/// [`Catalogue::PlaceQueue`].
+fn place(
+    state: &CatalogueState,
+    project: &ProjectId,
+    queue: &QueueName,
+    flavor: Option<&str>,
+    draw: u64,
+    beside: Option<&Option<String>>,
+) -> Result<Decision, ApiError> {
+    let placed = |pool: Option<String>| Outcome::Placed(pool);
+    if let Some(pool) = &state.placement {
+        return Ok(Decision::new(Vec::new(), placed(Some(pool.clone()))));
+    }
+    if state.queue_exists {
+        return Ok(Decision::new(Vec::new(), placed(None)));
+    }
+    match beside {
+        Some(Some(pool)) => {
+            let event = QueuePlaced { pool: pool.clone() };
+            return Ok(Decision::new(
+                vec![NewEvent::new(project, queue, event)],
+                placed(Some(pool.clone())),
+            ));
+        }
+        Some(None) => return Ok(Decision::new(Vec::new(), placed(None))),
+        None => {}
+    }
+    if let (Some(flavor), false) = (flavor, state.flavor_exists) {
+        return Err(ApiError::InvalidRequest(format!(
+            "Flavor {flavor} does not exist"
+        )));
+    }
+    let candidates: Vec<(&String, u64)> = state
+        .pools
+        .iter()
+        .filter(|(_, p)| p.weight > 0 && p.flavor.as_deref() == flavor)
+        .map(|(name, p)| (name, p.weight.unsigned_abs()))
+        .collect();
+    let total: u64 = candidates.iter().map(|(_, w)| w).sum();
+    if total == 0 {
+        return Ok(Decision::new(Vec::new(), placed(None)));
+    }
+    let mut point = draw % total;
+    let mut chosen = candidates[0].0;
+    for (name, weight) in candidates {
+        if point < weight {
+            chosen = name;
+            break;
+        }
+        point -= weight;
+    }
+    let event = QueuePlaced {
+        pool: chosen.clone(),
+    };
+    Ok(Decision::new(
+        vec![NewEvent::new(project, queue, event)],
+        placed(Some(chosen.clone())),
+    ))
 }
 
 #[cfg(test)]
@@ -206,7 +316,76 @@ mod tests {
                 .map(|(n, p)| (n.to_string(), p.clone()))
                 .collect(),
             flavor_exists,
+            ..Default::default()
         }
+    }
+
+    fn place(given: &CatalogueState, flavor: Option<&str>, draw: u64) -> Option<String> {
+        let command = Catalogue::PlaceQueue {
+            queue: name("q"),
+            flavor: flavor.map(str::to_owned),
+            draw,
+            beside: None,
+        };
+        match decide(given, &project(), &command).map(|d| d.outcome) {
+            Ok(Outcome::Placed(pool)) => pool,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_queue_goes_to_a_pool_of_its_flavor_in_proportion_to_weight() {
+        let weighted = |w: i64, flavor: Option<&str>| Pool {
+            weight: w,
+            ..pool(&format!("u{w}"), flavor)
+        };
+        let given = state(
+            &[
+                ("a", weighted(1, None)),
+                ("b", weighted(3, None)),
+                ("idle", weighted(0, None)),
+                ("gold", weighted(5, Some("gold"))),
+            ],
+            true,
+        );
+        let picks: Vec<_> = (0..8).map(|draw| place(&given, None, draw)).collect();
+        let a = picks.iter().filter(|p| p.as_deref() == Some("a")).count();
+        let b = picks.iter().filter(|p| p.as_deref() == Some("b")).count();
+        assert_eq!((a, b), (2, 6), "weights 1:3 over every draw of two rounds");
+        assert_eq!(place(&given, Some("gold"), 7).as_deref(), Some("gold"));
+        let no_flavor = CatalogueState {
+            flavor_exists: false,
+            ..given.clone()
+        };
+        let refused = Catalogue::PlaceQueue {
+            queue: name("q"),
+            flavor: Some("silver".into()),
+            draw: 0,
+            beside: None,
+        };
+        assert!(matches!(
+            decide(&no_flavor, &project(), &refused),
+            Err(ApiError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn a_queue_keeps_its_place_and_an_existing_or_unplaceable_one_stays_home() {
+        let mut given = state(&[("a", pool("u1", None))], false);
+        given.placement = Some("a".into());
+        assert_eq!(place(&given, None, 0).as_deref(), Some("a"));
+        given.placement = None;
+        given.queue_exists = true;
+        assert_eq!(place(&given, None, 0), None);
+        let empty = state(&[("g", pool("u1", Some("gold")))], false);
+        assert_eq!(place(&empty, None, 0), None, "no pool without a flavor");
+        let mut holding = state(&[("a", pool("u1", None))], false);
+        holding.held_queues = 2;
+        let delete = Catalogue::DeletePool { name: name("a") };
+        assert!(matches!(
+            decide(&holding, &project(), &delete),
+            Err(ApiError::InUse(_))
+        ));
     }
 
     #[test]

@@ -199,7 +199,8 @@ async fn update_subscription<R: ReadModel>(
     ))
 }
 
-/// What a catalogue change reads: every pool, and the named flavor of the caller's project.
+/// What a catalogue change reads: every pool, and what it names: a flavor of the caller's
+/// project, a queue's place, a pool's queues.
 async fn catalogue_state<R: ReadModel>(
     c: &mut R,
     p: &ProjectId,
@@ -209,15 +210,32 @@ async fn catalogue_state<R: ReadModel>(
         .catalogue(&ProjectId::catalogue(), &Listing::all(Kind::Pool))
         .await?;
     let pools = catalogue::pools(entries)?;
-    let flavor_exists = match cmd {
-        Catalogue::UpdateFlavor { name, .. } | Catalogue::DeleteFlavor { name } => c
-            .catalogue_entry(Kind::Flavor, p, name.as_str())
-            .await?
-            .is_some(),
-        _ => false,
-    };
-    Ok(CatalogueState {
+    let mut state = CatalogueState {
         pools,
-        flavor_exists,
-    })
+        ..Default::default()
+    };
+    let flavor = match cmd {
+        Catalogue::UpdateFlavor { name, .. } | Catalogue::DeleteFlavor { name } => {
+            Some(name.as_str())
+        }
+        Catalogue::PlaceQueue { flavor, .. } => flavor.as_deref(),
+        _ => None,
+    };
+    if let Some(flavor) = flavor {
+        state.flavor_exists = c.catalogue_entry(Kind::Flavor, p, flavor).await?.is_some();
+    }
+    match cmd {
+        Catalogue::PlaceQueue { queue, .. } | Catalogue::UnplaceQueue { queue } => {
+            let placed = c
+                .catalogue_entry(Kind::Placement, p, queue.as_str())
+                .await?;
+            state.placement = placed.and_then(|e| e.reference);
+            state.queue_exists = c.queue_state(p, queue).await?.is_some();
+        }
+        Catalogue::DeletePool { name } => {
+            state.held_queues = c.count_referring(Kind::Placement, name.as_str()).await?;
+        }
+        _ => {}
+    }
+    Ok(state)
 }

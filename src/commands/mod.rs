@@ -84,6 +84,66 @@ pub enum Command {
     Catalogue(Catalogue),
 }
 
+/// Where a command runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target<'a> {
+    /// In the store of the queue it acts on, which it may create: placed first if it has no
+    /// place yet, on a pool of the flavor it asks for.
+    Creates(&'a QueueName, Option<&'a str>),
+    /// In the store of the queue it acts on.
+    Queue(&'a QueueName),
+    /// In the node's own store.
+    Home,
+}
+
+impl Command {
+    /// The dead-letter queue a queue's new metadata names, which must live where the queue
+    /// does.
+    pub fn dead_letter_queue(&self) -> Option<&str> {
+        use crate::model::metadata::DEAD_LETTER_QUEUE;
+        let named = match self {
+            Command::CreateQueue { metadata, .. } => metadata.get(DEAD_LETTER_QUEUE),
+            Command::UpdateQueue { ops, .. } => ops.iter().rev().find_map(|op| match op {
+                PatchOp::Add { key, value } | PatchOp::Replace { key, value }
+                    if key == DEAD_LETTER_QUEUE =>
+                {
+                    Some(value)
+                }
+                _ => None,
+            }),
+            _ => None,
+        };
+        named?.as_str()
+    }
+
+    /// Where the command runs.
+    pub fn target(&self) -> Target<'_> {
+        match self {
+            Command::CreateQueue { queue, metadata } => Target::Creates(
+                queue,
+                metadata.get("_flavor").and_then(serde_json::Value::as_str),
+            ),
+            Command::PostMessages(cmd) => Target::Creates(&cmd.queue, None),
+            Command::UpdateQueue { queue, .. }
+            | Command::DeleteQueue { queue }
+            | Command::PurgeQueue { queue, .. }
+            | Command::ReleaseClaim { queue, .. }
+            | Command::ConfirmSubscription { queue, .. }
+            | Command::DeleteSubscription { queue, .. } => Target::Queue(queue),
+            Command::DeleteMessage(cmd) => Target::Queue(&cmd.queue),
+            Command::DeleteMessages(cmd) => Target::Queue(&cmd.queue),
+            Command::PopMessages(cmd) => Target::Queue(&cmd.queue),
+            Command::ClaimMessages(cmd) => Target::Queue(&cmd.queue),
+            Command::RenewClaim(cmd) => Target::Queue(&cmd.queue),
+            Command::CreateSubscription(cmd) => Target::Queue(&cmd.queue),
+            Command::UpdateSubscription(cmd) => Target::Queue(&cmd.queue),
+            Command::RecordNotifications(_) | Command::Sweep | Command::Catalogue(_) => {
+                Target::Home
+            }
+        }
+    }
+}
+
 /// What a command reports back once its events are durable.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -99,6 +159,8 @@ pub enum Outcome {
     Claimed(Option<(ClaimId, Vec<MessageView>)>),
     /// The id of the new (or identical unconfirmed) subscription.
     SubscriptionCreated(SubscriptionId),
+    /// Where a queue lives: a pool, or the node's own store (`None`).
+    Placed(Option<String>),
     /// A pool as changed.
     Pool(Box<crate::model::Pool>),
     /// Nothing to report beyond success.

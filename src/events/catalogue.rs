@@ -1,6 +1,6 @@
 //! Events of the catalogue: the pools (recorded under the catalogue's own project, one
-//! "queue" per pool name) and each project's flavors (under the project, one per flavor
-//! name).
+//! "queue" per pool name), each project's flavors (under the project, one per flavor
+//! name) and the placement of each queue on a pool (under the queue's project and name).
 
 use serde::{Deserialize, Serialize};
 
@@ -33,3 +33,15 @@ pub struct FlavorCreated {}
 /// A flavor was deleted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlavorDeleted {}
+
+/// The event's queue was placed on a pool before its creation there: from now on its
+/// operations go to that pool's store. Recorded in the node's own store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuePlaced {
+    pub pool: String,
+}
+
+/// The event's queue, deleted from its pool, has no place any more: a queue of the same
+/// name is placed anew.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueUnplaced {}

@@ -17,7 +17,9 @@ pub mod subscription;
 
 use serde::Serialize;
 
-pub use catalogue::{FlavorCreated, FlavorDeleted, PoolCreated, PoolDeleted, PoolUpdated};
+pub use catalogue::{
+    FlavorCreated, FlavorDeleted, PoolCreated, PoolDeleted, PoolUpdated, QueuePlaced, QueueUnplaced,
+};
 pub use claim::{
     ClaimExpired, ClaimReleased, ClaimRenewed, ClaimedMessage, ExtendedMessage, MessagesClaimed,
 };
@@ -117,6 +119,8 @@ events!(
     PoolDeleted,
     FlavorCreated,
     FlavorDeleted,
+    QueuePlaced,
+    QueueUnplaced,
 );
 
 /// An event decided by a command, before the log assigns its position.

@@ -127,6 +127,8 @@ pub trait ReadModel {
         project: &ProjectId,
         listing: &Listing,
     ) -> Result<Vec<Entry>, StoreError>;
+    /// How many catalogue rows of one kind refer to `reference`.
+    async fn count_referring(&mut self, kind: Kind, reference: &str) -> Result<i64, StoreError>;
 }
 
 /// Implements [`ReadModel`] for a dialect's connection type by calling the functions of the
@@ -263,6 +265,14 @@ macro_rules! read_model {
                 listing: &$crate::projections::catalogue::Listing,
             ) -> Result<Vec<$crate::projections::catalogue::Entry>, StoreError> {
                 catalogue::list(self, project, listing)$($await)*
+            }
+
+            async fn count_referring(
+                &mut self,
+                kind: $crate::projections::catalogue::Kind,
+                reference: &str,
+            ) -> Result<i64, StoreError> {
+                catalogue::count_referring(self, kind, reference)$($await)*
             }
         }
     };

@@ -60,7 +60,9 @@ pub fn mentions(event: &Event) -> Mentions<'_> {
         | Event::PoolUpdated(_)
         | Event::PoolDeleted(_)
         | Event::FlavorCreated(_)
-        | Event::FlavorDeleted(_) => return Mentions::Nothing,
+        | Event::FlavorDeleted(_)
+        | Event::QueuePlaced(_)
+        | Event::QueueUnplaced(_) => return Mentions::Nothing,
     };
     // One position per message: an id named twice would be indexed twice. Most events
     // name their messages in order already.
@@ -200,6 +202,15 @@ pub async fn apply<T: Tables>(t: &mut T, env: &Envelope) -> Step {
             t.put_entry(env, &row).await
         }
         Event::FlavorDeleted(_) => t.delete_entry(Kind::Flavor, env).await,
+        Event::QueuePlaced(e) => {
+            let row = Row {
+                kind: Kind::Placement,
+                reference: Some(&e.pool),
+                document: serde_json::Value::Object(Default::default()),
+            };
+            t.put_entry(env, &row).await
+        }
+        Event::QueueUnplaced(_) => t.delete_entry(Kind::Placement, env).await,
     }
 }
 

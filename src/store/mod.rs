@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod follow;
+pub mod pools;
 pub mod postgres;
 mod reads;
 pub mod sqlite;

@@ -491,3 +491,229 @@ async fn the_admin_actions_answer_over_websocket() {
     }
     server.shutdown().await;
 }
+
+/// The messages of `queue` (any project) in the `messages` table of the SQLite store at
+/// `path`, read directly.
+fn rows_in(path: &std::path::Path, queue: &str) -> i64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the store's file");
+    conn.query_row(
+        "SELECT COUNT(*) FROM messages WHERE queue = ?1",
+        [queue],
+        |r| r.get(0),
+    )
+    .expect("count messages")
+}
+
+#[tokio::test]
+async fn queues_live_on_the_pools_their_flavor_and_weight_choose() {
+    let server = admin_server().await;
+    let client = server.client();
+    let dir = server.dir();
+    put_pool(&client, &server, "plain", json!({})).await;
+    put_pool(&client, &server, "idle", json!({"weight": 0})).await;
+    put_pool(&client, &server, "fast", json!({"flavor": "gold"})).await;
+    client
+        .put("/v2/flavors/gold", &json!({"pool_list": ["fast"]}))
+        .await
+        .expect(201);
+    client
+        .create_queue("golden", &json!({"_flavor": "gold"}))
+        .await;
+    client.create_queue("ordinary", &json!({})).await;
+    client.post_n("golden", 3).await;
+    client.post_n("ordinary", 2).await;
+    // A first post creates and places a queue too.
+    client.post_n("lazy", 4).await;
+
+    let file = |pool: &str| dir.path().join(format!("{pool}.db"));
+    assert_eq!(
+        rows_in(&file("fast"), "golden"),
+        3,
+        "a gold queue lives on the gold pool"
+    );
+    assert_eq!(rows_in(&file("plain"), "golden"), 0);
+    assert_eq!(
+        rows_in(&file("plain"), "ordinary"),
+        2,
+        "weight 0 takes no queue"
+    );
+    assert_eq!(rows_in(&file("plain"), "lazy"), 4);
+    assert_eq!(
+        rows_in(&file("idle"), "ordinary") + rows_in(&file("idle"), "lazy"),
+        0
+    );
+    assert_eq!(
+        rows_in(&file("fast"), "ordinary"),
+        0,
+        "a flavored pool takes only its flavor"
+    );
+    if !crate::common::on_postgres() {
+        let home = dir.path().join("cairn.db");
+        assert_eq!(rows_in(&home, "golden") + rows_in(&home, "ordinary"), 0);
+    }
+
+    // Every operation finds the queue where it lives.
+    assert_eq!(client.stats("golden").await["total"], 3);
+    assert_eq!(client.list_ids("lazy", "echo=true").await.len(), 4);
+    let (claim, claimed) = client
+        .claim("ordinary", &json!({"ttl": 60}), Some(1))
+        .await
+        .expect("a claim");
+    assert_eq!(claimed.len(), 1);
+    let claim_path = format!("/v2/queues/ordinary/claims/{claim}");
+    client.get(&claim_path).await.expect(200);
+    let listed = client.get("/v2/queues?limit=3").await;
+    let names: Vec<_> = listed.body["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .map(|q| q["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["golden", "lazy", "ordinary"],
+        "one listing over every pool"
+    );
+    let counted = client.get("/v2/queues?with_count=true").await;
+    assert_eq!(counted.body["count"], 3);
+
+    // A pool that holds queues cannot go; once its queues are deleted it can.
+    let refused = client.delete("/v2/pools/plain").await;
+    refused.expect_error(403, "Unable to delete");
+    assert!(
+        refused.description().contains("holds 2 queues"),
+        "{refused:?}"
+    );
+    client.delete("/v2/queues/ordinary").await.expect(204);
+    client.delete("/v2/queues/lazy").await.expect(204);
+    assert_eq!(rows_in(&file("plain"), "lazy"), 0);
+    client.delete("/v2/pools/plain").await.expect(204);
+
+    // An unknown flavor is refused, as Zaqar refuses it.
+    client
+        .put("/v2/queues/nowhere", &json!({"_flavor": "silver"}))
+        .await
+        .expect_error(400, "Invalid API request");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn places_survive_a_restart() {
+    let clock = ManualClock::starting_at(START);
+    let server = TestServer::custom(clock.clone(), |s| s.admin_mode = true).await;
+    let dir = server.dir();
+    let client = server.client();
+    put_pool(&client, &server, "only", json!({})).await;
+    client.post_n("kept", 5).await;
+    server.shutdown().await;
+    // A pool is a store: verify and replay take it by its URL.
+    let pool = format!("sqlite://{}", dir.path().join("only.db").display());
+    let verified = crate::common::audit::cairn(&["verify", "--store", &pool, "--quiet"]);
+    assert_exit(&verified, 0, "verify a pool");
+    let store = crate::common::store_url(&dir).await;
+    let reopened = TestServer::custom_in(dir.clone(), store, clock, |s| s.admin_mode = true).await;
+    let client = Client::new(&reopened.base, &client.client_id, &client.project);
+    assert_eq!(client.list_ids("kept", "echo=true").await.len(), 5);
+    client.post_n("kept", 1).await;
+    assert_eq!(rows_in(&dir.path().join("only.db"), "kept"), 6);
+    reopened.shutdown().await;
+}
+
+#[tokio::test]
+async fn queues_created_before_any_pool_stay_where_they_are() {
+    let server = admin_server().await;
+    let client = server.client();
+    client.post_n("early", 2).await;
+    put_pool(&client, &server, "late", json!({})).await;
+    client.post_n("early", 1).await;
+    client.post_n("fresh", 1).await;
+    assert_eq!(client.list_ids("early", "echo=true").await.len(), 3);
+    assert_eq!(rows_in(&server.dir().path().join("late.db"), "early"), 0);
+    assert_eq!(rows_in(&server.dir().path().join("late.db"), "fresh"), 1);
+    // No pool may be the node's own store.
+    if !crate::common::on_postgres() {
+        let home = format!(
+            "sqlite://{}",
+            server.dir().path().join("cairn.db").display()
+        );
+        client
+            .put("/v2/pools/home", &json!({"uri": home, "weight": 1}))
+            .await
+            .expect_error(409, "Resource conflict");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn dead_letters_and_pushes_follow_a_queue_to_its_pool() {
+    let server = admin_server().await;
+    let client = server.client();
+    put_pool(&client, &server, "only", json!({})).await;
+    client
+        .create_queue(
+            "work",
+            &json!({"_max_claim_count": 1, "_dead_letter_queue": "dlq"}),
+        )
+        .await;
+    let id = client.post_one("work", json!({"job": 1})).await;
+    let (claim, _) = client
+        .claim("work", &json!({}), None)
+        .await
+        .expect("first claim");
+    client
+        .delete(&format!("/v2/queues/work/claims/{claim}"))
+        .await
+        .expect(204);
+    server.advance(10);
+    client
+        .post("/v2/queues/work/claims", &json!({}))
+        .await
+        .expect(204);
+    let moved = client.get(&format!("/v2/queues/dlq/messages/{id}")).await;
+    assert_eq!(moved.expect(200).body["body"], json!({"job": 1}));
+    assert_eq!(rows_in(&server.dir().path().join("only.db"), "dlq"), 1);
+
+    // A dead-letter queue must live where its queue does.
+    client.post_n("elsewhere", 1).await;
+    client
+        .delete("/v2/pools/only")
+        .await
+        .expect_error(403, "Unable to delete");
+    put_pool(&client, &server, "second", json!({})).await;
+    client
+        .patch("/v2/pools/only", &json!({"weight": 0}))
+        .await
+        .expect(200);
+    client.create_queue("other", &json!({})).await;
+    let patch =
+        json!([{"op": "add", "path": "/metadata/_dead_letter_queue", "value": "elsewhere"}]);
+    client
+        .patch_queue("other", &patch)
+        .await
+        .expect_error(400, "Invalid API request");
+
+    // Push subscriptions over WebSocket hear the pool's queue.
+    let mut ws = WsClient::open(&server, Codec::Json).await;
+    ws.send("queue_create", json!({"queue_name": "pushed"}))
+        .await
+        .expect(201);
+    assert!(server.dir().path().join("second.db").exists());
+    ws.send(
+        "subscription_create",
+        json!({"queue_name": "pushed", "ttl": 600}),
+    )
+    .await
+    .expect(201);
+    ws.send(
+        "message_post",
+        json!({"queue_name": "pushed", "messages": [{"body": "hello", "ttl": 300}]}),
+    )
+    .await
+    .expect(201);
+    let push = ws.recv_push().await;
+    assert_eq!(push["body"], "hello", "{push}");
+    assert_eq!(rows_in(&server.dir().path().join("second.db"), "pushed"), 1);
+    server.shutdown().await;
+}

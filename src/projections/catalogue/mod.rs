@@ -1,6 +1,6 @@
 //! The `catalogue` table: the pools and the flavors, one row each, keyed by kind, project
 //! (pools: the catalogue's own project) and name. A row's `reference` is what other rows
-//! are found by: a pool's flavor.
+//! are found by: a pool's flavor, a queue's pool.
 
 pub mod postgres;
 pub mod sqlite;
@@ -15,6 +15,8 @@ use crate::model::Pool;
 pub enum Kind {
     Pool,
     Flavor,
+    /// A queue's place: the pool it lives on (its `reference`).
+    Placement,
 }
 
 impl Kind {
@@ -22,6 +24,7 @@ impl Kind {
         match self {
             Kind::Pool => "pool",
             Kind::Flavor => "flavor",
+            Kind::Placement => "placement",
         }
     }
 }

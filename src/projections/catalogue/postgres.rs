@@ -80,3 +80,18 @@ fn decoded(r: &sqlx::postgres::PgRow) -> Result<Entry, StoreError> {
         document: serde_json::from_str(&r.try_get::<String, _>("document")?)?,
     })
 }
+
+/// How many rows of one kind, in any project, refer to `reference` (a pool's queues).
+pub async fn count_referring(
+    conn: &mut PgConnection,
+    kind: Kind,
+    reference: &str,
+) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM catalogue WHERE kind = $1 AND reference = $2")
+            .bind(kind.as_str())
+            .bind(reference)
+            .fetch_one(conn)
+            .await?,
+    )
+}

@@ -87,3 +87,10 @@ fn decoded((name, reference, document): Stored) -> Result<Entry, StoreError> {
         document: serde_json::from_str(&document)?,
     })
 }
+
+/// How many rows of one kind, in any project, refer to `reference` (a pool's queues).
+pub fn count_referring(conn: &Connection, kind: Kind, reference: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM catalogue WHERE kind = ?1 AND reference = ?2")?
+        .query_row(params![kind.as_str(), reference], |r| r.get(0))?)
+}

@@ -149,7 +149,11 @@ async fn not_found() -> Response {
 
 /// `GET /metrics`: Prometheus exposition (no Zaqar headers needed, as scrapers send none).
 async fn metrics(State(app): State<Core>) -> Result<Response, ApiError> {
-    let (free, claimed) = app.store.total_volume(app.clock.now()).await?;
+    let (mut free, mut claimed) = (0, 0);
+    for store in app.pools.all() {
+        let (f, c) = store.total_volume(app.clock.now()).await?;
+        (free, claimed) = (free + f, claimed + c);
+    }
     let text = app.metrics.render(free, claimed);
     let mut response = text.into_response();
     response.headers_mut().insert(

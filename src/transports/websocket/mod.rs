@@ -119,8 +119,11 @@ struct Session {
     deadline: Option<tokio::time::Instant>,
     /// Push subscriptions of this connection, by project and queue.
     pushes: HashMap<(ProjectId, QueueName), Push>,
-    /// The committed-event feed, once a push subscription exists.
+    /// The committed-event feed of the node's own store, once a push subscription or a tail
+    /// exists.
     feed: Option<broadcast::Receiver<Arc<Envelope>>>,
+    /// The feeds of the pools whose queues this connection is pushed (by pool name).
+    pool_feeds: Vec<(String, broadcast::Receiver<Arc<Envelope>>)>,
     out: mpsc::Sender<Message>,
     /// The codec of the latest push subscription (push frames use it).
     push_codec: Codec,
@@ -161,6 +164,7 @@ async fn run_session(socket: WebSocket, endpoint: Endpoint, connection: String) 
         deadline: None,
         pushes: HashMap::new(),
         feed: None,
+        pool_feeds: Vec::new(),
         out,
         push_codec: Codec::Json,
         connection,
@@ -189,7 +193,15 @@ async fn run_session(socket: WebSocket, endpoint: Endpoint, connection: String) 
                 }
             }
             event = next_event(&mut s.feed) => {
-                if let Err(close) = s.push(event) {
+                if let Err(close) = s.push(event, true) {
+                    break Some(close);
+                }
+                if s.catch_up().await.is_err() {
+                    break None;
+                }
+            }
+            event = next_pool_event(&mut s.pool_feeds) => {
+                if let Err(close) = s.push(event, false) {
                     break Some(close);
                 }
                 if s.catch_up().await.is_err() {
@@ -246,6 +258,17 @@ async fn next_event(
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// The next event of any of the pools' feeds.
+async fn next_pool_event(
+    feeds: &mut [(String, broadcast::Receiver<Arc<Envelope>>)],
+) -> Result<Arc<Envelope>, broadcast::error::RecvError> {
+    if feeds.is_empty() {
+        return std::future::pending().await;
+    }
+    let next = feeds.iter_mut().map(|(_, rx)| Box::pin(rx.recv()));
+    futures_util::future::select_all(next).await.0
 }
 
 impl Session {
@@ -468,8 +491,13 @@ impl Session {
             .auth
             .authorize(action.guard(false).rule, &ctx.principal)?;
         // Listen before the subscription exists, so no message posted after it is missed.
-        if self.feed.is_none() {
-            self.feed = Some(self.app.store.subscribe());
+        let located = self.app.pools.locate(&ctx.project, &queue).await;
+        match located.map_err(ApiError::from)? {
+            (None, _) if self.feed.is_none() => self.feed = Some(self.app.store.subscribe()),
+            (Some(pool), store) if !self.pool_feeds.iter().any(|(p, _)| *p == pool) => {
+                self.pool_feeds.push((pool, store.subscribe()))
+            }
+            _ => {}
         }
         match execute(&self.app, &ctx, action).await {
             Ok(Answer { reply: id, seq }) => {
@@ -496,9 +524,12 @@ impl Session {
     }
 
     /// Pushes the notifications an event calls for; an error closes the connection.
+    /// Sends a committed event to the push subscriptions it concerns and, when it comes from
+    /// the node's own store (`home`), to the tail.
     fn push(
         &mut self,
         event: Result<Arc<Envelope>, broadcast::error::RecvError>,
+        home: bool,
     ) -> Result<(), Close> {
         let env = match event {
             Ok(env) => env,
@@ -512,7 +543,11 @@ impl Session {
                 return Err(Close(1001, "The server is shutting down."))
             }
         };
-        if let Some(tail) = self.tail.as_mut().filter(|t| t.project == env.project) {
+        if let Some(tail) = self
+            .tail
+            .as_mut()
+            .filter(|t| home && t.project == env.project)
+        {
             if !tail.catching_up && env.seq > tail.filter.after {
                 tail.filter.after = env.seq;
                 if matches_filter(&tail.filter, &env)
