@@ -613,3 +613,125 @@ async fn a_database_outage_gives_503_and_the_node_recovers() {
     assert_eq!(stats["total"], 2, "{stats}");
     server.shutdown().await;
 }
+
+/// A new database on the test server; its URL.
+async fn new_database() -> (String, String) {
+    use sqlx::Connection as _;
+    let base = common::postgres_url();
+    let name = format!("cairn_pool_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("PostgreSQL is reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create a database");
+    let mut url = url::Url::parse(&base).expect("a URL");
+    url.set_path(&format!("/{name}"));
+    (name, url.to_string())
+}
+
+/// Drops the databases `new_database` made.
+async fn drop_databases(names: &[String]) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&common::postgres_url())
+        .await
+        .expect("PostgreSQL is reachable");
+    for name in names {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
+/// How many messages of `queue` the store of the database at `url` holds.
+async fn messages_in(url: &str, queue: &str) -> i64 {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("the pool's database");
+    sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE queue = $1")
+        .bind(queue)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count messages")
+}
+
+/// A node in admin mode on the database at `url`.
+async fn admin_node(url: &str) -> TestServer {
+    let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+    let store = StoreUrl::Postgres(url.to_owned());
+    let clock = ManualClock::starting_at(START);
+    TestServer::custom_in(dir, store, clock, |s| s.admin_mode = true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_a_catalogue_of_pools_on_two_databases() {
+    let home = fresh_database().await;
+    let (a, b) = (admin_node(&home).await, admin_node(&home).await);
+    let on_a = a.client();
+    let on_b = Client::new(&b.base, &common::new_uuid(), &on_a.project);
+    let (one, one_url) = new_database().await;
+    let (two, two_url) = new_database().await;
+    for (pool, url) in [("one", &one_url), ("two", &two_url)] {
+        on_a.put(
+            &format!("/v2/pools/{pool}"),
+            &json!({"uri": url, "weight": 1}),
+        )
+        .await
+        .expect(201);
+    }
+    // B hears of the pools from A's events: wait until a queue it creates lands on one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut probe = 0;
+    loop {
+        let name = format!("probe{probe}");
+        on_b.post_n(&name, 1).await;
+        if messages_in(&one_url, &name).await + messages_in(&two_url, &name).await == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node B never placed a queue on a pool"
+        );
+        probe += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Queues created through B spread over both databases, each whole in one of them.
+    let mut on_one = 0;
+    for i in 0..16 {
+        let queue = format!("q{i:02}");
+        on_b.post_n(&queue, 3).await;
+        let (x, y) = (
+            messages_in(&one_url, &queue).await,
+            messages_in(&two_url, &queue).await,
+        );
+        assert!((x, y) == (3, 0) || (x, y) == (0, 3), "{queue}: {x} and {y}");
+        on_one += usize::from(x == 3);
+        // A finds each where B put it.
+        assert_eq!(on_a.list_ids(&queue, "echo=true").await.len(), 3);
+    }
+    assert!(
+        (1..16).contains(&on_one),
+        "both pools take queues: {on_one} of 16 on one"
+    );
+    assert_eq!(
+        messages_in(&home, "q00").await,
+        0,
+        "the node's own store holds none"
+    );
+    let listed = on_a.get("/v2/queues?limit=20").await;
+    let names = listed.body["queues"].as_array().expect("queues").len();
+    assert_eq!(names, (16 + probe + 1).min(20), "{listed:?}");
+
+    // Both nodes refuse to drop a pool that holds queues; A deletes a queue B made.
+    on_b.delete("/v2/pools/one")
+        .await
+        .expect_error(403, "Unable to delete");
+    on_a.delete("/v2/queues/q00").await.expect(204);
+    on_b.get("/v2/queues/q00/stats").await.expect(200);
+    a.shutdown().await;
+    b.shutdown().await;
+    drop_databases(&[one, two]).await;
+}
