@@ -74,6 +74,12 @@ impl Action for PoolPut {
     }
 
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+        if self.name.as_str() == super::audit::HOME_POOL {
+            return Err(ApiError::InvalidRequest(format!(
+                "\"{}\" names the node's own store; a pool needs another name.",
+                super::audit::HOME_POOL
+            )));
+        }
         reachable(on, &self.pool.uri).await?;
         let command = Catalogue::PutPool {
             name: self.name,

@@ -16,7 +16,7 @@ mod subscriptions;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-pub use audit::{EventList, Events, History, MessageHistory};
+pub use audit::{EventList, Events, FeedMarker, History, MessageHistory, HOME_POOL};
 pub use catalogue::{
     Flavor, FlavorDelete, FlavorGet, FlavorList, FlavorPut, FlavorUpdate, PoolDelete, PoolGet,
     PoolList, PoolPut, PoolUpdate,

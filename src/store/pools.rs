@@ -243,12 +243,19 @@ impl Pools {
 
     /// Every store this node has open: its own first, then the pools by name.
     pub fn all(&self) -> Vec<Store> {
+        self.all_named().into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// [`Pools::all`], each with its pool's name (`None`: the node's own store).
+    pub fn all_named(&self) -> Vec<(Option<String>, Store)> {
         let open = self.read_open();
-        let mut names: Vec<&String> = open.keys().collect();
-        names.sort();
-        let mut stores = vec![self.home.clone()];
-        stores.extend(names.into_iter().map(|n| open[n].clone()));
-        stores
+        let mut pools: Vec<(Option<String>, Store)> = open
+            .iter()
+            .map(|(name, store)| (Some(name.clone()), store.clone()))
+            .collect();
+        pools.sort_by(|a, b| a.0.cmp(&b.0));
+        pools.insert(0, (None, self.home.clone()));
+        pools
     }
 
     /// Keeps the pools and places current with an event of the node's own store.

@@ -102,6 +102,22 @@ pub fn event(env: &Envelope) -> Value {
     })
 }
 
+/// A page of the event feed; with pools, each event names its pool (`default`: the node's
+/// own store).
+pub fn feed(feed: &crate::actions::Events) -> Vec<Value> {
+    feed.events
+        .iter()
+        .zip(&feed.pools)
+        .map(|(env, pool)| {
+            let mut item = event(env);
+            if feed.pooled {
+                item["pool"] = pool.as_deref().unwrap_or(crate::actions::HOME_POOL).into();
+            }
+            item
+        })
+        .collect()
+}
+
 /// One step of a message's history: the event, narrowed to what concerns this message.
 pub fn history_entry(env: &Envelope, id: &MessageId) -> Value {
     let mut entry = event(env);

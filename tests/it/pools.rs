@@ -717,3 +717,95 @@ async fn dead_letters_and_pushes_follow_a_queue_to_its_pool() {
     assert_eq!(rows_in(&server.dir().path().join("second.db"), "pushed"), 1);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_event_feed_merges_the_pools_and_pages_through_each() {
+    let server = admin_server().await;
+    let client = server.client();
+    client.post_n("at-home", 2).await;
+    put_pool(&client, &server, "p", json!({})).await;
+    client.post_n("on-pool", 3).await;
+    client.post_n("at-home", 1).await;
+
+    let all = client.get("/v2/events?limit=100").await;
+    all.expect(200);
+    let events = all.body["events"].as_array().expect("events").clone();
+    let of = |queue: &str, pool: &str| {
+        events
+            .iter()
+            .filter(|e| e["queue"] == queue && e["pool"] == pool)
+            .count()
+    };
+    assert!(of("at-home", "default") >= 2, "{events:?}");
+    assert!(
+        of("on-pool", "p") >= 2,
+        "the pool's QueueCreated and MessagesPosted"
+    );
+    assert_eq!(of("at-home", "p"), 0);
+    assert_eq!(
+        of("on-pool", "default"),
+        1,
+        "only its placement is recorded at home"
+    );
+    let times: Vec<&str> = events
+        .iter()
+        .map(|e| e["at"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "merged by time: {times:?}"
+    );
+
+    // Pages of 2, each resuming every store where it stopped: the same events, once each.
+    let mut paged = Vec::new();
+    let mut markers = Vec::new();
+    let mut path = "/v2/events?limit=2".to_owned();
+    for _ in 0..20 {
+        let page = client.get(&path).await;
+        let items = page.expect(200).body["events"]
+            .as_array()
+            .expect("events")
+            .clone();
+        if items.is_empty() {
+            break;
+        }
+        assert!(items.len() <= 2);
+        paged.extend(items);
+        path = page.next_link().expect("a next link");
+        markers.push(path.clone());
+    }
+    assert!(
+        markers.iter().any(|m| m.contains("p%3A")),
+        "a marker per store once both were read: {markers:?}"
+    );
+    let key = |e: &Value| format!("{}@{}", e["pool"], e["seq"]);
+    let mut want: Vec<String> = events.iter().map(key).collect();
+    let mut got: Vec<String> = paged.iter().map(key).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    client.get("/v2/events?marker=p:x").await.expect(400);
+
+    let mut ws = WsClient::open(&server, Codec::Json).await;
+    let other = Client::new(&server.base, &ws.client_id, &ws.project);
+    other.post_n("on-pool", 1).await;
+    let listed = ws.send("event_list", json!({"limit": 100})).await;
+    listed.expect(200);
+    assert!(
+        listed.body["marker"]
+            .as_str()
+            .is_some_and(|m| m.contains("p:")),
+        "{listed:?}"
+    );
+    assert!(listed.body["events"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["pool"] == "p")));
+    client
+        .put(
+            "/v2/pools/default",
+            &json!({"uri": pool_uri(&server, "d"), "weight": 1}),
+        )
+        .await
+        .expect_error(400, "Invalid API request");
+    server.shutdown().await;
+}

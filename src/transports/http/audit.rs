@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::extract::{On, OnItem};
 use super::query::Query;
@@ -13,7 +13,8 @@ use crate::transports::views;
 
 const FEED_PARAMS: [&str; 5] = ["limit", "queue", "type", "since", "until"];
 
-/// `GET /v2/events`: the project's events in log order, paged by sequence number.
+/// `GET /v2/events`: the project's events in log order, paged by sequence number (with
+/// pools: merged by time, paged by a marker per pool).
 pub async fn events(On(app, ctx): On, q: Query) -> Result<Response, ApiError> {
     let action = EventList::new(
         &ctx.project,
@@ -26,16 +27,15 @@ pub async fn events(On(app, ctx): On, q: Query) -> Result<Response, ApiError> {
         &app.limits,
     )?;
     let feed = execute(&app, &ctx, action).await?.reply;
+    let items = views::feed(&feed);
     let (events, horizon) = (feed.events, feed.horizon);
-    let items: Vec<Value> = events.iter().map(views::event).collect();
     let params: Vec<(String, String)> = FEED_PARAMS
         .iter()
         .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
         .collect();
-    let last = events.last().map(|e| e.seq.to_string()).unwrap_or_default();
     let mut doc = json!({
         "events": items,
-        "links": render::links(!events.is_empty(), "/v2/events", &params, &last),
+        "links": render::links(!events.is_empty(), "/v2/events", &params, &feed.next),
     });
     if horizon > 0 {
         // Events up to this position were pruned: a feed cannot start before it.

@@ -109,10 +109,13 @@ fn event_list(f: &Frame<'_>) -> Result<Request, Refusal> {
         f.limits,
     )?;
     api(action, |feed, _| {
-        let items: Vec<Value> = feed.events.iter().map(views::event).collect();
-        let mut doc = json!({ "events": items });
+        let mut doc = json!({ "events": views::feed(&feed) });
         if feed.horizon > 0 {
             doc["log_horizon"] = feed.horizon.into();
+        }
+        if feed.pooled {
+            // The marker of the next page (one position per pool).
+            doc["marker"] = feed.next.clone().into();
         }
         (200, doc)
     })

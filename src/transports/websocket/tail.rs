@@ -70,7 +70,7 @@ impl Session {
         self.app
             .auth
             .authorize(action.guard(false).rule, &ctx.principal)?;
-        let filter = action.0;
+        let filter = action.filter;
         // Listen before reading the log, so nothing committed in between is missed.
         if self.feed.is_none() {
             self.feed = Some(self.app.store.subscribe());
