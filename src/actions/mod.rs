@@ -26,7 +26,7 @@ pub use messages::{
     BulkDeleted, MessageDelete, MessageDeleteMany, MessageGet, MessageGetMany, MessageList,
     MessagePost, Messages,
 };
-pub use node::{CheckHealth, Health, Ping};
+pub use node::{CheckHealth, Health, Ping, PoolHealth};
 pub use queues::{
     QueueCreate, QueueDelete, QueueExists, QueueGet, QueueGetStats, QueueList, QueuePurge,
     QueueShare, QueueUpdate, Queues, Stats,

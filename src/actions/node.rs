@@ -32,6 +32,20 @@ pub struct Health {
     pub claimed: i64,
     /// The Kafka relay, when it runs on this node.
     pub event_stream: Option<crate::metrics::RelayStatus>,
+    /// Whether the node's own store (which holds the catalogue) answers.
+    pub catalog_reachable: bool,
+    /// Each pool, when the node has pools.
+    pub pools: Vec<PoolHealth>,
+}
+
+/// One pool's part of the health document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolHealth {
+    pub name: String,
+    pub storage_reachable: bool,
+    /// Message counts over the caller's project in this pool.
+    pub free: i64,
+    pub claimed: i64,
 }
 
 /// `check_node_health`.
@@ -47,12 +61,13 @@ impl Action for CheckHealth {
 
     async fn run(self, on: &On<'_>) -> Result<Health, ApiError> {
         let store = &on.core.store;
-        let stores = on.core.pools.all();
+        let stores = on.core.pools.all_named();
         let started = std::time::Instant::now();
-        let mut storage_reachable = true;
-        for store in &stores {
-            storage_reachable &= store.ping().await;
+        let mut reachable = Vec::with_capacity(stores.len());
+        for (_, store) in &stores {
+            reachable.push(store.ping().await);
         }
+        let storage_reachable = reachable.iter().all(|r| *r);
         let ping_secs = started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
         let filter = QueueFilter {
@@ -64,9 +79,21 @@ impl Action for CheckHealth {
         let listed = store.list_queues(on.project(), &filter).await.is_ok();
         let list_secs = started.elapsed().as_secs_f64();
         let (mut free, mut claimed) = (0, 0);
-        for store in &stores {
-            let (f, c) = store.project_volume(on.project(), on.now).await?;
+        let mut pools = Vec::new();
+        for ((pool, store), up) in stores.iter().zip(&reachable) {
+            let (f, c) = match up {
+                true => store.project_volume(on.project(), on.now).await?,
+                false => (0, 0),
+            };
             (free, claimed) = (free + f, claimed + c);
+            if let Some(name) = pool {
+                pools.push(PoolHealth {
+                    name: name.clone(),
+                    storage_reachable: *up,
+                    free: f,
+                    claimed: c,
+                });
+            }
         }
         Ok(Health {
             storage_reachable,
@@ -77,6 +104,8 @@ impl Action for CheckHealth {
             free,
             claimed,
             event_stream: on.core.metrics.relay(),
+            catalog_reachable: reachable.first().copied().unwrap_or(false),
+            pools,
         })
     }
 }

@@ -82,6 +82,20 @@ pub fn health(h: &crate::actions::Health) -> Value {
             "lag": relay.lag,
         });
     }
+    if !h.pools.is_empty() {
+        // Zaqar's pooled document: the catalogue, then each pool under its name (a pool
+        // named like one of the document's own keys is left out).
+        doc["catalog_reachable"] = h.catalog_reachable.into();
+        for pool in &h.pools {
+            if doc.get(&pool.name).is_none() && pool.name != "operation_status" {
+                let volume = pool.free + pool.claimed;
+                doc[&pool.name] = json!({
+                    "storage_reachable": pool.storage_reachable,
+                    "message_volume": {"free": pool.free, "claimed": pool.claimed, "total": volume},
+                });
+            }
+        }
+    }
     doc
 }
 

@@ -578,6 +578,15 @@ async fn queues_live_on_the_pools_their_flavor_and_weight_choose() {
     );
     let counted = client.get("/v2/queues?with_count=true").await;
     assert_eq!(counted.body["count"], 3);
+    // Health, as Zaqar's pooled document: the catalogue, then each pool.
+    let health = client.get("/v2/health").await;
+    health.expect(200);
+    assert_eq!(health.body["catalog_reachable"], true);
+    assert_eq!(health.body["storage_reachable"], true);
+    assert_eq!(health.body["fast"]["storage_reachable"], true);
+    assert_eq!(health.body["fast"]["message_volume"]["total"], 3);
+    assert_eq!(health.body["plain"]["message_volume"]["claimed"], 1);
+    assert_eq!(health.body["message_volume"]["total"], 9);
 
     // A pool that holds queues cannot go; once its queues are deleted it can.
     let refused = client.delete("/v2/pools/plain").await;
