@@ -3,8 +3,8 @@
 # (test_zaqarclient.py), then its subscription API with webhook delivery to a
 # local receiver (test_notifications.py), then over WebSocket
 # (test_zaqarclient_ws.py, the client's ws transport), then, with CAIRN_BIN, its
-# keystone and signed-url auth backends against a server of its own with
-# --auth keystone and a real Keystone (test_keystone.py; needs
+# keystone and signed-url auth backends, and the openstack CLI, against a server of
+# its own with --auth keystone and a real Keystone (test_keystone.py; needs
 # tests/keystone/setup.sh); fails if any fails.
 #
 #   CAIRN_BIN=target/release/cairn tests/e2e/run.sh   # starts the server itself
