@@ -53,7 +53,8 @@ impl FeedMarker {
         self.0.get(pool.unwrap_or(HOME_POOL)).copied().unwrap_or(0)
     }
 
-    fn advance(&mut self, pool: Option<&str>, seq: i64) {
+    /// Records `seq` as the last position read in a store.
+    pub fn advance(&mut self, pool: Option<&str>, seq: i64) {
         self.0.insert(pool.unwrap_or(HOME_POOL).to_owned(), seq);
     }
 

@@ -818,3 +818,61 @@ async fn the_event_feed_merges_the_pools_and_pages_through_each() {
         .expect_error(400, "Invalid API request");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_event_tail_follows_every_pool() {
+    let server = admin_server().await;
+    let client = server.client();
+    client.post_n("at-home", 1).await;
+    put_pool(&client, &server, "p", json!({})).await;
+    client.post_n("on-pool", 1).await;
+    let mut ws = WsClient::open(&server, Codec::Json).await;
+    let ours = Client::new(&server.base, &client.client_id, &ws.project);
+    ours.post_n("early", 1).await;
+    let doc = crate::common::ws::envelope("event_subscribe", ws.headers(), json!({}));
+    ws.send_doc(&doc).await;
+    let mut frames = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut posted_live = false;
+    while std::time::Instant::now() < deadline {
+        match ws.next_frame(std::time::Duration::from_millis(100)).await {
+            Some(crate::common::ws::Frame::Doc(_, doc)) if doc.get("headers").is_some() => {
+                assert_eq!(doc["headers"]["status"], 200, "{doc}");
+            }
+            Some(crate::common::ws::Frame::Doc(_, doc)) => frames.push(doc),
+            Some(other) => panic!("the tail ended: {other:?}"),
+            None if !posted_live => {
+                // Caught up: now a live event on the pool.
+                ours.post_n("early", 1).await;
+                posted_live = true;
+            }
+            None => {
+                let live = frames
+                    .iter()
+                    .filter(|f| f["type"] == "MessagesPosted" && f["queue"] == "early")
+                    .count();
+                if live == 2 {
+                    break;
+                }
+            }
+        }
+    }
+    let posted: Vec<_> = frames
+        .iter()
+        .filter(|f| f["type"] == "MessagesPosted")
+        .map(|f| {
+            (
+                f["queue"].as_str().unwrap_or(""),
+                f["pool"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(posted, [("early", "p"), ("early", "p")], "{frames:?}");
+    assert!(
+        frames
+            .iter()
+            .any(|f| f["type"] == "QueuePlaced" && f["pool"] == "default"),
+        "the placement is the node's own store's event: {frames:?}"
+    );
+    server.shutdown().await;
+}

@@ -193,15 +193,15 @@ async fn run_session(socket: WebSocket, endpoint: Endpoint, connection: String) 
                 }
             }
             event = next_event(&mut s.feed) => {
-                if let Err(close) = s.push(event, true) {
+                if let Err(close) = s.push(event, None) {
                     break Some(close);
                 }
                 if s.catch_up().await.is_err() {
                     break None;
                 }
             }
-            event = next_pool_event(&mut s.pool_feeds) => {
-                if let Err(close) = s.push(event, false) {
+            (pool, event) = next_pool_event(&mut s.pool_feeds) => {
+                if let Err(close) = s.push(event, Some(pool)) {
                     break Some(close);
                 }
                 if s.catch_up().await.is_err() {
@@ -260,14 +260,16 @@ async fn next_event(
     }
 }
 
-/// The next event of any of the pools' feeds.
+/// The next event of any of the pools' feeds, with its pool's name.
 async fn next_pool_event(
     feeds: &mut [(String, broadcast::Receiver<Arc<Envelope>>)],
-) -> Result<Arc<Envelope>, broadcast::error::RecvError> {
+) -> (String, Result<Arc<Envelope>, broadcast::error::RecvError>) {
     if feeds.is_empty() {
         return std::future::pending().await;
     }
-    let next = feeds.iter_mut().map(|(_, rx)| Box::pin(rx.recv()));
+    let next = feeds
+        .iter_mut()
+        .map(|(pool, rx)| Box::pin(async move { (pool.clone(), rx.recv().await) }));
     futures_util::future::select_all(next).await.0
 }
 
@@ -524,12 +526,12 @@ impl Session {
     }
 
     /// Pushes the notifications an event calls for; an error closes the connection.
-    /// Sends a committed event to the push subscriptions it concerns and, when it comes from
-    /// the node's own store (`home`), to the tail.
+    /// Sends a committed event of a store (`pool`; `None`: the node's own) to the push
+    /// subscriptions and the tail it concerns.
     fn push(
         &mut self,
         event: Result<Arc<Envelope>, broadcast::error::RecvError>,
-        home: bool,
+        pool: Option<String>,
     ) -> Result<(), Close> {
         let env = match event {
             Ok(env) => env,
@@ -543,17 +545,14 @@ impl Session {
                 return Err(Close(1001, "The server is shutting down."))
             }
         };
-        if let Some(tail) = self
-            .tail
-            .as_mut()
-            .filter(|t| home && t.project == env.project)
-        {
-            if !tail.catching_up && env.seq > tail.filter.after {
-                tail.filter.after = env.seq;
+        if let Some(tail) = self.tail.as_mut().filter(|t| t.project == env.project) {
+            if !tail.catching_up && env.seq > tail.marker.after(pool.as_deref()) {
+                tail.marker.advance(pool.as_deref(), env.seq);
+                let named = tail.pooled.then_some(pool.as_deref());
                 if matches_filter(&tail.filter, &env)
                     && self
                         .out
-                        .try_send(tail.codec.encode(&tail_frame(&env)))
+                        .try_send(tail.codec.encode(&tail_frame(&env, named)))
                         .is_err()
                 {
                     return Err(Close(1008, "Send queue full: the client is not reading."));
