@@ -6,9 +6,10 @@ use crate::error::ApiError;
 use crate::model::{ClaimId, QueueName};
 use crate::projections::{ClaimView, MessageView};
 
-/// `claim_create`: the claim and its messages, or `None` when nothing could be claimed.
+/// `claim_create`: the claim and its messages, or `None` when nothing could be claimed
+/// (after waiting up to `.1` for messages, with long polling: see [`super::wait`]).
 #[derive(Debug, Clone)]
-pub struct ClaimCreate(pub ClaimMessages);
+pub struct ClaimCreate(pub ClaimMessages, pub Option<std::time::Duration>);
 
 impl Action for ClaimCreate {
     type Reply = Option<(ClaimId, Vec<MessageView>)>;
@@ -18,7 +19,18 @@ impl Action for ClaimCreate {
     }
 
     async fn run(self, on: &On<'_>) -> Result<Self::Reply, ApiError> {
-        on.submit(Command::ClaimMessages(self.0)).await
+        let ClaimCreate(cmd, wait) = self;
+        let Some(wait) = wait else {
+            return on.submit(Command::ClaimMessages(cmd)).await;
+        };
+        let store = on.store_of(&cmd.queue).await?;
+        let mut waiter = super::wait::Waiter::new(&store, on.project(), &cmd.queue, wait);
+        loop {
+            let claimed: Self::Reply = on.submit(Command::ClaimMessages(cmd.clone())).await?;
+            if claimed.is_some() || !waiter.changed().await {
+                return Ok(claimed);
+            }
+        }
     }
 }
 

@@ -47,6 +47,8 @@ pub struct MessageList {
     pub echo: bool,
     pub include_claimed: bool,
     pub include_delayed: bool,
+    /// Long polling: how long an empty page may wait for messages (see [`super::wait`]).
+    pub wait: Option<std::time::Duration>,
 }
 
 impl MessageList {
@@ -67,6 +69,7 @@ impl MessageList {
             echo,
             include_claimed,
             include_delayed,
+            wait: None,
         })
     }
 }
@@ -102,9 +105,22 @@ impl Action for MessageList {
             include_claimed: self.include_claimed,
             include_delayed,
         };
-        let messages = store
+        let mut waiter = self
+            .wait
+            .map(|wait| super::wait::Waiter::new(store, on.project(), &self.queue, wait));
+        let mut messages = store
             .list_messages(on.project(), &self.queue, &filter, on.now)
             .await?;
+        while messages.is_empty() {
+            let Some(waiter) = waiter.as_mut() else { break };
+            if !waiter.changed().await {
+                break;
+            }
+            let now = on.core.clock.now();
+            messages = store
+                .list_messages(on.project(), &self.queue, &filter, now)
+                .await?;
+        }
         Ok(Messages {
             messages,
             include_delayed,

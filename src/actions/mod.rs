@@ -12,6 +12,7 @@ mod messages;
 mod node;
 mod queues;
 mod subscriptions;
+pub mod wait;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};

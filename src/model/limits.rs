@@ -166,6 +166,19 @@ impl Limits {
         page(limit, 20)
     }
 
+    /// Long polling's `wait` (seconds): none for 0 or absent, at most 20.
+    pub fn long_poll(&self, wait: Option<i64>) -> Result<Option<std::time::Duration>, ApiError> {
+        match wait {
+            None | Some(0) => Ok(None),
+            Some(secs) if in_range(secs, 1, 20) => {
+                Ok(Some(std::time::Duration::from_secs(secs.unsigned_abs())))
+            }
+            Some(_) => Err(ApiError::InvalidRequest(
+                "The wait must be from 0 to 20 seconds.".into(),
+            )),
+        }
+    }
+
     /// Page size of a queue listing.
     pub fn queue_page(&self, limit: Option<i64>) -> Result<i64, ApiError> {
         page(limit, self.max_queues_per_page)

@@ -840,3 +840,105 @@ async fn pop_leaves_messages_that_are_not_yet_due() {
     assert_eq!(r.message_ids(), vec![id]);
     server.shutdown().await;
 }
+
+// ---- long polling --------------------------------------------------------------------------
+
+/// A waiting listing or claim answers as soon as a message is posted: within this bound of
+/// the post (the aim is under 50 ms; the bound is generous for a loaded host).
+const WOKEN_WITHIN: std::time::Duration = std::time::Duration::from_millis(1000);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_listing_answers_when_a_message_is_posted() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_queue("polled", &json!({})).await;
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let r = c.get("/v2/queues/polled/messages?wait=10&echo=true").await;
+            (r, std::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "an empty listing with wait=10 waits"
+    );
+    let posted_at = std::time::Instant::now();
+    let id = c.post_one("polled", json!({"n": 1})).await;
+    let (r, answered_at) = waiting.await.expect("the waiting request");
+    r.expect(200);
+    assert_eq!(r.message_ids(), vec![id]);
+    let woken = answered_at.saturating_duration_since(posted_at);
+    assert!(woken < WOKEN_WITHIN, "woken {woken:?} after the post");
+    println!("long polling: the listing answered {woken:?} after the post");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_claim_takes_the_message_posted_while_it_waits() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_queue("polled", &json!({})).await;
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let r = c
+                .post("/v2/queues/polled/claims?wait=10", &json!({"ttl": 60}))
+                .await;
+            (r, std::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a claim that finds nothing with wait=10 waits"
+    );
+    let posted_at = std::time::Instant::now();
+    let id = c.post_one("polled", json!({"n": 2})).await;
+    let (r, answered_at) = waiting.await.expect("the waiting claim");
+    r.expect(201);
+    assert_eq!(r.message_ids(), vec![id]);
+    assert!(answered_at.saturating_duration_since(posted_at) < WOKEN_WITHIN);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_ends_empty_at_its_deadline_and_is_bounded() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_queue("quiet", &json!({})).await;
+    // A post to another queue does not end the wait.
+    let other = c.clone();
+    let noise = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        other.post_one("elsewhere", json!({"n": 0})).await
+    });
+    let started = std::time::Instant::now();
+    let listed = c.get("/v2/queues/quiet/messages?wait=1&echo=true").await;
+    let waited = started.elapsed();
+    assert_eq!(
+        listed.status,
+        c.get("/v2/queues/quiet/messages").await.status
+    );
+    assert!(
+        listed.body.is_null() || listed.messages().is_empty(),
+        "{listed:?}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "waited {waited:?}"
+    );
+    let started = std::time::Instant::now();
+    let claim = c.post("/v2/queues/quiet/claims?wait=1", &json!({})).await;
+    claim.expect(204);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    noise.await.expect("the other post");
+    for bad in ["21", "-1", "x"] {
+        let path = format!("/v2/queues/quiet/messages?wait={bad}");
+        c.get(&path).await.expect(400);
+        let path = format!("/v2/queues/quiet/claims?wait={bad}");
+        c.post(&path, &json!({})).await.expect(400);
+    }
+    server.shutdown().await;
+}

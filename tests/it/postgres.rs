@@ -735,3 +735,35 @@ async fn two_nodes_share_a_catalogue_of_pools_on_two_databases() {
     b.shutdown().await;
     drop_databases(&[one, two]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_on_one_node_is_woken_by_a_post_on_another() {
+    let url = fresh_database().await;
+    let (a, b) = (node(&url).await, node(&url).await);
+    let on_a = a.client();
+    let on_b = Client::new(&b.base, &common::new_uuid(), &on_a.project);
+    on_a.create_queue("polled", &json!({})).await;
+    let waiting = {
+        let on_a = on_a.clone();
+        tokio::spawn(async move {
+            let r = on_a
+                .post("/v2/queues/polled/claims?wait=10", &json!({"ttl": 60}))
+                .await;
+            (r, Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the claim waits");
+    let posted_at = Instant::now();
+    let id = on_b.post_one("polled", json!({"n": 1})).await;
+    let (r, answered_at) = waiting.await.expect("the waiting claim");
+    r.expect(201);
+    assert_eq!(r.message_ids(), vec![id]);
+    let woken = answered_at.saturating_duration_since(posted_at);
+    assert!(
+        woken < Duration::from_secs(2),
+        "woken {woken:?} after the post on B"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -22,7 +22,8 @@ pub async fn create(
         Some(doc) => decode::claim_options(&doc)?,
     };
     let cmd = ClaimMessages::new(queue.clone(), ttl, grace, limit, &app.limits)?;
-    let answer = execute(&app, &ctx, ClaimCreate(cmd)).await?;
+    let wait = app.limits.long_poll(q.int("wait")?)?;
+    let answer = execute(&app, &ctx, ClaimCreate(cmd, wait)).await?;
     let seq = Seq(answer.seq);
     let Some((claim_id, messages)) = answer.reply else {
         return Ok((seq, StatusCode::NO_CONTENT.into_response()));

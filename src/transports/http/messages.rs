@@ -52,7 +52,7 @@ pub async fn list(OnQueue(app, ctx, queue): OnQueue, q: Query) -> Result<Respons
     let include_claimed = q.bool("include_claimed")?;
     let include_delayed = q.bool("include_delayed")?;
     let limit = q.int("limit")?;
-    let list = MessageList::new(
+    let mut list = MessageList::new(
         queue.clone(),
         q.get("marker").map(str::to_owned),
         limit,
@@ -61,7 +61,9 @@ pub async fn list(OnQueue(app, ctx, queue): OnQueue, q: Query) -> Result<Respons
         include_delayed.unwrap_or(false),
         &app.limits,
     )?;
+    list.wait = app.limits.long_poll(q.int("wait")?)?;
     let page = execute(&app, &ctx, list).await?.reply;
+    let now = app.clock.now();
     let (messages, delayed) = (page.messages, page.include_delayed);
     let items: Vec<_> = messages
         .iter()

@@ -288,7 +288,7 @@ fn claim_create(f: &Frame<'_>) -> Result<Request, Refusal> {
         f.int("limit")?,
         f.limits,
     )?;
-    api(act::ClaimCreate(cmd), |claimed, now| match claimed {
+    api(act::ClaimCreate(cmd, None), |claimed, now| match claimed {
         None => (204, json!({"claim_id": null})),
         Some((claim_id, list)) => (
             201,
