@@ -46,6 +46,8 @@ pub struct Settings {
 /// An opened server, ready to serve on a listener.
 pub struct Server {
     state: Core,
+    /// Tells waiting requests that the node is shutting down (see `Core::stopping`).
+    stopping: watch::Sender<bool>,
     /// The pool stores this node opens, as it opens them (for their background work).
     opened_pools: tokio::sync::mpsc::UnboundedReceiver<Store>,
     websocket: Arc<WsSettings>,
@@ -86,7 +88,9 @@ impl Server {
                 .build(metrics.clone())
                 .map_err(|e| StoreError::Unsupported(format!("authentication: {e}")))?,
         );
+        let (stopping, stopping_rx) = watch::channel(false);
         Ok(Server {
+            stopping,
             opened_pools,
             state: Core {
                 store,
@@ -96,6 +100,7 @@ impl Server {
                 metrics,
                 auth,
                 admin_mode: settings.admin_mode,
+                stopping: stopping_rx,
             },
             websocket: Arc::new(settings.websocket.clone()),
             cors: settings.cors.clone(),
@@ -184,6 +189,12 @@ impl Server {
             self.cors.as_ref(),
             self.websocket.clone(),
         );
+        let stopping = self.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Long polls answer now, so that in-flight requests end promptly.
+            let _ = stopping.send(true);
+        };
         let served = axum::serve(http, router)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -21,4 +21,6 @@ pub struct Core {
     pub pools: Arc<crate::store::pools::Pools>,
     /// Zaqar's `admin_mode`: the admin API (pools and flavors) is served.
     pub admin_mode: bool,
+    /// Turns true when the node starts shutting down: long polls answer at once then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }

@@ -24,7 +24,8 @@ impl Action for ClaimCreate {
             return on.submit(Command::ClaimMessages(cmd)).await;
         };
         let store = on.store_of(&cmd.queue).await?;
-        let mut waiter = super::wait::Waiter::new(&store, on.project(), &cmd.queue, wait);
+        let queue = (on.project(), &cmd.queue);
+        let mut waiter = super::wait::Waiter::new(on.core, &store, queue, wait);
         loop {
             let claimed: Self::Reply = on.submit(Command::ClaimMessages(cmd.clone())).await?;
             if claimed.is_some() || !waiter.changed().await {

@@ -105,9 +105,9 @@ impl Action for MessageList {
             include_claimed: self.include_claimed,
             include_delayed,
         };
-        let mut waiter = self
-            .wait
-            .map(|wait| super::wait::Waiter::new(store, on.project(), &self.queue, wait));
+        let mut waiter = self.wait.map(|wait| {
+            super::wait::Waiter::new(on.core, store, (on.project(), &self.queue), wait)
+        });
         let mut messages = store
             .list_messages(on.project(), &self.queue, &filter, on.now)
             .await?;

@@ -942,3 +942,27 @@ async fn a_wait_ends_empty_at_its_deadline_and_is_bounded() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_ends_the_waits_at_once() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_queue("polled", &json!({})).await;
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move { c.get("/v2/queues/polled/messages?wait=20").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    server.shutdown().await;
+    let stopped = started.elapsed();
+    let answered = waiting.await.expect("the waiting request");
+    assert!(
+        answered.status == 200 || answered.status == 204,
+        "{answered:?}"
+    );
+    assert!(
+        stopped < std::time::Duration::from_secs(5),
+        "the shutdown took {stopped:?}: it waited for the long poll's deadline"
+    );
+}
