@@ -240,7 +240,8 @@ pub struct FlavorUpdate {
 }
 
 impl Action for FlavorUpdate {
-    type Reply = ();
+    /// The flavor with the pools as listed (Zaqar answers the list as sent).
+    type Reply = Flavor;
 
     fn guard(&self, _topics: bool) -> Guard {
         Guard::new(
@@ -250,12 +251,17 @@ impl Action for FlavorUpdate {
         )
     }
 
-    async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
+    async fn run(self, on: &On<'_>) -> Result<Flavor, ApiError> {
+        let flavor = Flavor {
+            name: self.name.as_str().to_owned(),
+            pools: self.pools.clone(),
+        };
         let command = Catalogue::UpdateFlavor {
             name: self.name,
             pools: self.pools,
         };
-        on.submit_done(Command::Catalogue(command)).await
+        on.submit_done(Command::Catalogue(command)).await?;
+        Ok(flavor)
     }
 }
 

@@ -245,15 +245,14 @@ impl On<'_> {
     /// Forgets the place of a queue just deleted, so that a queue of its name is placed anew.
     pub async fn unplace(&self, queue: &QueueName) -> Result<(), ApiError> {
         let pools = &self.core.pools;
-        if pools.pooled() {
-            let unplace = Catalogue::UnplaceQueue {
-                queue: queue.clone(),
-            };
-            let home = pools.home();
-            home.submit(self.scope(), Command::Catalogue(unplace))
-                .await?;
-            pools.forget(self.project(), queue);
-        }
+        let unplace = Catalogue::UnplaceQueue {
+            queue: queue.clone(),
+        };
+        pools
+            .home()
+            .submit(self.scope(), Command::Catalogue(unplace))
+            .await?;
+        pools.forget(self.project(), queue);
         Ok(())
     }
 

@@ -189,11 +189,16 @@ impl Action for QueueDelete {
         Guard::queue(rule, "DELETE", topics, &self.queue, "")
     }
 
+    /// A queue that lived on a pool leaves its place behind it (one at home has none).
     async fn run(self, on: &On<'_>) -> Result<(), ApiError> {
         let queue = self.queue.clone();
+        let (pool, _) = on.core.pools.locate(on.project(), &queue).await?;
         on.submit_done(Command::DeleteQueue { queue: self.queue })
             .await?;
-        on.unplace(&queue).await
+        match pool {
+            Some(_) => on.unplace(&queue).await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -166,10 +166,7 @@ pub fn pool_list(doc: &Value, for_update: bool) -> Result<Vec<String>, ApiError>
 
 /// A pool's or flavor's name, with the rules of queue names (`what`: "Pool" or "Flavor").
 pub fn name(raw: &str, what: &str) -> Result<QueueName, ApiError> {
-    let valid_chars = raw
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if raw.is_empty() || raw.len() > super::names::MAX_QUEUE_NAME_LEN || !valid_chars {
+    if !QueueName::well_formed(raw) {
         return Err(ApiError::InvalidRequest(format!(
             "{what} names may not be more than {} characters long, and may only contain \
              ASCII letters, digits, underscores, hyphens and periods.",

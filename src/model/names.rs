@@ -84,10 +84,7 @@ impl QueueName {
     /// Validates a queue name within a project (the project id length is checked here too,
     /// because Zaqar reports both as "Invalid queue identification").
     pub fn new(raw: &str, project: &ProjectId) -> Result<Self, ApiError> {
-        let valid_chars = raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        if raw.is_empty() || raw.len() > MAX_QUEUE_NAME_LEN || !valid_chars {
+        if !Self::well_formed(raw) {
             return Err(ApiError::InvalidQueueName(format!(
                 "Queue names may not be more than {MAX_QUEUE_NAME_LEN} characters long, and may \
                  only contain ASCII letters, digits, underscores, hyphens and periods."
@@ -104,6 +101,15 @@ impl QueueName {
     /// A name read back from storage or from an event (already validated when written).
     pub fn from_stored(raw: String) -> Self {
         QueueName(raw.into())
+    }
+
+    /// The naming rule (shared by pool and flavor names): 1 to 64 ASCII letters, digits,
+    /// underscores, hyphens and periods.
+    pub fn well_formed(raw: &str) -> bool {
+        let valid_chars = raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        !raw.is_empty() && raw.len() <= MAX_QUEUE_NAME_LEN && valid_chars
     }
 
     pub fn as_str(&self) -> &str {

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::{Services, Store, StoreOptions, StoreUrl};
 use crate::error::StoreError;
-use crate::events::{Envelope, Event};
+use crate::events::{Envelope, Event, PoolCreated, PoolUpdated};
 use crate::model::{ProjectId, QueueName};
 use crate::projections::catalogue::{Kind, Listing};
 
@@ -33,7 +33,7 @@ pub struct Pools {
     services: Services,
     /// Whether the catalogue has pools: without any, every queue lives at home.
     pooled: AtomicBool,
-    open: RwLock<HashMap<String, Store>>,
+    open: RwLock<HashMap<String, (String, Store)>>,
     places: RwLock<HashMap<(ProjectId, QueueName), Place>>,
     /// Told of each pool store this node opens, so that its background work starts.
     opened: mpsc::UnboundedSender<Store>,
@@ -108,7 +108,7 @@ impl Pools {
 
     /// The store of a pool, opened if this node has not opened it yet.
     pub async fn pool(&self, name: &str) -> Result<Store, StoreError> {
-        if let Some(store) = self.read_open().get(name) {
+        if let Some((_, store)) = self.read_open().get(name) {
             return Ok(store.clone());
         }
         let catalogue = ProjectId::catalogue();
@@ -128,9 +128,9 @@ impl Pools {
         let theirs = {
             let mut open = self.write_open();
             match open.get(name) {
-                Some(theirs) => Some(theirs.clone()),
+                Some((_, theirs)) => Some(theirs.clone()),
                 None => {
-                    open.insert(name.to_owned(), store.clone());
+                    open.insert(name.to_owned(), (pool.uri.clone(), store.clone()));
                     None
                 }
             }
@@ -251,7 +251,7 @@ impl Pools {
         let open = self.read_open();
         let mut pools: Vec<(Option<String>, Store)> = open
             .iter()
-            .map(|(name, store)| (Some(name.clone()), store.clone()))
+            .map(|(name, (_, store))| (Some(name.clone()), store.clone()))
             .collect();
         pools.sort_by(|a, b| a.0.cmp(&b.0));
         pools.insert(0, (None, self.home.clone()));
@@ -261,14 +261,21 @@ impl Pools {
     /// Keeps the pools and places current with an event of the node's own store.
     pub async fn follow(&self, env: &Envelope) {
         match &env.event {
-            Event::PoolCreated(_) | Event::PoolUpdated(_) => {
+            Event::PoolCreated(PoolCreated { pool }) | Event::PoolUpdated(PoolUpdated { pool }) => {
                 self.pooled.store(true, Ordering::Relaxed);
                 // A pool that may take queues now: the queues not yet created must be placed
                 // again rather than be kept at home.
                 self.write_places().retain(|_, place| *place != Place::Home);
-                // Its store is opened (again, if it moved) on first use.
-                let moved = self.write_open().remove(env.queue.as_str());
-                if let Some(store) = moved {
+                // A pool that moved to another store is opened again; any other change
+                // (weight, flavor, options) leaves its open store alone.
+                let moved = {
+                    let mut open = self.write_open();
+                    match open.get(env.queue.as_str()) {
+                        Some((uri, _)) if *uri != pool.uri => open.remove(env.queue.as_str()),
+                        _ => None,
+                    }
+                };
+                if let Some((_, store)) = moved {
                     store.close().await;
                 }
                 if let Err(e) = self.pool(env.queue.as_str()).await {
@@ -277,7 +284,7 @@ impl Pools {
             }
             Event::PoolDeleted(_) => {
                 let removed = self.write_open().remove(env.queue.as_str());
-                if let Some(store) = removed {
+                if let Some((_, store)) = removed {
                     store.close().await;
                 }
                 if self.read_open().is_empty() {
@@ -299,17 +306,17 @@ impl Pools {
 
     /// Closes every pool store (the node's own store is closed by its owner).
     pub async fn close(&self) {
-        let stores: Vec<Store> = self.write_open().drain().map(|(_, s)| s).collect();
+        let stores: Vec<Store> = self.write_open().drain().map(|(_, (_, s))| s).collect();
         for store in stores {
             store.close().await;
         }
     }
 
-    fn read_open(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Store>> {
+    fn read_open(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, (String, Store)>> {
         self.open.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_open(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Store>> {
+    fn write_open(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, (String, Store)>> {
         self.open.write().unwrap_or_else(|e| e.into_inner())
     }
 

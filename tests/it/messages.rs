@@ -847,30 +847,40 @@ async fn pop_leaves_messages_that_are_not_yet_due() {
 /// the post (the aim is under 50 ms; the bound is generous for a loaded host).
 const WOKEN_WITHIN: std::time::Duration = std::time::Duration::from_millis(1000);
 
+/// Sends `request` (a long poll on queue `polled`), checks that it waits, posts one message,
+/// and answers the response, how long after the post it came, and the message's id.
+async fn woken_by_a_post(
+    c: &common::Client,
+    request: impl std::future::Future<Output = common::Resp> + Send + 'static,
+) -> (common::Resp, std::time::Duration, String) {
+    let waiting = tokio::spawn(async move { (request.await, std::time::Instant::now()) });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a request that finds nothing with wait=10 waits"
+    );
+    let posted_at = std::time::Instant::now();
+    let id = c.post_one("polled", json!({"n": 1})).await;
+    let (r, answered_at) = waiting.await.expect("the waiting request");
+    let woken = answered_at.saturating_duration_since(posted_at);
+    assert!(woken < WOKEN_WITHIN, "woken {woken:?} after the post");
+    (r, woken, id)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_listing_answers_when_a_message_is_posted() {
     let server = TestServer::start().await;
     let c = server.client();
     c.create_queue("polled", &json!({})).await;
-    let waiting = {
-        let c = c.clone();
-        tokio::spawn(async move {
-            let r = c.get("/v2/queues/polled/messages?wait=10&echo=true").await;
-            (r, std::time::Instant::now())
-        })
+    let lister = c.clone();
+    let request = async move {
+        lister
+            .get("/v2/queues/polled/messages?wait=10&echo=true")
+            .await
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(
-        !waiting.is_finished(),
-        "an empty listing with wait=10 waits"
-    );
-    let posted_at = std::time::Instant::now();
-    let id = c.post_one("polled", json!({"n": 1})).await;
-    let (r, answered_at) = waiting.await.expect("the waiting request");
+    let (r, woken, id) = woken_by_a_post(&c, request).await;
     r.expect(200);
     assert_eq!(r.message_ids(), vec![id]);
-    let woken = answered_at.saturating_duration_since(posted_at);
-    assert!(woken < WOKEN_WITHIN, "woken {woken:?} after the post");
     println!("long polling: the listing answered {woken:?} after the post");
     server.shutdown().await;
 }
@@ -880,26 +890,16 @@ async fn a_waiting_claim_takes_the_message_posted_while_it_waits() {
     let server = TestServer::start().await;
     let c = server.client();
     c.create_queue("polled", &json!({})).await;
-    let waiting = {
-        let c = c.clone();
-        tokio::spawn(async move {
-            let r = c
-                .post("/v2/queues/polled/claims?wait=10", &json!({"ttl": 60}))
-                .await;
-            (r, std::time::Instant::now())
-        })
+    let claimer = c.clone();
+    let request = async move {
+        let body = json!({"ttl": 60});
+        claimer
+            .post("/v2/queues/polled/claims?wait=10", &body)
+            .await
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(
-        !waiting.is_finished(),
-        "a claim that finds nothing with wait=10 waits"
-    );
-    let posted_at = std::time::Instant::now();
-    let id = c.post_one("polled", json!({"n": 2})).await;
-    let (r, answered_at) = waiting.await.expect("the waiting claim");
+    let (r, _, id) = woken_by_a_post(&c, request).await;
     r.expect(201);
     assert_eq!(r.message_ids(), vec![id]);
-    assert!(answered_at.saturating_duration_since(posted_at) < WOKEN_WITHIN);
     server.shutdown().await;
 }
 

@@ -715,6 +715,11 @@ async fn dead_letters_and_pushes_follow_a_queue_to_its_pool() {
     )
     .await
     .expect(201);
+    // Changing the pool's weight leaves its open store, and the push's feed, as they are.
+    client
+        .patch("/v2/pools/second", &json!({"weight": 5}))
+        .await
+        .expect(200);
     ws.send(
         "message_post",
         json!({"queue_name": "pushed", "messages": [{"body": "hello", "ttl": 300}]}),

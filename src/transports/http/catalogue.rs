@@ -175,19 +175,9 @@ async fn update_flavor(
 ) -> Result<(Seq, Response), ApiError> {
     let name = name(&raw, "Flavor")?;
     let pools = pool_list(&decode::parse_json(&body)?, true)?;
-    let action = FlavorUpdate {
-        name: name.clone(),
-        pools: pools.clone(),
-    };
-    let answer = execute(&app, &ctx, action).await?;
-    let flavor = crate::actions::Flavor {
-        name: name.as_str().to_owned(),
-        pools,
-    };
-    Ok((
-        Seq(answer.seq),
-        render::json(StatusCode::OK, &views::flavor(&flavor)),
-    ))
+    let answer = execute(&app, &ctx, FlavorUpdate { name, pools }).await?;
+    let body = views::flavor(&answer.reply);
+    Ok((Seq(answer.seq), render::json(StatusCode::OK, &body)))
 }
 
 async fn delete_flavor(

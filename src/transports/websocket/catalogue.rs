@@ -127,12 +127,8 @@ pub fn flavor_create(f: &Frame<'_>) -> Result<Request, Refusal> {
 pub fn flavor_update(f: &Frame<'_>) -> Result<Request, Refusal> {
     let name = flavor_name(f)?;
     let pools = pools(f, true)?;
-    let shown = act::Flavor {
-        name: name.as_str().to_owned(),
-        pools: pools.clone(),
-    };
-    api(act::FlavorUpdate { name, pools }, move |(), _| {
-        (200, views::flavor(&shown))
+    api(act::FlavorUpdate { name, pools }, |flavor, _| {
+        (200, views::flavor(&flavor))
     })
 }
 
