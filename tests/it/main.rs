@@ -24,6 +24,7 @@ mod meta;
 mod metrics;
 mod notifications;
 mod notify_crash;
+mod pages;
 mod pools;
 mod postgres;
 mod queues;

@@ -11,6 +11,8 @@ mod error;
 mod extract;
 mod messages;
 mod meta;
+mod openapi;
+mod pages;
 mod query;
 mod queues;
 mod render;
@@ -62,6 +64,7 @@ pub fn router(
             get(crate::transports::websocket::upgrade).with_state(ws),
         )
         .route("/v2/events", get(audit::events))
+        .merge(pages::routes())
         .merge(queue_routes("/v2/queues", true))
         .merge(topics)
         .merge(match state.admin_mode {

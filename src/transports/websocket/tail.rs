@@ -73,7 +73,7 @@ impl Session {
             None,
             text("queue_name")?.as_deref(),
             text("types")?.as_deref(),
-            None,
+            text("since")?.as_deref(),
             None,
             &self.app.limits,
         )?;
