@@ -3,7 +3,8 @@
 //!
 //! A tour, following a request:
 //! - [`transports`] decode the wire (REST and WebSocket) into one of [`actions`]' types,
-//!   after [`auth`] has said who is asking;
+//!   after [`auth`] has said who is asking; the REST transport also serves the OpenAPI
+//!   document, its reference page and the web console (which speaks the WebSocket API);
 //! - [`actions`] validates and runs it against the core [`state`]: reads go to the read
 //!   models, writes become [`commands`];
 //! - [`commands`] decide, from the read models as the store's single writer sees them
