@@ -15,6 +15,7 @@ use crate::model::{Clock, Limits};
 use crate::state::Core;
 use crate::store::pools::Pools;
 use crate::store::{Services, Store, StoreOptions, StoreUrl};
+use crate::transports::listener::{self, ConnectionLimits};
 use crate::transports::websocket::{self, WsSettings};
 
 /// Everything needed to open a server.
@@ -41,6 +42,9 @@ pub struct Settings {
     /// Cross-origin requests from browsers (`None`: no CORS headers, as Zaqar without
     /// `allowed_origin`).
     pub cors: Option<crate::transports::http::CorsSettings>,
+    /// How many connections each listener holds, and how long and large request headers
+    /// may be.
+    pub connections: ConnectionLimits,
 }
 
 /// An opened server, ready to serve on a listener.
@@ -52,6 +56,7 @@ pub struct Server {
     opened_pools: tokio::sync::mpsc::UnboundedReceiver<Store>,
     websocket: Arc<WsSettings>,
     cors: Option<crate::transports::http::CorsSettings>,
+    connections: ConnectionLimits,
     sweep_interval: Duration,
     event_retention: Option<Duration>,
     notify: Option<crate::notify::NotifySettings>,
@@ -104,6 +109,7 @@ impl Server {
             },
             websocket: Arc::new(settings.websocket.clone()),
             cors: settings.cors.clone(),
+            connections: settings.connections.clone(),
             sweep_interval: settings.sweep_interval,
             event_retention: settings.event_retention,
             notify: settings.notify.clone(),
@@ -176,13 +182,15 @@ impl Server {
         let ws_server = websocket.map(|listener| {
             let router = websocket::router(self.state.clone(), self.websocket.clone());
             let mut stopped = stopped.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.changed().await;
-                    })
-                    .await
-            })
+            let shutdown = async move {
+                let _ = stopped.changed().await;
+            };
+            tokio::spawn(listener::serve(
+                listener,
+                router,
+                self.connections.clone(),
+                shutdown,
+            ))
         });
         let router = crate::transports::http::router(
             self.state.clone(),
@@ -195,9 +203,7 @@ impl Server {
             // Long polls answer now, so that in-flight requests end promptly.
             let _ = stopping.send(true);
         };
-        let served = axum::serve(http, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = listener::serve(http, router, self.connections.clone(), shutdown).await;
         let _ = stop.send(true);
         if let Some(server) = ws_server {
             match server.await {

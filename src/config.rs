@@ -211,6 +211,21 @@ pub struct ServeArgs {
     /// Seconds without any frame from a client after which its connection is closed.
     #[arg(long, env = "CAIRN_WEBSOCKET_IDLE_TIMEOUT", default_value_t = 600)]
     pub websocket_idle_timeout: u64,
+    /// Most HTTP connections open at once on each listener; one more is answered 503 and
+    /// closed. A WebSocket connection leaves this count once upgraded.
+    #[arg(long, env = "CAIRN_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Longest wait for a request's whole header, and for the next request on an idle
+    /// kept-alive connection (`30s`, `1m`); a slower client is disconnected.
+    #[arg(long, env = "CAIRN_HEADER_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub header_timeout: std::time::Duration,
+    /// Largest request header section (bytes, at least 8192); larger ones are answered 431.
+    #[arg(long, env = "CAIRN_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
+    /// Most WebSocket connections acting in one project at once; a frame for a project
+    /// beyond it is answered 429.
+    #[arg(long, env = "CAIRN_WEBSOCKET_MAX_PER_PROJECT", default_value_t = 1000)]
+    pub websocket_max_per_project: usize,
     /// Deliver no notifications: subscriptions are stored, and only WebSocket push
     /// subscriptions are sent messages.
     #[arg(long, env = "CAIRN_NO_NOTIFY")]
@@ -370,6 +385,19 @@ impl ServeArgs {
             send_queue: self.websocket_send_queue.max(1),
             ping_interval: std::time::Duration::from_secs(self.websocket_ping_interval.max(1)),
             idle_timeout: std::time::Duration::from_secs(self.websocket_idle_timeout.max(1)),
+            max_per_project: self.websocket_max_per_project.max(1),
+            seats: Default::default(),
+        }
+    }
+
+    /// The limits of each listener's connections.
+    pub fn connections(&self) -> crate::transports::listener::ConnectionLimits {
+        crate::transports::listener::ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: self.header_timeout.max(std::time::Duration::from_secs(1)),
+            max_header_bytes: self
+                .max_header_bytes
+                .max(crate::transports::listener::MIN_HEADER_BYTES),
         }
     }
 

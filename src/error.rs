@@ -85,6 +85,10 @@ pub enum ApiError {
     /// The store failed; the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A quota of the node (queues per project, messages per queue) would be exceeded; not
+    /// a Zaqar error, as Zaqar has no quotas.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
 }
 
 impl ApiError {
@@ -109,7 +113,8 @@ impl ApiError {
             | ApiError::InUse(_)
             | ApiError::Forbidden
             | ApiError::ProjectMismatch
-            | ApiError::SignatureRejected => 403,
+            | ApiError::SignatureRejected
+            | ApiError::QuotaExceeded(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::NotAcceptable => 406,
             ApiError::Conflict(_) => 409,
@@ -143,6 +148,7 @@ impl ApiError {
             ApiError::Unauthenticated { .. } => "Unauthorized",
             ApiError::SignatureRejected => "Not authentified",
             ApiError::Unavailable(_) => "Service temporarily unavailable",
+            ApiError::QuotaExceeded(_) => "Quota exceeded",
         }
     }
 
@@ -163,6 +169,7 @@ impl ApiError {
             | ApiError::Conflict(d)
             | ApiError::UnsupportedMediaType(d)
             | ApiError::Unavailable(d)
+            | ApiError::QuotaExceeded(d)
             | ApiError::Unauthenticated { description: d, .. } => Some(d),
             _ => None,
         }

@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         cors: args.cors(),
         kafka: args.kafka(),
         admin_mode: args.admin_mode,
+        connections: args.connections(),
     };
     match &settings.auth.keystone {
         None => tracing::warn!(

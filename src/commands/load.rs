@@ -14,6 +14,20 @@ use crate::projections::ReadModel;
 /// Most expired messages (and claims, and subscriptions) one sweep records.
 pub const SWEEP_BATCH: i64 = 1000;
 
+/// Whether the project may hold one more queue (counted only when a quota is set and the
+/// queue is new).
+async fn quota_for_new_queue<R: ReadModel>(
+    c: &mut R,
+    limits: &Limits,
+    project: &ProjectId,
+    exists: bool,
+) -> Result<Result<(), ApiError>, StoreError> {
+    if exists || limits.max_queues_per_project <= 0 {
+        return Ok(Ok(()));
+    }
+    Ok(limits.queue_quota(c.queue_count(project).await?))
+}
+
 /// Loads what the command needs from the read models and lets its subject decide. The outer
 /// error is a storage failure; the inner one the command's rejection.
 pub async fn decide<R: ReadModel>(
@@ -27,7 +41,10 @@ pub async fn decide<R: ReadModel>(
     Ok(match command {
         Command::CreateQueue { queue, metadata } => {
             let exists = c.queue_state(p, queue).await?.is_some();
-            Ok(commands::queue::create(exists, p, queue, metadata))
+            match quota_for_new_queue(c, limits, p, exists).await? {
+                Err(e) => Err(e),
+                Ok(()) => Ok(commands::queue::create(exists, p, queue, metadata)),
+            }
         }
         Command::UpdateQueue { queue, ops } => {
             let state = c.queue_state(p, queue).await?;
@@ -53,7 +70,14 @@ pub async fn decide<R: ReadModel>(
         }
         Command::PostMessages(cmd) => {
             let state = c.queue_state(p, &cmd.queue).await?;
-            commands::message::post(state.as_ref(), p, cmd, now, limits)
+            let depth = match (state.is_some(), limits.max_messages_per_queue > 0) {
+                (true, true) => c.live_messages(p, &cmd.queue, now).await?,
+                _ => 0,
+            };
+            quota_for_new_queue(c, limits, p, state.is_some())
+                .await?
+                .and_then(|()| limits.message_quota(depth, cmd.messages.len()))
+                .and_then(|()| commands::message::post(state.as_ref(), p, cmd, now, limits))
         }
         Command::DeleteMessage(cmd) => delete_one(c, p, cmd, now).await?,
         Command::DeleteMessages(cmd) => {

@@ -109,6 +109,27 @@ pub struct Limits {
     #[arg(long, env = "CAIRN_NOTIFY_ALLOW_HOSTS", value_delimiter = ',')]
     #[serde(default)]
     pub notify_allow_hosts: Vec<String>,
+    /// Most REST requests served at once (long polls included); one more is answered 503
+    /// at once rather than queued.
+    #[arg(long, env = "CAIRN_MAX_CONCURRENT_REQUESTS", default_value_t = 4096)]
+    #[serde(default = "default_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+    /// Most queues one project may hold (its topics are counted apart, against the same
+    /// limit); 0: no limit (as in Zaqar). A queue beyond it, created by PUT or by a first
+    /// post, is refused with 403.
+    #[arg(long, env = "CAIRN_MAX_QUEUES_PER_PROJECT", default_value_t = 0)]
+    #[serde(default)]
+    pub max_queues_per_project: i64,
+    /// Most unexpired messages one queue may hold; 0: no limit (as in Zaqar). A post that
+    /// would go beyond it is refused whole with 403. Messages moved by dead-lettering are
+    /// not refused.
+    #[arg(long, env = "CAIRN_MAX_MESSAGES_PER_QUEUE", default_value_t = 0)]
+    #[serde(default)]
+    pub max_messages_per_queue: i64,
+}
+
+fn default_concurrent_requests() -> usize {
+    4096
 }
 
 impl Default for Limits {
@@ -140,7 +161,35 @@ impl Default for Limits {
             enable_checksum: false,
             require_confirmation: false,
             notify_allow_hosts: Vec::new(),
+            max_concurrent_requests: default_concurrent_requests(),
+            max_queues_per_project: 0,
+            max_messages_per_queue: 0,
         }
+    }
+}
+
+impl Limits {
+    /// Whether a project holding `existing` queues may create one more.
+    pub fn queue_quota(&self, existing: i64) -> Result<(), ApiError> {
+        let max = self.max_queues_per_project;
+        if max > 0 && existing >= max {
+            return Err(ApiError::QuotaExceeded(format!(
+                "The project holds {existing} queues; this server allows at most {max}."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether a queue holding `depth` unexpired messages may take `adding` more.
+    pub fn message_quota(&self, depth: i64, adding: usize) -> Result<(), ApiError> {
+        let max = self.max_messages_per_queue;
+        if max > 0 && depth.saturating_add(adding as i64) > max {
+            return Err(ApiError::QuotaExceeded(format!(
+                "The queue holds {depth} messages and {adding} more would pass the \
+                 {max} this server allows in one queue."
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -52,6 +52,15 @@ pub trait ReadModel {
         project: &ProjectId,
         queue: &QueueName,
     ) -> Result<Option<QueueState>, StoreError>;
+    /// How many queues the project holds.
+    async fn queue_count(&mut self, project: &ProjectId) -> Result<i64, StoreError>;
+    /// How many unexpired messages the queue holds.
+    async fn live_messages(
+        &mut self,
+        project: &ProjectId,
+        queue: &QueueName,
+        now: Timestamp,
+    ) -> Result<i64, StoreError>;
     /// Whether the queue holds any message rows at all.
     async fn has_messages(
         &mut self,
@@ -151,6 +160,19 @@ macro_rules! read_model {
                 queue: &QueueName,
             ) -> Result<Option<$crate::projections::QueueState>, StoreError> {
                 queues::state(self, project, queue)$($await)*
+            }
+
+            async fn queue_count(&mut self, project: &ProjectId) -> Result<i64, StoreError> {
+                queues::count(self, project)$($await)*
+            }
+
+            async fn live_messages(
+                &mut self,
+                project: &ProjectId,
+                queue: &QueueName,
+                now: Timestamp,
+            ) -> Result<i64, StoreError> {
+                messages::live_count(self, project, queue, now)$($await)*
             }
 
             async fn has_messages(

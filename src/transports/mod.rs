@@ -3,5 +3,6 @@
 //! holds the JSON shapes both transports share.
 
 pub mod http;
+pub mod listener;
 pub mod views;
 pub mod websocket;

@@ -2,6 +2,7 @@
 //! with the right status and a Zaqar error body (`title` and `description`), never a 500.
 
 use crate::common;
+use crate::common::ws::{Codec, WsClient};
 use crate::common::{Client, TestServer};
 use cairn::model::Limits;
 use reqwest::Method;
@@ -1039,5 +1040,96 @@ async fn odd_requests_never_cause_a_server_error() {
     c.get(&format!("/v2/queues/q/messages/{fresh}"))
         .await
         .expect(200);
+    server.shutdown().await;
+}
+
+// ---- quotas (beyond Zaqar: off by default) -----------------------------------------------------
+
+const QUOTA: &str = "Quota exceeded";
+
+fn messages(n: usize) -> serde_json::Value {
+    json!({"messages": (0..n).map(|i| json!({"body": i, "ttl": 600})).collect::<Vec<_>>()})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_holds_at_most_its_queue_quota() {
+    let limits = Limits {
+        max_queues_per_project: 2,
+        ..Limits::default()
+    };
+    let server = TestServer::with_limits(limits).await;
+    let c = server.client();
+    c.put_empty("/v2/queues/one").await.expect(201);
+    c.post("/v2/queues/two/messages", &messages(1))
+        .await
+        .expect(201);
+
+    let r = c.put_empty("/v2/queues/three").await;
+    r.expect_error(403, QUOTA);
+    assert!(r.description().contains("at most 2"), "{}", r.description());
+    // A first post to a new queue is refused too, and nothing of it is stored.
+    c.post("/v2/queues/three/messages", &messages(1))
+        .await
+        .expect_error(403, QUOTA);
+    c.head("/v2/queues/three").await.expect(404);
+    // The queues it holds still work; another project has its own quota.
+    c.put_empty("/v2/queues/one").await.expect(204);
+    c.post("/v2/queues/one/messages", &messages(1))
+        .await
+        .expect(201);
+    server
+        .client()
+        .put_empty("/v2/queues/three")
+        .await
+        .expect(201);
+    // Deleting a queue makes room.
+    c.delete("/v2/queues/one").await.expect(204);
+    c.put_empty("/v2/queues/three").await.expect(201);
+    // Over WebSocket too.
+    let mut ws = WsClient::connect(&server, Codec::Json, &c.client_id, &c.project).await;
+    let refused = ws.send("queue_create", json!({"queue_name": "four"})).await;
+    refused.expect_error(403);
+    assert!(refused.error().contains("at most 2"), "{}", refused.error());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_holds_at_most_its_message_quota() {
+    let limits = Limits {
+        max_messages_per_queue: 5,
+        ..Limits::default()
+    };
+    let server = TestServer::with_limits(limits).await;
+    let c = server.client();
+    c.post("/v2/queues/q/messages", &messages(3))
+        .await
+        .expect(201);
+
+    // A batch that would pass the quota is refused whole.
+    let r = c.post("/v2/queues/q/messages", &messages(3)).await;
+    r.expect_error(403, QUOTA);
+    assert!(r.description().contains("5"), "{}", r.description());
+    let stats = c.get("/v2/queues/q/stats").await;
+    assert_eq!(stats.body["messages"]["total"], 3);
+    c.post("/v2/queues/q/messages", &messages(2))
+        .await
+        .expect(201);
+    c.post("/v2/queues/q/messages", &messages(1))
+        .await
+        .expect_error(403, QUOTA);
+    // Consuming makes room; other queues have their own.
+    let popped = c.delete("/v2/queues/q/messages?pop=2").await;
+    popped.expect(200);
+    c.post("/v2/queues/q/messages", &messages(2))
+        .await
+        .expect(201);
+    c.post("/v2/queues/other/messages", &messages(5))
+        .await
+        .expect(201);
+    // Expired messages no longer count.
+    server.advance(601);
+    c.post("/v2/queues/q/messages", &messages(5))
+        .await
+        .expect(201);
     server.shutdown().await;
 }

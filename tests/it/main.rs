@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod bench_smoke;
 mod claims;
+mod connections;
 mod expiry;
 mod kafka;
 mod kafka_broker;

@@ -276,6 +276,24 @@ pub async fn held_by(
         .collect())
 }
 
+/// How many unexpired messages a queue holds.
+pub async fn live_count(
+    conn: &mut PgConnection,
+    project: &ProjectId,
+    queue: &QueueName,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) FROM messages WHERE project = $1 AND queue = $2 AND expires_at > $3",
+    )
+    .bind(project.as_str())
+    .bind(queue.as_str())
+    .bind(now.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// Message counts and the oldest/newest message of a queue.
 pub async fn stats(
     conn: &mut PgConnection,

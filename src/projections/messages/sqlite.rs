@@ -180,6 +180,22 @@ pub fn held_by(
     Ok(out)
 }
 
+/// How many unexpired messages a queue holds.
+pub fn live_count(
+    conn: &Connection,
+    project: &ProjectId,
+    queue: &QueueName,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM messages WHERE project = ?1 AND queue = ?2 AND expires_at > ?3",
+        )?
+        .query_row(params![project.as_str(), queue.as_str(), now.0], |r| {
+            r.get(0)
+        })?)
+}
+
 /// Message counts and the oldest/newest message of a queue.
 pub fn stats(
     conn: &Connection,

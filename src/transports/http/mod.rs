@@ -27,6 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::actions::{execute, Action, Context};
@@ -53,6 +54,7 @@ pub fn router(
         core: state.clone(),
         settings: websocket,
     };
+    let admission = Arc::new(Semaphore::new(state.limits.max_concurrent_requests.max(1)));
     let router = Router::new()
         .route("/", get(meta::versions))
         .route("/v2", get(meta::home))
@@ -73,6 +75,7 @@ pub fn router(
         })
         .fallback(not_found)
         .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(admission, admit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -204,6 +207,19 @@ async fn request_context(State(app): State<Core>, mut req: Request, next: Next) 
         started.elapsed(),
     );
     response
+}
+
+/// Serves a request if fewer than `max_concurrent_requests` are being served, and answers
+/// 503 at once otherwise: under overload, refusing quickly keeps the requests in progress
+/// fast, where a queue would make every one of them slow.
+async fn admit(State(admission): State<Arc<Semaphore>>, req: Request, next: Next) -> Response {
+    match admission.try_acquire() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => ApiError::Unavailable(
+            "The server is serving as many requests as it allows at once.".into(),
+        )
+        .into_response(),
+    }
 }
 
 /// The log position a write produced, sent as `X-Cairn-Sequence`.

@@ -15,6 +15,7 @@ mod error;
 mod protocol;
 mod render;
 mod request;
+mod seats;
 mod tail;
 
 use std::collections::HashMap;
@@ -53,6 +54,10 @@ pub struct WsSettings {
     pub ping_interval: Duration,
     /// A connection with no frame from the client for this long is closed.
     pub idle_timeout: Duration,
+    /// Most connections acting in one project at once (across the node's listeners).
+    pub max_per_project: usize,
+    /// The seats taken by project, shared by every connection of the node.
+    pub seats: Arc<seats::SeatBook>,
 }
 
 impl Default for WsSettings {
@@ -62,6 +67,8 @@ impl Default for WsSettings {
             send_queue: 1024,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
+            max_per_project: 1000,
+            seats: Arc::default(),
         }
     }
 }
@@ -130,6 +137,9 @@ struct Session {
     connection: String,
     /// The live tail of the project's events, if one was asked for.
     tail: Option<Tail>,
+    /// The projects this connection has acted in, each holding one of its seats.
+    seats: Vec<seats::Seat>,
+    settings: Arc<WsSettings>,
 }
 
 async fn session(socket: WebSocket, endpoint: Endpoint) {
@@ -169,6 +179,8 @@ async fn run_session(socket: WebSocket, endpoint: Endpoint, connection: String) 
         push_codec: Codec::Json,
         connection,
         tail: None,
+        seats: Vec::new(),
+        settings: settings.clone(),
     };
     let mut ping = tokio::time::interval(settings.ping_interval);
     ping.tick().await;
@@ -322,6 +334,27 @@ impl Session {
     }
 
     /// Authenticates the frame, decodes the action and runs it.
+    /// Takes this connection's seat in `project`, the first time it acts there.
+    fn seat(&mut self, project: &ProjectId) -> Result<(), Rejection> {
+        if self.seats.iter().any(|s| s.project() == project) {
+            return Ok(());
+        }
+        let max = self.settings.max_per_project;
+        match seats::SeatBook::take(&self.settings.seats, project, max) {
+            Some(seat) => {
+                self.seats.push(seat);
+                Ok(())
+            }
+            None => Err(Rejection::new(
+                429,
+                format!(
+                    "The project has {max} WebSocket connections open, its limit. Close one, \
+                     or try again later."
+                ),
+            )),
+        }
+    }
+
     async fn run(
         &mut self,
         envelope: &protocol::Envelope,
@@ -355,6 +388,7 @@ impl Session {
             }
             _ => ProjectId::new(header_project)?,
         };
+        self.seat(&project)?;
         let now = self.app.clock.now();
         if envelope.action == "event_subscribe" {
             let principal = self

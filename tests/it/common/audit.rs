@@ -309,6 +309,7 @@ impl Inspector {
             cors: None,
             kafka: None,
             admin_mode: false,
+            connections: Default::default(),
         };
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await

@@ -119,6 +119,7 @@ impl TestServer {
             cors: None,
             kafka: None,
             admin_mode: false,
+            connections: Default::default(),
         };
         TestServer::launch(dir, settings, clock).await
     }
@@ -149,6 +150,7 @@ impl TestServer {
             cors: None,
             kafka: None,
             admin_mode: false,
+            connections: Default::default(),
         };
         adjust(&mut settings);
         TestServer::launch(dir, settings, clock).await
