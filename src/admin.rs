@@ -56,7 +56,7 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     anyhow::ensure!(path.exists(), "no store at {}", path.display());
     let summary = match &args.into {
-        None => rebuild::in_place(&path, &mut progress).await?,
+        None => rebuild::in_place_windowed(&path, args.window, &mut progress).await?,
         Some(dir) => {
             let until = match args.until {
                 None => Until::End,

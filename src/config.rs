@@ -125,6 +125,11 @@ pub struct ReplayArgs {
     /// A librdkafka setting for reading from Kafka, `key=value` (repeatable).
     #[arg(long = "kafka-option", value_parser = crate::kafka::parse_option, requires = "from")]
     pub kafka_options: Vec<(String, String)>,
+    /// SQLite, in place: rows folded in memory before they are written out and committed
+    /// (fewer: less memory, more commits). An interrupted replay is finished at the next
+    /// start of the store.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub window: usize,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,

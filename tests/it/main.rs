@@ -16,6 +16,7 @@ mod bench_smoke;
 mod claims;
 mod connections;
 mod expiry;
+mod faults;
 mod kafka;
 mod kafka_broker;
 mod layering;

@@ -48,6 +48,10 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Corrupt(format!("cannot create {dir:?}: {e}")))?;
         }
         migrate(path, true, options.sync_full).await?;
+        let path_owned = path.to_path_buf();
+        tokio::task::spawn_blocking(move || rebuild::catch_up(&path_owned))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("catching up the read models: {e}")))??;
         let conn = connect_writer(path, options.sync_full)?;
         let next_seq = log::head(&conn)? + 1;
         let readers = readers::Readers::new(path, options.readers as usize);

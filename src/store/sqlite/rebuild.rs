@@ -236,6 +236,17 @@ fn fold_chunks(
 /// Rebuilds the read models of the store at `path` in place from its whole log. The server
 /// must not be running on it.
 pub async fn in_place(path: &Path, progress: &mut dyn Progress) -> Result<Summary, StoreError> {
+    in_place_windowed(path, DEFAULT_ENTRIES, progress).await
+}
+
+/// [`in_place`], writing out and committing every `window_entries` rows (fewer: less
+/// memory, more commits). A replay interrupted between two commits is finished by the next
+/// start of the store ([`catch_up`]).
+pub async fn in_place_windowed(
+    path: &Path,
+    window_entries: usize,
+    progress: &mut dyn Progress,
+) -> Result<Summary, StoreError> {
     let started = Instant::now();
     let conn = migrated(path, false).await?;
     let last = log::head(&conn)?;
@@ -260,7 +271,7 @@ pub async fn in_place(path: &Path, progress: &mut dyn Progress) -> Result<Summar
         from,
         last,
         snapshot == 0,
-        DEFAULT_ENTRIES,
+        window_entries.max(1),
         progress,
     )?;
     Ok(Summary {
@@ -268,6 +279,42 @@ pub async fn in_place(path: &Path, progress: &mut dyn Progress) -> Result<Summar
         last_seq: last,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Folds into the read models of the store at `path` whatever the log holds beyond their
+/// checkpoint, and returns how many events that was. Every commit moves the checkpoint with
+/// the log, so it lags only after a replay in place was interrupted (its windows commit one
+/// by one): the next start finishes that replay here, before serving. The server must not
+/// be running on the store.
+pub fn catch_up(path: &Path) -> Result<u64, StoreError> {
+    let conn = super::connect_writer(path, false)?;
+    let head = log::head(&conn)?;
+    let folded: i64 = conn
+        .query_row(
+            "SELECT seq FROM projection_checkpoints WHERE name = ?1",
+            [views::CHECKPOINT],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    drop(conn);
+    if folded >= head {
+        return Ok(0);
+    }
+    tracing::warn!(
+        folded,
+        head,
+        "the read models lag the log (an interrupted replay); folding the rest"
+    );
+    fold(
+        path,
+        path,
+        folded,
+        head,
+        false,
+        DEFAULT_ENTRIES,
+        &mut crate::store::Quiet,
+    )
 }
 
 /// Builds a new store at `into` holding the log of `path` up to `until` and the read models
