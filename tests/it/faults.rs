@@ -223,3 +223,50 @@ fn lagging(data: &Path) -> bool {
         .expect("the checkpoint");
     folded < head
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_while_it_prunes_its_log_restarts_consistent() {
+    let dir = tempfile::tempdir().expect("a data directory");
+    let data = dir.path().to_path_buf();
+    let args = [
+        "--data-dir",
+        path_str(&data),
+        "--event-retention",
+        "1s",
+        "--sweep-interval",
+        "1",
+    ];
+    let mut counts = [0usize; 3];
+    // Each cycle posts for a while, during which the sweeper snapshots the read models and
+    // prunes the log every second, and is then killed at a moment unrelated to the prunes.
+    for (cycle, millis) in [1_300u64, 2_100, 1_700, 2_600].into_iter().enumerate() {
+        let cairn = Cairn::start(&args).await;
+        let c = Client::new(&cairn.base, &new_uuid(), "pruned");
+        let until = std::time::Instant::now() + Duration::from_millis(millis);
+        let mut round = cycle * 100_000;
+        while std::time::Instant::now() < until {
+            let q = round % 3;
+            c.post(&format!("/v2/queues/q{q}/messages"), &batch(round))
+                .await
+                .expect(201);
+            counts[q] += 10;
+            round += 1;
+        }
+        cairn.kill();
+        assert_exit(&cairn_verify(&data), 0, "verify after a kill while pruning");
+    }
+    let conn = rusqlite::Connection::open(data.join("cairn.db")).expect("the store opens");
+    let horizon: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(value), 0) FROM log_meta WHERE key = 'horizon'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the horizon");
+    drop(conn);
+    assert!(horizon > 0, "the log was pruned meanwhile");
+    let cairn = Cairn::start(&args).await;
+    let c = Client::new(&cairn.base, &new_uuid(), "pruned");
+    assert_counts(&c, counts, "after kills while pruning").await;
+    cairn.kill();
+}

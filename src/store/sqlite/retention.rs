@@ -170,6 +170,12 @@ fn write_snapshot(conn: &Connection, path: &Path, horizon: i64) -> Result<(), St
     copied?;
     std::fs::rename(&partial, path)
         .map_err(|e| StoreError::Corrupt(format!("cannot move the snapshot in place: {e}")))?;
+    // The log is pruned only after this: the new name must survive a power loss too.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::Corrupt(format!("cannot sync the snapshot folder: {e}")))?;
+    }
     Ok(())
 }
 
