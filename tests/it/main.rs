@@ -17,6 +17,7 @@ mod claims;
 mod connections;
 mod expiry;
 mod faults;
+mod interleavings;
 mod kafka;
 mod kafka_broker;
 mod layering;
