@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::common::audit::{assert_exit, cairn_verify, path_str};
 use crate::common::process::Cairn;
-use crate::common::{new_uuid, Client};
+use crate::common::{last_segment, new_uuid, Client};
 
 /// A tmpfs of `megabytes` mounted on a fresh folder, unmounted when dropped.
 struct SmallDisk {
@@ -86,7 +86,7 @@ async fn a_full_disk_refuses_writes_with_503_and_the_node_recovers_when_space_re
                     .as_array()
                     .expect("resources")
                     .iter()
-                    .map(|h| h.as_str().unwrap().rsplit('/').next().unwrap().to_owned()),
+                    .map(|h| last_segment(h.as_str().unwrap()).to_owned()),
             ),
             _ => {
                 refused = Some(r);

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::common::audit::Rng;
 use crate::common::ws::{Codec, WsClient};
-use crate::common::{Client, TestServer};
+use crate::common::{last_segment, Client, TestServer};
 
 const QUEUE: &str = "mixed";
 /// Messages live longer than any run's clock advances, so only claims expire.
@@ -77,21 +77,7 @@ async fn post(via: Via<'_>, n: usize, step: usize) -> Vec<String> {
         .map(|i| json!({"body": {"step": step, "i": i}, "ttl": MESSAGE_TTL}))
         .collect();
     match via {
-        Via::Rest(c) => {
-            let r = c
-                .post(
-                    &format!("/v2/queues/{QUEUE}/messages"),
-                    &json!({"messages": messages}),
-                )
-                .await;
-            r.expect(201);
-            r.body["resources"]
-                .as_array()
-                .expect("resources")
-                .iter()
-                .map(|h| h.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
-                .collect()
-        }
+        Via::Rest(c) => c.post_messages(QUEUE, &messages).await,
         Via::Ws(ws) => {
             let r = ws
                 .send(
@@ -124,7 +110,7 @@ async fn claim(via: Via<'_>, limit: i64, ttl: i64) -> Option<(String, Vec<String
                 return None;
             }
             r.expect(201);
-            let claim = r.location().rsplit('/').next().unwrap().to_owned();
+            let claim = last_segment(r.location()).to_owned();
             Some((claim, ids_of(r.messages())))
         }
         Via::Ws(ws) => {

@@ -281,6 +281,18 @@ pub async fn in_place_windowed(
     })
 }
 
+/// How far the log is folded into the read models (their checkpoint; 0: not at all).
+fn folded_to(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq FROM projection_checkpoints WHERE name = ?1",
+            [views::CHECKPOINT],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
 /// Folds into the read models of the store at `path` whatever the log holds beyond their
 /// checkpoint, and returns how many events that was. Every commit moves the checkpoint with
 /// the log, so it lags only after a replay in place was interrupted (its windows commit one
@@ -289,14 +301,7 @@ pub async fn in_place_windowed(
 pub fn catch_up(path: &Path) -> Result<u64, StoreError> {
     let conn = super::connect_writer(path, false)?;
     let head = log::head(&conn)?;
-    let folded: i64 = conn
-        .query_row(
-            "SELECT seq FROM projection_checkpoints WHERE name = ?1",
-            [views::CHECKPOINT],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
+    let folded = folded_to(&conn)?;
     drop(conn);
     if folded >= head {
         return Ok(0);
@@ -503,14 +508,7 @@ pub async fn verify_in_windows(
     )?;
     // One read transaction: the log and the read models are compared as of one instant.
     let reading = Transaction::new_unchecked(&live, TransactionBehavior::Deferred)?;
-    let last: i64 = live
-        .query_row(
-            "SELECT seq FROM projection_checkpoints WHERE name = ?1",
-            [views::CHECKPOINT],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
+    let last = folded_to(&live)?;
     let snapshot = retention::meta(&live, "snapshot")?;
     progress.total(count(snapshot, last));
     let from = retention::restore(&target, path, snapshot)?;
