@@ -614,6 +614,117 @@ async fn a_database_outage_gives_503_and_the_node_recovers() {
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restarted_under_load_loses_nothing_acknowledged() {
+    // A server of the test's own, so that crashing it cuts no other test.
+    let cluster = common::pg_cluster::PgCluster::start();
+    let server = node(&cluster.url()).await;
+    let c = server.client();
+    c.create_queue("load", &json!({})).await;
+
+    // Four producers post until told to stop; each keeps the bodies acknowledged with 201.
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let producers: Vec<_> = (0..4)
+        .map(|p| {
+            let (c, stop, refused) = (c.clone(), stop.clone(), refused.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let body = json!({"p": p, "n": n});
+                    let r = c
+                        .post(
+                            "/v2/queues/load/messages",
+                            &json!({"messages": [{"body": body}]}),
+                        )
+                        .await;
+                    match r.status {
+                        201 => acknowledged.push(body),
+                        503 => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        _ => panic!("a post answered {r:?}"),
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The crash and restart block; they run beside the producers' runtime threads.
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.crash();
+        std::thread::sleep(Duration::from_secs(1));
+        cluster.start_again();
+        cluster
+    })
+    .await
+    .expect("the cluster restarts");
+    // The node recovers by itself: posts succeed again without a restart of Cairn.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = c
+            .post(
+                "/v2/queues/load/messages",
+                &json!({"messages": [{"body": "probe"}]}),
+            )
+            .await;
+        if r.status == 201 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{r:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the node did not recover in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for producer in producers {
+        acknowledged.extend(producer.await.expect("a producer ends"));
+    }
+    assert!(
+        refused.load(Ordering::Relaxed) > 0,
+        "no post saw the database down: the crash missed the load"
+    );
+
+    // Every acknowledged message is there (a post whose answer was lost may be there too).
+    let mut stored = HashSet::new();
+    let mut next = Some("/v2/queues/load/messages?echo=true&limit=20".to_owned());
+    while let Some(page) = next {
+        let r = c.get(&page).await;
+        if r.status == 204 {
+            break;
+        }
+        r.expect(200);
+        if r.messages().is_empty() {
+            break;
+        }
+        stored.extend(r.messages().iter().map(|m| m["body"].to_string()));
+        next = r.next_link();
+    }
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|b| !stored.contains(&b.to_string()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged messages lost, e.g. {:?}",
+        lost.len(),
+        acknowledged.len(),
+        lost.first()
+    );
+    server.shutdown().await;
+    verify(&cluster.url());
+}
+
 /// A new database on the test server; its URL.
 async fn new_database() -> (String, String) {
     use sqlx::Connection as _;

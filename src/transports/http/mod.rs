@@ -13,7 +13,7 @@ mod messages;
 mod meta;
 mod openapi;
 mod pages;
-mod query;
+pub mod query;
 mod queues;
 mod render;
 mod subscriptions;

@@ -10,11 +10,11 @@
 //! clear reason, never buffered without limit.
 
 mod catalogue;
-mod dispatch;
+pub mod dispatch;
 mod error;
-mod protocol;
+pub mod protocol;
 mod render;
-mod request;
+pub mod request;
 mod seats;
 mod tail;
 

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod kafka;
 pub mod keystone;
+pub mod pg_cluster;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
