@@ -47,6 +47,28 @@ pub struct Settings {
     pub connections: ConnectionLimits,
 }
 
+impl Settings {
+    /// A node on `store` with the defaults and nothing optional: Zaqar's limits, no
+    /// notification delivery, authentication, Kafka, CORS, admin API or log retention,
+    /// sweeps every `sweep_interval`. Callers change what they need.
+    pub fn on_store(store: StoreUrl, sweep_interval: Duration) -> Settings {
+        Settings {
+            store,
+            store_options: StoreOptions::default(),
+            limits: Limits::default(),
+            sweep_interval,
+            websocket: WsSettings::default(),
+            event_retention: None,
+            notify: None,
+            auth: Default::default(),
+            kafka: None,
+            admin_mode: false,
+            cors: None,
+            connections: Default::default(),
+        }
+    }
+}
+
 /// An opened server, ready to serve on a listener.
 pub struct Server {
     state: Core,

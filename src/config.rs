@@ -290,6 +290,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub keystone_application_credential_secret: Option<String>,
+    /// The trustee of the Keystone trusts `trust+http(s)` subscriptions are created with
+    /// (Zaqar's `[trustee]`): the user each delivery gets a token as, through the trust.
+    /// Default: the service user (`--keystone-user`).
+    #[arg(long, env = "CAIRN_KEYSTONE_TRUSTEE_USER")]
+    pub keystone_trustee_user: Option<String>,
+    #[arg(long, env = "CAIRN_KEYSTONE_TRUSTEE_PASSWORD", hide_env_values = true)]
+    pub keystone_trustee_password: Option<String>,
+    /// Domain (name) of the trustee.
+    #[arg(long, env = "CAIRN_KEYSTONE_TRUSTEE_DOMAIN", default_value = "Default")]
+    pub keystone_trustee_domain: String,
     /// Most validated tokens kept in the cache.
     #[arg(long, env = "CAIRN_KEYSTONE_CACHE_SIZE", default_value_t = 10_000)]
     pub keystone_cache_size: usize,
@@ -468,7 +478,7 @@ impl ServeArgs {
 
     /// Authentication, signed URLs and policy, checked for consistency.
     pub fn auth(&self) -> Result<crate::auth::AuthSettings, String> {
-        use crate::auth::keystone::{KeystoneSettings, ServiceCredentials};
+        use crate::auth::keystone::{KeystoneSettings, ServiceCredentials, Trustee};
         let policy = match &self.policy_file {
             Some(path) => crate::auth::Policy::load(path)?,
             None => crate::auth::Policy::default(),
@@ -510,9 +520,25 @@ impl ServeArgs {
                             .into())
                     }
                 };
+                let trustee = match (&self.keystone_trustee_user, &self.keystone_trustee_password) {
+                    (Some(user), Some(password)) => Some(Trustee {
+                        user: user.clone(),
+                        password: password.clone(),
+                        domain: self.keystone_trustee_domain.clone(),
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(
+                            "--keystone-trustee-user needs --keystone-trustee-password, \
+                                    and the other way round"
+                                .into(),
+                        )
+                    }
+                };
                 Some(KeystoneSettings {
                     url,
                     credentials,
+                    trustee,
                     cache_size: self.keystone_cache_size.max(1),
                     cache_ttl: self.keystone_cache_ttl,
                     timeout: self.keystone_timeout.max(std::time::Duration::from_secs(1)),

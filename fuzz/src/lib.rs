@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use axum::Router;
 use cairn::app::{Server, Settings};
-use cairn::model::{Limits, ProjectId, SystemClock};
+use cairn::model::{ProjectId, SystemClock};
 use cairn::state::Core;
-use cairn::store::{StoreOptions, StoreUrl};
+use cairn::store::StoreUrl;
 use cairn::transports::websocket::WsSettings;
 use tokio::runtime::Runtime;
 
@@ -43,20 +43,8 @@ pub fn node() -> &'static Node {
             .enable_all()
             .build()
             .expect("a runtime");
-        let settings = Settings {
-            store: StoreUrl::Sqlite(dir.path().join("cairn.db")),
-            store_options: StoreOptions::default(),
-            limits: Limits::default(),
-            sweep_interval: Duration::from_secs(3600),
-            websocket: WsSettings::default(),
-            event_retention: None,
-            notify: None,
-            auth: Default::default(),
-            kafka: None,
-            admin_mode: false,
-            cors: None,
-            connections: Default::default(),
-        };
+        let store = StoreUrl::Sqlite(dir.path().join("cairn.db"));
+        let settings = Settings::on_store(store, Duration::from_secs(3600));
         let core = runtime.block_on(async {
             let server = Server::open(&settings, Arc::new(SystemClock))
                 .await

@@ -3,6 +3,7 @@
 use super::{Action, Guard, On};
 use crate::commands::{Command, CreateSubscription, UpdateSubscription};
 use crate::error::ApiError;
+use crate::model::subscriber::{needs_trust, TRUST_ID};
 use crate::model::{QueueName, SubscriptionId};
 use crate::projections::{Page, SubscriptionView};
 
@@ -24,7 +25,23 @@ impl Action for SubscriptionCreate {
         )
     }
 
-    async fn run(self, on: &On<'_>) -> Result<SubscriptionId, ApiError> {
+    /// A `trust+` subscriber without a `trust_id` gets one first, under Keystone: a trust
+    /// from the caller, with the caller's roles, for the subscription's lifetime.
+    async fn run(mut self, on: &On<'_>) -> Result<SubscriptionId, ApiError> {
+        let spec = &mut self.0.spec;
+        let wants_trust = spec.subscriber.as_deref().is_some_and(needs_trust)
+            && !spec
+                .options
+                .as_ref()
+                .is_some_and(|o| o.contains_key(TRUST_ID));
+        if wants_trust {
+            let ttl = spec.ttl.unwrap_or(on.core.limits.default_subscription_ttl);
+            let principal = &on.ctx.principal;
+            if let Some(trust) = on.core.auth.create_trust(principal, ttl, on.now).await? {
+                let options = spec.options.get_or_insert_with(Default::default);
+                options.insert(TRUST_ID.into(), trust.into());
+            }
+        }
         on.submit(Command::CreateSubscription(self.0)).await
     }
 }

@@ -3,6 +3,10 @@
 //! asks `GET /v3/auth/tokens` about each client token. Valid tokens are cached, bounded in
 //! number, until they expire or for `cache_ttl` (so a revoked token stops working within
 //! that time), whichever comes first. Keystone unreachable is a 503, never an open door.
+//!
+//! It also makes and uses the trusts of `trust+http(s)` subscribers, as Zaqar does: at
+//! creation, a trust from the caller (with the caller's token and roles, expiring with the
+//! subscription) to the trustee user; at each delivery, a token through that trust.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,12 +37,33 @@ pub enum ServiceCredentials {
     },
 }
 
+/// The user trusts are made out to, who gets a token through them at each delivery.
+#[derive(Clone)]
+pub struct Trustee {
+    pub user: String,
+    pub password: String,
+    /// Domain (name) of the user.
+    pub domain: String,
+}
+
+impl std::fmt::Debug for Trustee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trustee")
+            .field("user", &self.user)
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where Keystone is and how to use it.
 #[derive(Debug, Clone)]
 pub struct KeystoneSettings {
     /// Keystone's address, e.g. `http://127.0.0.1:5000` (a trailing `/v3` is allowed).
     pub url: String,
     pub credentials: ServiceCredentials,
+    /// The trustee of `trust+` subscriptions (`None`: the service user, when it has a
+    /// password).
+    pub trustee: Option<Trustee>,
     /// Most tokens cached at once.
     pub cache_size: usize,
     /// Longest a validation is trusted without asking Keystone again.
@@ -65,6 +90,8 @@ pub struct Keystone {
     base: String,
     http: reqwest::Client,
     service: tokio::sync::Mutex<Option<(String, Timestamp)>>,
+    /// The trustee's user id, learnt from its first token.
+    trustee_id: tokio::sync::OnceCell<String>,
     cache: Mutex<HashMap<[u8; 32], (TokenInfo, Timestamp)>>,
     metrics: Arc<Metrics>,
 }
@@ -90,6 +117,7 @@ impl Keystone {
             base,
             http,
             service: tokio::sync::Mutex::new(None),
+            trustee_id: tokio::sync::OnceCell::new(),
             cache: Mutex::new(HashMap::new()),
             metrics,
         })
@@ -220,34 +248,211 @@ impl Keystone {
                              "application_credential": {"id": id, "secret": secret}},
             }}),
         };
+        let (token, fields) = self.issue(&auth).await.map_err(|refusal| {
+            if let Refusal::Refused(status, _) = &refusal {
+                tracing::error!(status, "Keystone refused Cairn's service credentials");
+            }
+            refusal.into_service_error()
+        })?;
+        let expires = parse_time(&fields.expires_at)?;
+        *held = Some((token.clone(), expires));
+        Ok(token)
+    }
+
+    /// Asks Keystone for a token (`POST /v3/auth/tokens`): the token and what it says.
+    async fn issue(&self, auth: &serde_json::Value) -> Result<(String, TokenFields), Refusal> {
         let response = self
             .http
             .post(format!("{}/v3/auth/tokens", self.base))
-            .json(&auth)
+            .json(auth)
             .send()
             .await
-            .map_err(|e| unreachable(&e))?;
+            .map_err(|e| Refusal::Unreachable(e.to_string()))?;
         let status = response.status().as_u16();
         if status != 201 {
-            tracing::error!(status, "Keystone refused Cairn's service credentials");
-            return Err(ApiError::Unavailable(
-                "The identity service refuses this server's credentials.".into(),
-            ));
+            let text = response.text().await.unwrap_or_default();
+            return Err(Refusal::Refused(status, keystone_message(&text)));
         }
         let token = response
             .headers()
             .get("x-subject-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .ok_or_else(|| ApiError::Unavailable("The identity service sent no token.".into()))?;
-        let body: TokenBody = response.json().await.map_err(|e| {
-            tracing::error!(error = %e, "Keystone sent a token body Cairn cannot read");
-            ApiError::Unavailable("The identity service gave an unreadable answer.".into())
-        })?;
-        let expires = parse_time(&body.token.expires_at)?;
-        *held = Some((token.clone(), expires));
-        Ok(token)
+            .ok_or_else(|| Refusal::Unreadable("no X-Subject-Token".into()))?;
+        let body: TokenBody = response
+            .json()
+            .await
+            .map_err(|e| Refusal::Unreadable(e.to_string()))?;
+        Ok((token, body.token))
     }
+
+    /// The trustee's name, password and domain: `--keystone-trustee-*`, else the service
+    /// user's own.
+    fn trustee(&self) -> Option<(&str, &str, &str)> {
+        match (&self.settings.trustee, &self.settings.credentials) {
+            (Some(t), _) => Some((&t.user, &t.password, &t.domain)),
+            (
+                None,
+                ServiceCredentials::Password {
+                    user,
+                    password,
+                    user_domain,
+                    ..
+                },
+            ) => Some((user, password, user_domain)),
+            (None, ServiceCredentials::ApplicationCredential { .. }) => None,
+        }
+    }
+
+    /// The trustee's password authentication, scoped as `scope` says.
+    fn trustee_auth(&self, scope: Option<serde_json::Value>) -> Result<serde_json::Value, String> {
+        let (user, password, domain) = self.trustee().ok_or(
+            "no trustee: set --keystone-trustee-user and --keystone-trustee-password (an \
+             application credential cannot receive trusts)",
+        )?;
+        let mut auth = json!({"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": user, "password": password, "domain": {"name": domain}}}}}});
+        if let Some(scope) = scope {
+            auth["auth"]["scope"] = scope;
+        }
+        Ok(auth)
+    }
+
+    /// Creates a trust from the caller (`trustor`, with its own token) to the trustee, in
+    /// `project`, with the caller's `roles`, impersonating the caller, until `expires`.
+    /// Answers the trust's id. Keystone's refusal is the client's error (400), with
+    /// Keystone's reason.
+    pub async fn create_trust(
+        &self,
+        trustor_token: &str,
+        trustor: &str,
+        project: &str,
+        roles: &[String],
+        expires: Timestamp,
+    ) -> Result<String, ApiError> {
+        let trustee = self
+            .trustee_id
+            .get_or_try_init(|| async {
+                let auth = self.trustee_auth(None).map_err(ApiError::Unavailable)?;
+                let (_, fields) = self.issue(&auth).await.map_err(|refusal| {
+                    tracing::error!(reason = %refusal, "Keystone refused the trustee's credentials");
+                    refusal.into_service_error()
+                })?;
+                fields
+                    .user
+                    .and_then(|u| u.id)
+                    .ok_or_else(|| ApiError::Unavailable("The identity service named no user.".into()))
+            })
+            .await?
+            .clone();
+        let roles: Vec<_> = roles.iter().map(|r| json!({"name": r})).collect();
+        let body = json!({"trust": {
+            "trustor_user_id": trustor,
+            "trustee_user_id": trustee,
+            "project_id": project,
+            "impersonation": true,
+            "roles": roles,
+            "expires_at": expires.to_rfc3339_millis(),
+        }});
+        let response = self
+            .http
+            .post(format!("{}/v3/OS-TRUST/trusts", self.base))
+            .header("X-Auth-Token", trustor_token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        match status {
+            201 => serde_json::from_str::<TrustBody>(&text)
+                .map(|b| b.trust.id)
+                .map_err(|_| {
+                    ApiError::Unavailable("The identity service gave an unreadable trust.".into())
+                }),
+            400..=499 => Err(ApiError::InvalidRequest(format!(
+                "The identity service refused the trust this trust+ subscriber needs: {}",
+                keystone_message(&text)
+            ))),
+            _ => {
+                tracing::warn!(status, "Keystone failed to create a trust");
+                Err(ApiError::Unavailable(
+                    "The identity service could not create the trust.".into(),
+                ))
+            }
+        }
+    }
+
+    /// A token through the trust `trust_id`, for one delivery; the error is the reason the
+    /// delivery records.
+    pub async fn trust_token(&self, trust_id: &str) -> Result<String, String> {
+        let scope = json!({"OS-TRUST:trust": {"id": trust_id}});
+        let auth = self.trustee_auth(Some(scope))?;
+        match self.issue(&auth).await {
+            Ok((token, _)) => Ok(token),
+            Err(refusal) => Err(format!("no token through trust {trust_id}: {refusal}")),
+        }
+    }
+}
+
+/// Why Keystone gave no token.
+#[derive(Debug)]
+enum Refusal {
+    Unreachable(String),
+    /// Keystone's status and message.
+    Refused(u16, String),
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Unreachable(e) => write!(f, "the identity service is unreachable ({e})"),
+            Refusal::Refused(status, message) => {
+                write!(f, "the identity service answered {status}: {message}")
+            }
+            Refusal::Unreadable(e) => {
+                write!(f, "the identity service gave an unreadable answer ({e})")
+            }
+        }
+    }
+}
+
+impl Refusal {
+    /// The error a client sees when Cairn's own credentials (service or trustee) fail.
+    fn into_service_error(self) -> ApiError {
+        match self {
+            Refusal::Unreachable(e) => {
+                tracing::warn!(error = %e, "Keystone is unreachable");
+                ApiError::Unavailable("The identity service (Keystone) is unreachable.".into())
+            }
+            Refusal::Refused(..) => ApiError::Unavailable(
+                "The identity service refuses this server's credentials.".into(),
+            ),
+            Refusal::Unreadable(e) => {
+                tracing::error!(error = %e, "Keystone sent a token Cairn cannot read");
+                ApiError::Unavailable("The identity service gave an unreadable answer.".into())
+            }
+        }
+    }
+}
+
+/// Keystone's own words from an error body (`{"error": {"message": …}}`), else the text.
+fn keystone_message(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(200).collect())
+}
+
+#[derive(Debug, Deserialize)]
+struct TrustBody {
+    trust: TrustFields,
+}
+
+#[derive(Debug, Deserialize)]
+struct TrustFields {
+    id: String,
 }
 
 fn unreachable(e: &reqwest::Error) -> ApiError {

@@ -35,13 +35,33 @@ pub enum Strategy {
     Keystone(Box<keystone::Keystone>),
 }
 
+/// A credential kept for a later call on the holder's behalf; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: &str) -> Secret {
+        Secret(text.to_owned())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
 /// How a principal proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// `--auth none`: the project header, trusted.
     Trusted,
-    /// A Keystone token, valid until `expires`.
-    Token { expires: Timestamp },
+    /// A Keystone token, valid until `expires` (kept to create trusts as its holder).
+    Token { expires: Timestamp, token: Secret },
     /// A pre-signed URL, valid until `expires`.
     Signed { expires: Timestamp },
 }
@@ -67,12 +87,18 @@ impl Principal {
     }
 
     /// The holder of a validated token.
-    pub fn token(project: ProjectId, user: String, roles: Vec<String>, expires: Timestamp) -> Self {
+    pub fn token(
+        project: ProjectId,
+        user: String,
+        roles: Vec<String>,
+        expires: Timestamp,
+        token: Secret,
+    ) -> Self {
         Principal {
             project,
             user: Some(user),
             roles,
-            via: Via::Token { expires },
+            via: Via::Token { expires, token },
         }
     }
 
@@ -109,7 +135,7 @@ impl Principal {
     pub fn expires(&self) -> Option<Timestamp> {
         match self.via {
             Via::Trusted => None,
-            Via::Token { expires } | Via::Signed { expires } => Some(expires),
+            Via::Token { expires, .. } | Via::Signed { expires } => Some(expires),
         }
     }
 }
@@ -209,10 +235,56 @@ impl Auth {
                     return Err(keystone.unauthenticated("The token is not scoped to a project."));
                 };
                 let project = ProjectId::new(Some(&project))?;
-                let principal = Principal::token(project, info.user, info.roles, info.expires);
+                let principal = Principal::token(
+                    project,
+                    info.user,
+                    info.roles,
+                    info.expires,
+                    Secret::new(token),
+                );
                 principal.admits(creds.project)?;
                 Ok(principal)
             }
+        }
+    }
+
+    /// The Keystone trust a `trust+` subscription created by `who` delivers through, valid
+    /// for `ttl` seconds from `now` (`None` without Keystone: such subscribers are then
+    /// delivered as plain webhooks).
+    pub async fn create_trust(
+        &self,
+        who: &Principal,
+        ttl: i64,
+        now: Timestamp,
+    ) -> Result<Option<String>, ApiError> {
+        let Strategy::Keystone(keystone) = &self.strategy else {
+            return Ok(None);
+        };
+        let (Via::Token { token, .. }, Some(user)) = (&who.via, &who.user) else {
+            return Err(ApiError::InvalidRequest(
+                "A trust+ subscriber delivers through a Keystone trust, which only the holder \
+                 of a token can create: a pre-signed URL cannot."
+                    .into(),
+            ));
+        };
+        let trust = keystone
+            .create_trust(
+                token.expose(),
+                user,
+                who.project.as_str(),
+                &who.roles,
+                now.plus_secs(ttl),
+            )
+            .await?;
+        Ok(Some(trust))
+    }
+
+    /// A token through `trust_id` for one delivery; the error is the reason the delivery
+    /// records.
+    pub async fn trust_token(&self, trust_id: &str) -> Result<String, String> {
+        match &self.strategy {
+            Strategy::None => Err("trusts need Keystone (--auth keystone)".into()),
+            Strategy::Keystone(keystone) => keystone.trust_token(trust_id).await,
         }
     }
 

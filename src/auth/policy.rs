@@ -269,6 +269,7 @@ mod tests {
             "u".into(),
             roles.iter().map(|r| (*r).to_owned()).collect(),
             crate::model::Timestamp(0),
+            crate::auth::Secret::new("t"),
         )
     }
 

@@ -1,7 +1,8 @@
 //! Subscriber URIs and the addresses notifications may go to.
 //!
-//! A subscriber is a webhook (`http`, `https`, and `trust+http(s)`, delivered as plain
-//! http(s)) or a mail address (`mailto:`). [`AddressPolicy`] is the SSRF guard's rule: by
+//! A subscriber is a webhook (`http`, `https`, and `trust+http(s)`, delivered to the URL
+//! without its `trust+` prefix, with a token through a Keystone trust under Keystone) or a
+//! mail address (`mailto:`). [`AddressPolicy`] is the SSRF guard's rule: by
 //! default nothing is delivered to loopback, private, link-local (cloud metadata included),
 //! shared, multicast or unspecified addresses, unless `--notify-allow-hosts` names the host
 //! or a network holding the address. The rule is applied when a subscription is created to
@@ -43,6 +44,16 @@ impl Target {
             _ => None,
         }
     }
+}
+
+/// The option of a `trust+` subscription naming its Keystone trust (Zaqar's name).
+pub const TRUST_ID: &str = "trust_id";
+
+/// Whether the subscriber's deliveries carry a token through a Keystone trust.
+pub fn needs_trust(subscriber: &str) -> bool {
+    subscriber
+        .split_once(':')
+        .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().starts_with("trust+"))
 }
 
 fn webhook(uri: &str) -> Option<Target> {
@@ -210,6 +221,15 @@ mod tests {
         assert_eq!(Target::parse("mailto:nobody"), None);
         assert_eq!(Target::parse("http://"), None);
         assert_eq!(Target::parse(""), None);
+    }
+
+    #[test]
+    fn only_trust_schemes_need_a_trust() {
+        assert!(needs_trust("trust+https://a.example/x"));
+        assert!(needs_trust("TRUST+http://a.example/x"));
+        assert!(!needs_trust("https://a.example/trust+x"));
+        assert!(!needs_trust("mailto:trust+me@example.com"));
+        assert!(!needs_trust("trust"));
     }
 
     #[test]

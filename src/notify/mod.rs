@@ -64,7 +64,7 @@ pub fn start(
     settings: NotifySettings,
     stop: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
-    let sender = Arc::new(Sender::new(settings.send.clone())?);
+    let sender = Arc::new(Sender::new(settings.send.clone(), app.auth.clone())?);
     Ok(tokio::spawn(run(app, settings, sender, stop)))
 }
 

@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 use super::document::{self, ConfirmationMails};
 use super::guard::{self, GuardedResolver};
 use super::signing::SigningKey;
+use crate::auth::Auth;
 use crate::events::NotificationKind;
+use crate::model::subscriber::{needs_trust, TRUST_ID};
 use crate::model::{AddressPolicy, Target};
 use crate::projections::SubscriptionView;
 
@@ -57,6 +59,8 @@ pub struct SendSettings {
 /// Sends notifications; shared by every lane.
 pub struct Sender {
     settings: SendSettings,
+    /// Keystone, for the tokens of `trust+` subscribers.
+    auth: Arc<Auth>,
     http: reqwest::Client,
     mailer: Option<AsyncSmtpTransport<Tokio1Executor>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -75,7 +79,7 @@ pub struct Attempt<'a> {
 }
 
 impl Sender {
-    pub fn new(settings: SendSettings) -> Result<Sender, String> {
+    pub fn new(settings: SendSettings, auth: Arc<Auth>) -> Result<Sender, String> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -99,6 +103,7 @@ impl Sender {
         };
         Ok(Sender {
             settings,
+            auth,
             http,
             mailer,
             limits: Mutex::default(),
@@ -159,6 +164,14 @@ impl Sender {
                 }
             }
         }
+        // A token in `post_headers` wins, as in Zaqar, whose headers take those options last.
+        let own_token = matches!(options.get("post_headers"), Some(Value::Object(h))
+            if h.keys().any(|k| k.eq_ignore_ascii_case("x-auth-token")));
+        if needs_trust(&attempt.subscription.subscriber) && !own_token {
+            if let Some(token) = self.trust_token(options).await? {
+                request = request.header("X-Auth-Token", token);
+            }
+        }
         if let Some(key) = &self.settings.webhook_key {
             for (name, value) in key.headers(attempt.id, attempt.timestamp, &body) {
                 request = request.header(name, value);
@@ -175,6 +188,29 @@ impl Sender {
             }
             Err(e) => Err(Failure::new(None, describe(&e, self.settings.timeout))),
         }
+    }
+
+    /// The token a `trust+` delivery carries: one through the subscription's trust, asked
+    /// for each delivery as Zaqar does (`None` without Keystone: a plain webhook then).
+    async fn trust_token(
+        &self,
+        options: &serde_json::Map<String, Value>,
+    ) -> Result<Option<HeaderValue>, Failure> {
+        if !self.auth.requires_token() {
+            return Ok(None);
+        }
+        let trust_id = options
+            .get(TRUST_ID)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Failure::new(None, "a trust+ subscription without a trust_id option"))?;
+        let token = self
+            .auth
+            .trust_token(trust_id)
+            .await
+            .map_err(|why| Failure::new(None, why))?;
+        HeaderValue::try_from(token)
+            .map(Some)
+            .map_err(|_| Failure::new(None, "the identity service gave an unusable token"))
     }
 
     async fn mail(

@@ -5,21 +5,13 @@
 
 use std::time::Duration;
 
-use crate::common::keystone::Keystone;
+use crate::common::keystone::{real_clock, Keystone};
 use crate::common::ws::{Codec, Frame, WsClient};
 use crate::common::{new_uuid, Client, TestServer};
 use cairn::auth::AuthSettings;
-use cairn::model::{ManualClock, Timestamp};
+use cairn::model::Timestamp;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// Keystone's tokens expire in real time: these servers' clocks start now.
-fn real_clock() -> ManualClock {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    ManualClock::starting_at(Timestamp(now.as_millis() as i64))
-}
 
 async fn keystone_server(keystone: &Keystone) -> TestServer {
     let settings = keystone.settings();

@@ -4,9 +4,9 @@
 //! dependencies once instead of once per file.
 //!
 //! The suite runs on SQLite; `scripts/test` runs the backend-independent modules a second
-//! time with `CAIRN_TEST_BACKEND=postgres`. `postgres` always uses PostgreSQL, `auth` a real
-//! Keystone, `kafka` librdkafka's mock cluster and `kafka_broker` a real Kafka-protocol
-//! broker; `scripts/test quick` leaves those four out.
+//! time with `CAIRN_TEST_BACKEND=postgres`. `postgres` always uses PostgreSQL, `auth` and
+//! `trusts` a real Keystone, `kafka` librdkafka's mock cluster and `kafka_broker` a real
+//! Kafka-protocol broker; `scripts/test quick` leaves those five out.
 
 mod common;
 
@@ -37,4 +37,5 @@ mod restart;
 mod retention;
 mod scenarios;
 mod tenancy;
+mod trusts;
 mod websocket;

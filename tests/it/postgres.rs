@@ -591,24 +591,7 @@ async fn a_database_outage_gives_503_and_the_node_recovers() {
 
     let port = proxy.port;
     let _proxy = Proxy::start(port).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = c
-            .post(
-                "/v2/queues/q/messages",
-                &json!({"messages": [{"body": "after"}]}),
-            )
-            .await;
-        if r.status == 201 {
-            break;
-        }
-        assert_eq!(r.status, 503, "{r:?}");
-        assert!(
-            Instant::now() < deadline,
-            "the node did not recover in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    posts_succeed_again(&c, "q", json!("after")).await;
     let stats = c.stats("q").await;
     assert_eq!(stats["total"], 2, "{stats}");
     server.shutdown().await;
@@ -666,24 +649,7 @@ async fn a_database_restarted_under_load_loses_nothing_acknowledged() {
     .await
     .expect("the cluster restarts");
     // The node recovers by itself: posts succeed again without a restart of Cairn.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = c
-            .post(
-                "/v2/queues/load/messages",
-                &json!({"messages": [{"body": "probe"}]}),
-            )
-            .await;
-        if r.status == 201 {
-            break;
-        }
-        assert_eq!(r.status, 503, "{r:?}");
-        assert!(
-            Instant::now() < deadline,
-            "the node did not recover in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    posts_succeed_again(&c, "load", json!("probe")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
     let mut acknowledged = Vec::new();
@@ -723,6 +689,29 @@ async fn a_database_restarted_under_load_loses_nothing_acknowledged() {
     );
     server.shutdown().await;
     verify(&cluster.url());
+}
+
+/// Posts `body` to `queue` until it is accepted (the node recovered by itself), within 30 s;
+/// meanwhile every answer must be a 503.
+async fn posts_succeed_again(c: &Client, queue: &str, body: Value) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = c
+            .post(
+                &format!("/v2/queues/{queue}/messages"),
+                &json!({"messages": [{"body": body}]}),
+            )
+            .await;
+        if r.status == 201 {
+            return;
+        }
+        assert_eq!(r.status, 503, "{r:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the node did not recover in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A new database on the test server; its URL.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn::app::{Server, Settings};
-use cairn::model::{Limits, ManualClock};
+use cairn::model::ManualClock;
 use cairn::state::Core;
-use cairn::store::{StoreOptions, StoreUrl};
+use cairn::store::StoreUrl;
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -297,20 +297,10 @@ pub struct Inspector {
 impl Inspector {
     /// Serves the SQLite database at `db`.
     pub async fn open(db: &Path, clock: ManualClock) -> Inspector {
-        let settings = Settings {
-            store: StoreUrl::Sqlite(db.to_path_buf()),
-            store_options: StoreOptions::default(),
-            limits: Limits::default(),
-            sweep_interval: Duration::from_secs(3600),
-            websocket: Default::default(),
-            event_retention: None,
-            notify: None,
-            auth: Default::default(),
-            cors: None,
-            kafka: None,
-            admin_mode: false,
-            connections: Default::default(),
-        };
+        let settings = Settings::on_store(
+            StoreUrl::Sqlite(db.to_path_buf()),
+            Duration::from_secs(3600),
+        );
         let server = Server::open(&settings, Arc::new(clock.clone()))
             .await
             .expect("the store opens");

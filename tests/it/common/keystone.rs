@@ -12,6 +12,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use cairn::auth::keystone::{KeystoneSettings, ServiceCredentials};
+use cairn::model::{ManualClock, Timestamp};
 use serde_json::{json, Value};
 
 /// A running Keystone and what its fixtures are called.
@@ -23,6 +24,19 @@ pub struct Keystone {
 }
 
 static SHARED: OnceLock<Keystone> = OnceLock::new();
+
+/// Keystone's tokens expire in real time: servers that use it get a clock starting now.
+pub fn real_clock() -> ManualClock {
+    ManualClock::starting_at(wall_clock())
+}
+
+/// The machine's time.
+pub fn wall_clock() -> Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    Timestamp(now.as_millis() as i64)
+}
 
 /// The venv of `tests/keystone/setup.sh`.
 fn python() -> PathBuf {
@@ -89,10 +103,33 @@ impl Keystone {
                 user_domain: "Default".into(),
                 project_domain: "Default".into(),
             },
+            trustee: None,
             cache_size: 1000,
             cache_ttl: Duration::from_secs(300),
             timeout: Duration::from_secs(10),
         }
+    }
+
+    /// The id of a fixture user (`alice`, `cairn`, …).
+    pub fn user(&self, name: &str) -> String {
+        self.fixtures["users"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no user {name}"))
+            .to_owned()
+    }
+
+    /// `GET path` of Keystone's API as the bootstrap admin (scoped to the admin project).
+    pub async fn admin_get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let token = self.token("admin", "admin").await;
+        let mut request = reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .header("X-Auth-Token", token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("Keystone answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// Cairn's settings with the application credential instead of a password.

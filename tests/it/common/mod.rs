@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use cairn::app::{Server, Settings};
 use cairn::model::{Limits, ManualClock, Timestamp};
-use cairn::store::{Store, StoreOptions, StoreUrl};
+use cairn::store::{Store, StoreUrl};
 use cairn::transports::websocket::WsSettings;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -104,12 +104,8 @@ impl TestServer {
         notify: Option<cairn::notify::NotifySettings>,
     ) -> TestServer {
         let settings = Settings {
-            store,
-            store_options: StoreOptions::default(),
             limits,
-            sweep_interval: Duration::from_secs(3600),
             websocket,
-            event_retention: None,
             // One signing key signs confirmation requests and verifies them, as with
             // `--signing-key`.
             auth: cairn::auth::AuthSettings {
@@ -117,10 +113,7 @@ impl TestServer {
                 ..Default::default()
             },
             notify,
-            cors: None,
-            kafka: None,
-            admin_mode: false,
-            connections: Default::default(),
+            ..Settings::on_store(store, Duration::from_secs(3600))
         };
         TestServer::launch(dir, settings, clock).await
     }
@@ -139,20 +132,7 @@ impl TestServer {
         clock: ManualClock,
         adjust: impl FnOnce(&mut Settings),
     ) -> TestServer {
-        let mut settings = Settings {
-            store,
-            store_options: StoreOptions::default(),
-            limits: Limits::default(),
-            sweep_interval: Duration::from_secs(3600),
-            websocket: WsSettings::default(),
-            event_retention: None,
-            notify: None,
-            auth: Default::default(),
-            cors: None,
-            kafka: None,
-            admin_mode: false,
-            connections: Default::default(),
-        };
+        let mut settings = Settings::on_store(store, Duration::from_secs(3600));
         adjust(&mut settings);
         TestServer::launch(dir, settings, clock).await
     }
