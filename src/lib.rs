@@ -19,8 +19,9 @@
 //!   Kafka topic, exactly once and in order per queue, and reads such a topic back into a
 //!   store (`cairn replay --from kafka://…`);
 //! - [`auth`] authenticates every request, whatever its transport, once: Keystone tokens
-//!   (with a bounded cache), Zaqar's pre-signed URLs, or nothing (`--auth none`); and holds
-//!   the policy `actions::execute` checks each action against;
+//!   (with a bounded cache), Zaqar's pre-signed URLs, or nothing (`--auth none`); holds
+//!   the policy `actions::execute` checks each action against; and makes the Keystone
+//!   trusts of `trust+` subscribers and the tokens their deliveries carry;
 //! - [`app`] wires the core state, transports and background runners; [`config`] parses
 //!   settings; [`admin`] holds the offline `replay` and `verify` commands; [`metrics`] what
 //!   `/metrics` exposes; [`bench`] is `cairn bench`, a zaqar-bench-style load generator.

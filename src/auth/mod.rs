@@ -9,7 +9,8 @@
 //! - [`signed_url`]: Zaqar's pre-signed URLs; a request that carries `URL-Signature` is
 //!   judged by its signature alone (an empty or wrong one fails; it never falls through to
 //!   another method).
-//! - [`keystone`]: token validation against Keystone v3, with a bounded cache.
+//! - [`keystone`]: token validation against Keystone v3, with a bounded cache; and the
+//!   trusts of `trust+` subscribers ([`Auth::create_trust`], [`Auth::trust_token`]).
 //! - With `--auth none` the project header is trusted, as Zaqar's noauth: for development.
 //!
 //! Identity never comes from headers a client can forge beside its credentials: `X-Roles`,
