@@ -23,6 +23,9 @@ mapfile -t ALL < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '
 TARGETS=("${@:-${ALL[@]}}")
 if [ $# -eq 0 ]; then TARGETS=("${ALL[@]}"); fi
 
+# The fuzz package resolves its dependencies from the main package's lock file: a copy made
+# afresh on every run (not committed), to which cargo adds the fuzzer's own crates.
+cp Cargo.lock fuzz/Cargo.lock
 cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 # The build is optimized, with debug assertions and overflow checks, and without a sanitizer:
