@@ -9,7 +9,8 @@
 //!
 //! With `--checkpointer`, the connection is the writer's own (`connect_writer`: its
 //! pragmas and its automatic checkpoint threshold) and Cairn's checkpointer thread copies
-//! the log into the database, as in the server; without it, SQLite checkpoints inside the
+//! the log into the database, and the loop starts the log over between commits when the
+//! checkpointer says so, as in the server; without it, SQLite checkpoints inside the
 //! commits every 1,000 pages. With `--body-once` (and `--all-rows`), message rows keep no
 //! body but point at their event, as Cairn's rows do (`projections::sqlite::bodies`);
 //! without it, each row holds its body as well, as Cairn's did before.
@@ -92,7 +93,7 @@ fn run(o: &Options) -> anyhow::Result<(u64, u64, f64)> {
     }
     conn.execute("INSERT INTO queues VALUES ('raw', 'q', '{}', 0, 1)", [])?;
     let checkpointer = if with_checkpointer {
-        Some(Checkpointer::start(&path, true)?)
+        Some(Checkpointer::start(&path, true, Default::default())?)
     } else {
         None
     };
@@ -158,6 +159,9 @@ fn run(o: &Options) -> anyhow::Result<(u64, u64, f64)> {
         }
         conn.execute_batch("COMMIT")?;
         commits += 1;
+        if let Some(checkpointer) = &checkpointer {
+            checkpointer.restart_if_due(&conn)?;
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     drop(checkpointer);

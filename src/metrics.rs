@@ -1,8 +1,8 @@
 //! Operational metrics in Prometheus' text format (`GET /metrics`): requests by route or
 //! action and status with latency histograms, committed events by type, messages by what
 //! happened to them (posted, claimed, deleted, popped, expired, dead-lettered), the log
-//! position, group-commit batch sizes, WebSocket connections, and message counts read from
-//! the store at scrape time.
+//! position, group-commit batch sizes, the SQLite write-ahead log's size and restarts,
+//! WebSocket connections, and message counts read from the store at scrape time.
 //! A small registry of atomics and mutex-guarded maps; nothing here does I/O.
 
 use std::collections::BTreeMap;
@@ -149,6 +149,17 @@ pub struct Metrics {
     token_cache: [AtomicU64; 2],
     /// Requests refused by authentication or policy, by reason.
     auth_refusals: Mutex<BTreeMap<&'static str, u64>>,
+    wal: Wal,
+}
+
+/// The SQLite write-ahead log, as its checkpointer sees it (absent on PostgreSQL).
+#[derive(Debug, Default)]
+struct Wal {
+    seen: AtomicBool,
+    /// Frames in the log at the last checkpoint pass.
+    frames: AtomicI64,
+    /// Times the log was started over.
+    restarts: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -169,6 +180,7 @@ impl Default for Metrics {
             relay: Relay::default(),
             token_cache: Default::default(),
             auth_refusals: Mutex::default(),
+            wal: Wal::default(),
         }
     }
 }
@@ -285,6 +297,17 @@ impl Metrics {
         }
     }
 
+    /// The frames in the SQLite write-ahead log at a checkpoint pass.
+    pub fn wal_frames(&self, frames: i64) {
+        self.wal.frames.store(frames, Ordering::Relaxed);
+        self.wal.seen.store(true, Ordering::Relaxed);
+    }
+
+    /// The SQLite write-ahead log started over.
+    pub fn wal_restarted(&self) {
+        self.wal.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Sets the log position (at start-up).
     pub fn set_log_position(&self, seq: i64) {
         self.log_position.fetch_max(seq, Ordering::Relaxed);
@@ -338,7 +361,8 @@ impl Metrics {
         WS_CONNECTIONS.single(out, self.ws_connections.load(Ordering::Relaxed));
     }
 
-    /// The log: events and messages by kind, its position, the group-commit batches.
+    /// The log: events and messages by kind, its position, the group-commit batches and,
+    /// on SQLite, the write-ahead log.
     fn render_log(&self, out: &mut String) {
         EVENTS_TOTAL.header(out);
         if let Ok(m) = self.events.lock() {
@@ -355,6 +379,11 @@ impl Metrics {
         GROUP_COMMIT_BATCH_SIZE.header(out);
         self.batch_sizes
             .render(out, "cairn_group_commit_batch_size", "");
+        if self.wal.seen.load(Ordering::Relaxed) {
+            let frames = self.wal.frames.load(Ordering::Relaxed);
+            SQLITE_WAL_FRAMES.single(out, frames);
+            SQLITE_WAL_RESTARTS_TOTAL.single(out, self.wal.restarts.load(Ordering::Relaxed));
+        }
     }
 
     /// The notification engine: attempts, checkpoint, lag and pending work.
@@ -502,6 +531,16 @@ const GROUP_COMMIT_BATCH_SIZE: Metric = Metric(
     "cairn_group_commit_batch_size",
     "histogram",
     "Commands per committed transaction.",
+);
+const SQLITE_WAL_FRAMES: Metric = Metric(
+    "cairn_sqlite_wal_frames",
+    "gauge",
+    "Pages (of 4 KiB) in SQLite's write-ahead log at the last checkpoint pass.",
+);
+const SQLITE_WAL_RESTARTS_TOTAL: Metric = Metric(
+    "cairn_sqlite_wal_restarts_total",
+    "counter",
+    "Times SQLite's write-ahead log was started over from its beginning.",
 );
 const NOTIFICATIONS_TOTAL: Metric = Metric(
     "cairn_notifications_total",

@@ -145,3 +145,42 @@ async fn expired_and_dead_lettered_messages_are_counted() {
     );
     server.shutdown().await;
 }
+
+/// On SQLite the checkpointer reports the write-ahead log (its size at the last pass and
+/// its restarts); on PostgreSQL there is no such log and no such series.
+#[tokio::test]
+async fn the_sqlite_write_ahead_log_is_reported_on_sqlite_only() {
+    let server = TestServer::start().await;
+    server.client().post_n("w", 3).await;
+    let scrape = || async {
+        reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body")
+    };
+    if common::on_postgres() {
+        let text = scrape().await;
+        assert!(!text.contains("cairn_sqlite_wal"), "{text}");
+    } else {
+        // The checkpointer's first pass comes within 100 ms of the start.
+        let mut text = scrape().await;
+        for _ in 0..50 {
+            if sample(&text, "cairn_sqlite_wal_frames").is_some_and(|f| f > 0.0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            text = scrape().await;
+        }
+        let frames = sample(&text, "cairn_sqlite_wal_frames").expect("the log's size");
+        assert!(frames > 0.0, "the posts are in the log: {text}");
+        assert_eq!(
+            sample(&text, "cairn_sqlite_wal_restarts_total"),
+            Some(0.0),
+            "a few posts do not start the log over"
+        );
+        assert!(text.contains("# TYPE cairn_sqlite_wal_restarts_total counter"));
+    }
+    server.shutdown().await;
+}

@@ -59,7 +59,11 @@ impl SqliteStore {
         let bus = EventBus::default();
         let writer = writer::Writer {
             tx: writer::Transaction { conn, next_seq },
-            checkpointer: checkpointer::Checkpointer::start(path, options.sync_full)?,
+            checkpointer: checkpointer::Checkpointer::start(
+                path,
+                options.sync_full,
+                services.metrics.clone(),
+            )?,
             limits: services.limits,
             clock: services.clock,
             max_batch: options.max_batch.max(1),
@@ -146,7 +150,7 @@ pub fn connect_writer(
     sync_full: bool,
 ) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(checkpointer::WRITER_PATIENCE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(
         None,

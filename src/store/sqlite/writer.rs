@@ -93,6 +93,10 @@ impl Writer {
             // The requester may have gone away; the write stands regardless.
             let _ = job.reply.send(result);
         }
+        // After the replies: the batch is acknowledged before the log starts over.
+        if let Err(e) = self.checkpointer.restart_if_due(&self.tx.conn) {
+            tracing::warn!(error = %e, "starting the WAL over failed");
+        }
     }
 
     fn commit_batch(&mut self, batch: &[Job]) -> Vec<Result<Committed, ApiError>> {
