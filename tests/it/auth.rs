@@ -419,11 +419,7 @@ async fn websocket_binds_to_the_token() {
     // Bob, bound to beta, does not see alpha's queue.
     let bob_token = keystone.token("bob", "beta").await;
     let mut bob = WsClient::connect(&server, Codec::MsgPack, &new_uuid(), &beta).await;
-    let mut h = bob.headers();
-    h["X-Auth-Token"] = json!(bob_token);
-    bob.send_with_headers("authenticate", h, json!({}))
-        .await
-        .expect(200);
+    bob.authenticate(&bob_token).await.expect(200);
     let r = bob.send("queue_list", json!({})).await;
     r.expect(200);
     assert!(r.body["queues"].as_array().unwrap().is_empty());
@@ -503,11 +499,7 @@ async fn websocket_sessions_end_when_the_token_expires() {
     let alpha = keystone.project("alpha");
     let token = keystone.token("alice", "alpha").await;
     let mut ws = WsClient::connect(&server, Codec::Json, &new_uuid(), &alpha).await;
-    let mut headers = ws.headers();
-    headers["X-Auth-Token"] = json!(token);
-    ws.send_with_headers("authenticate", headers, json!({}))
-        .await
-        .expect(200);
+    ws.authenticate(&token).await.expect(200);
     ws.send("queue_list", json!({})).await.expect(200);
     let end = ws.wait_end(Duration::from_secs(15)).await;
     let Some((_, Frame::Close(Some((code, reason))))) = end else {

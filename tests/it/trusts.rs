@@ -231,11 +231,7 @@ async fn a_trust_subscription_made_over_websocket_gets_its_trust_too() {
     let alpha = keystone.project("alpha");
     let token = keystone.token("alice", "alpha").await;
     let mut ws = WsClient::connect(&server, Codec::MsgPack, &new_uuid(), &alpha).await;
-    let mut headers = ws.headers();
-    headers["X-Auth-Token"] = json!(token);
-    ws.send_with_headers("authenticate", headers, json!({}))
-        .await
-        .expect(200);
+    ws.authenticate(&token).await.expect(200);
     let r = ws
         .send(
             "subscription_create",

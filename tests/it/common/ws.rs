@@ -204,6 +204,14 @@ impl WsClient {
         self.send_with_headers(action, headers, body).await
     }
 
+    /// Sends `authenticate` with `token` as `X-Auth-Token`; returns the response.
+    pub async fn authenticate(&mut self, token: &str) -> WsResp {
+        let mut headers = self.headers();
+        headers["X-Auth-Token"] = json!(token);
+        self.send_with_headers("authenticate", headers, json!({}))
+            .await
+    }
+
     /// Sends `action` with these headers and `body`; returns the response.
     pub async fn send_with_headers(&mut self, action: &str, headers: Value, body: Value) -> WsResp {
         self.send_doc(&envelope(action, headers, body)).await;
