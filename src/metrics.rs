@@ -1,8 +1,8 @@
 //! Operational metrics in Prometheus' text format (`GET /metrics`): requests by route or
 //! action and status with latency histograms, committed events by type, messages by what
 //! happened to them (posted, claimed, deleted, popped, expired, dead-lettered), the log
-//! position, group-commit batch sizes, the SQLite write-ahead log's size and restarts,
-//! WebSocket connections, and message counts read from the store at scrape time.
+//! position, group-commit batch sizes and times, the SQLite write-ahead log's size and
+//! restarts, WebSocket connections, and message counts read from the store at scrape time.
 //! A small registry of atomics and mutex-guarded maps; nothing here does I/O.
 
 use std::collections::BTreeMap;
@@ -16,6 +16,11 @@ use crate::events::{Envelope, Event};
 /// Latency buckets (seconds).
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+/// Group-commit time buckets (seconds): finer than [`LATENCY_BUCKETS`] below 10 ms, where a
+/// batch's phases fall.
+const COMMIT_BUCKETS: [f64; 12] = [
+    0.00025, 0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.032, 0.064, 0.25,
 ];
 /// Group-commit batch-size buckets (commands per transaction).
 const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
@@ -141,6 +146,10 @@ pub struct Metrics {
     messages: [AtomicU64; OUTCOMES.len()],
     log_position: AtomicI64,
     batch_sizes: Histogram,
+    /// Per command: from its hand-off to the writer until its batch began.
+    batch_waits: Histogram,
+    /// Per batch: deciding and folding, then committing.
+    batch_phases: [Histogram; 2],
     notifications: [AtomicU64; NOTIFICATION_OUTCOMES.len()],
     notifier_checkpoint: AtomicI64,
     notifier_pending: AtomicI64,
@@ -174,6 +183,11 @@ impl Default for Metrics {
             messages: Default::default(),
             log_position: AtomicI64::new(0),
             batch_sizes: Histogram::new(&BATCH_BUCKETS),
+            batch_waits: Histogram::new(&COMMIT_BUCKETS),
+            batch_phases: [
+                Histogram::new(&COMMIT_BUCKETS),
+                Histogram::new(&COMMIT_BUCKETS),
+            ],
             notifications: Default::default(),
             notifier_checkpoint: AtomicI64::new(0),
             notifier_pending: AtomicI64::new(0),
@@ -240,6 +254,22 @@ impl Metrics {
         for (outcome, n) in events.iter().filter_map(|env| notification_of(&env.event)) {
             self.notifications[outcome].fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+
+    /// Where a committed batch's time went: how long each of its commands waited for it,
+    /// how long deciding and folding them took, and how long the commit.
+    pub fn batch_timed(
+        &self,
+        waits: impl Iterator<Item = Duration>,
+        apply: Duration,
+        commit: Duration,
+    ) {
+        for wait in waits {
+            self.batch_waits.observe(wait.as_secs_f64());
+        }
+        let [applying, committing] = &self.batch_phases;
+        applying.observe(apply.as_secs_f64());
+        committing.observe(commit.as_secs_f64());
     }
 
     /// The notification engine's checkpoint and deliveries waiting or in flight.
@@ -379,6 +409,14 @@ impl Metrics {
         GROUP_COMMIT_BATCH_SIZE.header(out);
         self.batch_sizes
             .render(out, "cairn_group_commit_batch_size", "");
+        GROUP_COMMIT_WAIT_SECONDS.header(out);
+        self.batch_waits
+            .render(out, "cairn_group_commit_wait_seconds", "");
+        GROUP_COMMIT_DURATION_SECONDS.header(out);
+        for (phase, h) in ["apply", "commit"].iter().zip(&self.batch_phases) {
+            let labels = format!("phase=\"{phase}\"");
+            h.render(out, "cairn_group_commit_duration_seconds", &labels);
+        }
         if self.wal.seen.load(Ordering::Relaxed) {
             let frames = self.wal.frames.load(Ordering::Relaxed);
             SQLITE_WAL_FRAMES.single(out, frames);
@@ -531,6 +569,17 @@ const GROUP_COMMIT_BATCH_SIZE: Metric = Metric(
     "cairn_group_commit_batch_size",
     "histogram",
     "Commands per committed transaction.",
+);
+const GROUP_COMMIT_WAIT_SECONDS: Metric = Metric(
+    "cairn_group_commit_wait_seconds",
+    "histogram",
+    "Time a command waited in the writer's queue for its transaction to begin.",
+);
+const GROUP_COMMIT_DURATION_SECONDS: Metric = Metric(
+    "cairn_group_commit_duration_seconds",
+    "histogram",
+    "Time of a group-commit transaction, by phase: apply (deciding its commands, \
+             recording and folding their events) and commit.",
 );
 const SQLITE_WAL_FRAMES: Metric = Metric(
     "cairn_sqlite_wal_frames",

@@ -4,6 +4,8 @@
 //! events given their log positions, recorded and folded — and commits once. A backend
 //! supplies only the steps that differ ([`Backend`]).
 
+use std::time::{Duration, Instant};
+
 use tokio::sync::oneshot;
 
 use crate::commands::{load, Command, Committed, Outcome, Scope};
@@ -33,6 +35,18 @@ pub enum Task {
 pub struct Job {
     pub task: Task,
     pub reply: oneshot::Sender<Result<Committed, ApiError>>,
+    /// When the task was handed to the writer.
+    pub queued: Instant,
+}
+
+impl Job {
+    pub fn new(task: Task, reply: oneshot::Sender<Result<Committed, ApiError>>) -> Self {
+        Job {
+            task,
+            reply,
+            queued: Instant::now(),
+        }
+    }
 }
 
 /// The steps of a batch transaction that differ between backends.
@@ -52,10 +66,32 @@ pub trait Backend {
     async fn commit(&mut self, appended: &[Envelope]) -> Result<(), StoreError>;
 }
 
-/// A committed batch: one result per job, in order, and the events it appended.
+/// A committed batch: one result per job, in order, the events it appended, and how long
+/// its phases took.
 pub struct Decided {
     pub results: Vec<Result<Committed, ApiError>>,
     pub appended: Vec<Envelope>,
+    pub timing: Timing,
+}
+
+/// Where a batch's time went.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// When its transaction began.
+    pub began: Instant,
+    /// Deciding its commands and recording and folding their events.
+    pub apply: Duration,
+    /// Committing: on SQLite the write-ahead log's fsync, on PostgreSQL the round trip.
+    pub commit: Duration,
+}
+
+impl Timing {
+    /// How long each job waited for the batch to begin, oldest first.
+    pub fn waits<'a>(&self, jobs: &'a [Job]) -> impl Iterator<Item = Duration> + 'a {
+        let began = self.began;
+        jobs.iter()
+            .map(move |job| began.saturating_duration_since(job.queued))
+    }
 }
 
 /// Runs `jobs` in one transaction of `backend` and commits it. The outer error is a storage
@@ -67,6 +103,7 @@ pub async fn decide_batch<B: Backend>(
     limits: &Limits,
     clock: &dyn Clock,
 ) -> Result<Decided, StoreError> {
+    let began = Instant::now();
     let mut next_seq = backend.begin().await?;
     let mut results = Vec::with_capacity(jobs.len());
     let mut appended = Vec::new();
@@ -116,8 +153,18 @@ pub async fn decide_batch<B: Backend>(
             seq: next_seq - 1,
         }));
     }
+    let applied = Instant::now();
     backend.commit(&appended).await?;
-    Ok(Decided { results, appended })
+    let timing = Timing {
+        began,
+        apply: applied - began,
+        commit: applied.elapsed(),
+    };
+    Ok(Decided {
+        results,
+        appended,
+        timing,
+    })
 }
 
 /// Success with nothing appended, at the head of the log.

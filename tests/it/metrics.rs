@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus text that counts REST and WebSocket requests, committed
-//! events, messages by outcome, the log position, group-commit batches, connections and
-//! message counts.
+//! events, messages by outcome, the log position, group-commit batches and their times,
+//! connections and message counts.
 
 use crate::common;
 use crate::common::ws::{Codec, WsClient};
@@ -99,6 +99,15 @@ async fn metrics_count_what_happened() {
     assert_eq!(sample(&text, "cairn_messages{state=\"free\"}"), Some(0.0));
     let batches = sample(&text, "cairn_group_commit_batch_size_count").expect("batches");
     assert!(batches >= 2.0, "{text}");
+    // Every batch is timed in both phases, and every command's wait for its batch.
+    for phase in ["apply", "commit"] {
+        let series = format!("cairn_group_commit_duration_seconds_count{{phase=\"{phase}\"}}");
+        assert_eq!(sample(&text, &series), Some(batches), "{text}");
+        let sum = format!("cairn_group_commit_duration_seconds_sum{{phase=\"{phase}\"}}");
+        assert!(sample(&text, &sum).is_some_and(|s| s > 0.0), "{text}");
+    }
+    let waits = sample(&text, "cairn_group_commit_wait_seconds_count").expect("waits");
+    assert!(waits >= batches, "{text}");
     assert!(text.contains("cairn_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v2/queues/{queue}/messages\",le=\"+Inf\"} 1"));
     server.shutdown().await;
 }

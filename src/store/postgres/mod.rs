@@ -100,7 +100,7 @@ impl PgStore {
     /// Hands a task to the writer and waits for its result.
     pub async fn run(&self, task: Task) -> Result<Committed, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job { task, reply };
+        let job = Job::new(task, reply);
         let closed = || ApiError::from(StoreError::Closed);
         self.sender.send(job).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?

@@ -107,6 +107,8 @@ impl Writer {
         let decided =
             batch::decide_batch(&mut Transaction(conn), batch, &limits, clock.as_ref()).await?;
         self.metrics.committed(batch.len(), &decided.appended);
+        let t = decided.timing;
+        self.metrics.batch_timed(t.waits(batch), t.apply, t.commit);
         if !decided.appended.is_empty() {
             // Replies wait until the events are on the bus (a subscription made after a
             // `201` must not be pushed what that request wrote). A stuck relay only delays.

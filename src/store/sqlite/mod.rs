@@ -83,7 +83,7 @@ impl SqliteStore {
     /// Hands a task to the writer and waits for its result.
     pub async fn run(&self, task: Task) -> Result<Committed, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job { task, reply };
+        let job = Job::new(task, reply);
         let closed = || ApiError::from(StoreError::Closed);
         let job = writer::Work::Job(Box::new(job));
         self.sender.send(job).await.map_err(|_| closed())?;

@@ -109,6 +109,8 @@ impl Writer {
         match decided {
             Ok(decided) => {
                 self.metrics.committed(batch.len(), &decided.appended);
+                let t = decided.timing;
+                self.metrics.batch_timed(t.waits(batch), t.apply, t.commit);
                 self.bus.publish(decided.appended);
                 decided.results
             }
