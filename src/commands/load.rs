@@ -11,8 +11,11 @@ use crate::model::{Limits, ProjectId, QueueName, Timestamp};
 use crate::projections::catalogue::{self, Kind, Listing};
 use crate::projections::ReadModel;
 
-/// Most expired messages (and claims, and subscriptions) one sweep records.
-pub const SWEEP_BATCH: i64 = 1000;
+/// Most expired messages (and claims, and subscriptions) one sweep records. A sweep is one
+/// command in a writer's transaction, so it holds up the requests batched with it and queued
+/// behind it: a backlog is recorded a hundred at a time (about 2 ms of work), one sweep per
+/// transaction ([`crate::store::Store::sweep`]), rather than all at once.
+pub const SWEEP_BATCH: i64 = 100;
 
 /// Whether the project may hold one more queue (counted only when a quota is set and the
 /// queue is new).
@@ -121,7 +124,10 @@ pub async fn decide<R: ReadModel>(
             }
             Ok(commands::notification::record(cmd, &states, now, limits))
         }
-        Command::Sweep => Ok(commands::sweep::sweep(c.expired(now, SWEEP_BATCH).await?)),
+        Command::Sweep => {
+            let expired = c.expired(now, SWEEP_BATCH).await?;
+            Ok(commands::sweep::sweep(expired, SWEEP_BATCH))
+        }
         Command::Catalogue(cmd) => {
             let state = catalogue_state(c, p, cmd).await?;
             commands::catalogue::decide(&state, p, cmd)

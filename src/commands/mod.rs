@@ -163,6 +163,8 @@ pub enum Outcome {
     Placed(Option<String>),
     /// A pool as changed.
     Pool(Box<crate::model::Pool>),
+    /// An expiry sweep: `true` if it stopped at its limit, so more may be due.
+    Swept(bool),
     /// Nothing to report beyond success.
     Done,
 }

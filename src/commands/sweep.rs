@@ -17,8 +17,17 @@ fn group<T>(items: Vec<(ProjectId, QueueName, T)>) -> BTreeMap<(ProjectId, Queue
 }
 
 /// One `ClaimExpired` per claim, then one `MessagesExpired` and one `SubscriptionsExpired`
-/// per queue.
-pub fn sweep(expired: Expired) -> Decision {
+/// per queue. `limit` is how many of each kind were asked for: a kind that reached it may
+/// have more due, which the outcome reports.
+pub fn sweep(expired: Expired, limit: i64) -> Decision {
+    let lengths = [
+        expired.claims.len(),
+        expired.messages.len(),
+        expired.subscriptions.len(),
+    ];
+    let more = lengths
+        .iter()
+        .any(|&n| i64::try_from(n).unwrap_or(i64::MAX) >= limit);
     let mut events: Vec<NewEvent> = expired
         .claims
         .into_iter()
@@ -34,13 +43,14 @@ pub fn sweep(expired: Expired) -> Decision {
             .into_iter()
             .map(|((p, q), ids)| NewEvent::new(&p, &q, SubscriptionsExpired { ids })),
     );
-    Decision::new(events, super::Outcome::Done)
+    Decision::new(events, super::Outcome::Swept(more))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::commands::testing::names;
+    use crate::commands::Outcome;
     use crate::events::Event;
     use crate::model::{ClaimId, MessageId};
 
@@ -57,7 +67,11 @@ mod tests {
             ],
             subscriptions: Vec::new(),
         };
-        let d = sweep(expired);
+        let d = sweep(expired, 3);
+        assert!(
+            matches!(d.outcome, Outcome::Swept(true)),
+            "three messages reached 3"
+        );
         assert_eq!(d.events.len(), 3);
         assert!(matches!(d.events[0].event, Event::ClaimExpired(_)));
         let Event::MessagesExpired(e) = &d.events[1].event else {
@@ -65,5 +79,16 @@ mod tests {
         };
         assert_eq!(d.events[1].queue, a);
         assert_eq!(e.ids.len(), 2);
+    }
+
+    #[test]
+    fn a_sweep_under_its_limit_has_nothing_more_due() {
+        let (p, a) = names();
+        let expired = Expired {
+            claims: vec![(p.clone(), a.clone(), ClaimId::generate())],
+            messages: vec![(p.clone(), a.clone(), MessageId::generate())],
+            subscriptions: Vec::new(),
+        };
+        assert!(matches!(sweep(expired, 2).outcome, Outcome::Swept(false)));
     }
 }

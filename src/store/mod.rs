@@ -13,7 +13,7 @@ pub mod sqlite;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::commands::{Command, Committed, Scope};
+use crate::commands::{Command, Committed, Outcome, Scope};
 use crate::error::{ApiError, StoreError};
 use crate::model::{Clock, Limits, ProjectId, Timestamp};
 use batch::Task;
@@ -241,12 +241,23 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Runs one expiry sweep now (the background sweeper calls this periodically).
-    pub async fn sweep(&self) -> Result<(), ApiError> {
-        let scope = maintenance_scope();
-        self.submit(scope, Command::Sweep).await.map(|_| ())
+    /// Records the expiries due now (the background sweeper calls this periodically): one
+    /// bounded sweep per writer transaction, each batched with the requests queued beside it,
+    /// until one finds nothing more due, or [`MAX_SWEEPS`] have run (the next call goes on).
+    /// Returns the sweeps run.
+    pub async fn sweep(&self) -> Result<usize, ApiError> {
+        for sweeps in 1..=MAX_SWEEPS {
+            let swept = self.submit(maintenance_scope(), Command::Sweep).await?;
+            if !matches!(swept.outcome, Outcome::Swept(true)) {
+                return Ok(sweeps);
+            }
+        }
+        Ok(MAX_SWEEPS)
     }
 }
+
+/// Most sweeps one [`Store::sweep`] runs: a hundred thousand expiries at the default limit.
+const MAX_SWEEPS: usize = 1_000;
 
 /// The scope of the expiry sweep: no project's request.
 fn maintenance_scope() -> Scope {

@@ -2,6 +2,7 @@
 //! sweeper is run explicitly to check that recording the expiry changes nothing visible.
 
 use crate::common::{metadata_with, TestServer};
+use cairn::commands::load::SWEEP_BATCH;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,6 +126,38 @@ async fn sweeping_expired_messages_changes_nothing_visible() {
     let next = r.next_link().expect("next");
     let r = c.get(&next).await;
     assert_eq!(r.message_ids(), all[1..2].to_vec());
+    server.shutdown().await;
+}
+
+/// A backlog larger than one sweep's limit is recorded in full by one call, in sweeps of at
+/// most that many, each a transaction of its own: none holds the writer up for long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_swept_in_bounded_steps() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_queue("q", &json!({"_default_message_ttl": 60}))
+        .await;
+    let limit = usize::try_from(SWEEP_BATCH).expect("a small limit");
+    let backlog = 2 * limit + limit / 2;
+    for _ in 0..backlog / 10 {
+        c.post_n("q", 10).await;
+    }
+    server.advance(61);
+
+    let sweeps = server.store.sweep().await.expect("the sweep succeeds");
+    assert_eq!(sweeps, 3, "two full sweeps, then one with nothing more due");
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    let expired = format!("cairn_messages_total{{outcome=\"expired\"}} {backlog}");
+    assert!(text.lines().any(|l| l == expired), "{text}");
+    assert!(text
+        .lines()
+        .any(|l| l == "cairn_events_total{type=\"MessagesExpired\"} 3"));
+    assert_eq!(server.store.sweep().await.expect("an empty sweep"), 1);
     server.shutdown().await;
 }
 
