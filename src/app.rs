@@ -333,7 +333,7 @@ async fn sweep(
     loop {
         tokio::select! {
             _ = ticks.tick() => {
-                if let Err(e) = app.store.sweep().await {
+                if let Err(e) = app.store.sweep(|| !*stop.borrow()).await {
                     tracing::warn!(error = %e, "expiry sweep failed");
                 }
                 let (Some(retention), Some(period)) = (retention, prune_every) else { continue };

@@ -22,6 +22,9 @@ const LATENCY_BUCKETS: [f64; 12] = [
 const COMMIT_BUCKETS: [f64; 12] = [
     0.00025, 0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.032, 0.064, 0.25,
 ];
+/// The phases of a group-commit transaction, as `cairn_group_commit_duration_seconds` labels
+/// them, in the order of [`Metrics::batch_phases`].
+const PHASES: [&str; 2] = ["apply", "commit"];
 /// Group-commit batch-size buckets (commands per transaction).
 const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
@@ -148,8 +151,8 @@ pub struct Metrics {
     batch_sizes: Histogram,
     /// Per command: from its hand-off to the writer until its batch began.
     batch_waits: Histogram,
-    /// Per batch: deciding and folding, then committing.
-    batch_phases: [Histogram; 2],
+    /// Per batch, one per entry of [`PHASES`].
+    batch_phases: [Histogram; PHASES.len()],
     notifications: [AtomicU64; NOTIFICATION_OUTCOMES.len()],
     notifier_checkpoint: AtomicI64,
     notifier_pending: AtomicI64,
@@ -267,9 +270,9 @@ impl Metrics {
         for wait in waits {
             self.batch_waits.observe(wait.as_secs_f64());
         }
-        let [applying, committing] = &self.batch_phases;
-        applying.observe(apply.as_secs_f64());
-        committing.observe(commit.as_secs_f64());
+        for (h, took) in self.batch_phases.iter().zip([apply, commit]) {
+            h.observe(took.as_secs_f64());
+        }
     }
 
     /// The notification engine's checkpoint and deliveries waiting or in flight.
@@ -413,7 +416,7 @@ impl Metrics {
         self.batch_waits
             .render(out, "cairn_group_commit_wait_seconds", "");
         GROUP_COMMIT_DURATION_SECONDS.header(out);
-        for (phase, h) in ["apply", "commit"].iter().zip(&self.batch_phases) {
+        for (phase, h) in PHASES.iter().zip(&self.batch_phases) {
             let labels = format!("phase=\"{phase}\"");
             h.render(out, "cairn_group_commit_duration_seconds", &labels);
         }
@@ -573,7 +576,8 @@ const GROUP_COMMIT_BATCH_SIZE: Metric = Metric(
 const GROUP_COMMIT_WAIT_SECONDS: Metric = Metric(
     "cairn_group_commit_wait_seconds",
     "histogram",
-    "Time a command waited in the writer's queue for its transaction to begin.",
+    "Time a task (a command, or upkeep of the log) waited in the writer's queue for its \
+             transaction to begin.",
 );
 const GROUP_COMMIT_DURATION_SECONDS: Metric = Metric(
     "cairn_group_commit_duration_seconds",

@@ -13,8 +13,8 @@ use crate::projections::ReadModel;
 
 /// Most expired messages (and claims, and subscriptions) one sweep records. A sweep is one
 /// command in a writer's transaction, so it holds up the requests batched with it and queued
-/// behind it: a backlog is recorded a hundred at a time (about 2 ms of work), one sweep per
-/// transaction ([`crate::store::Store::sweep`]), rather than all at once.
+/// behind it: a backlog is recorded a hundred at a time, one sweep per transaction
+/// ([`crate::store::Store::sweep`]), rather than all at once.
 pub const SWEEP_BATCH: i64 = 100;
 
 /// Whether the project may hold one more queue (counted only when a quota is set and the

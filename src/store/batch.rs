@@ -1,8 +1,8 @@
 //! The group-commit batch, written once for every backend: what a writer is asked to do
 //! ([`Job`]), and [`decide_batch`], which runs a batch of jobs in one transaction — each
 //! command decided against the read models as the earlier ones of the batch left them, its
-//! events given their log positions, recorded and folded — and commits once. A backend
-//! supplies only the steps that differ ([`Backend`]).
+//! events given their log positions, recorded and folded — and commits once, timing
+//! each phase ([`Timing`]). A backend supplies only the steps that differ ([`Backend`]).
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ pub enum Task {
 pub struct Job {
     pub task: Task,
     pub reply: oneshot::Sender<Result<Committed, ApiError>>,
-    /// When the task was handed to the writer.
+    /// When the task was handed to the writer (before waiting for room in its channel).
     pub queued: Instant,
 }
 
@@ -77,16 +77,18 @@ pub struct Decided {
 /// Where a batch's time went.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
-    /// When its transaction began.
+    /// When the writer took the batch up.
     pub began: Instant,
-    /// Deciding its commands and recording and folding their events.
+    /// Deciding its commands and recording and folding their events, once the transaction
+    /// is open (on PostgreSQL, after any wait for another node's lock).
     pub apply: Duration,
-    /// Committing: on SQLite the write-ahead log's fsync, on PostgreSQL the round trip.
+    /// Committing: on SQLite the write-ahead log's write and fsync; on PostgreSQL writing
+    /// the log's rows and the checkpoint, then the `COMMIT`.
     pub commit: Duration,
 }
 
 impl Timing {
-    /// How long each job waited for the batch to begin, oldest first.
+    /// How long each job waited for the batch to begin, in the batch's order.
     pub fn waits<'a>(&self, jobs: &'a [Job]) -> impl Iterator<Item = Duration> + 'a {
         let began = self.began;
         jobs.iter()
@@ -105,6 +107,7 @@ pub async fn decide_batch<B: Backend>(
 ) -> Result<Decided, StoreError> {
     let began = Instant::now();
     let mut next_seq = backend.begin().await?;
+    let opened = Instant::now();
     let mut results = Vec::with_capacity(jobs.len());
     let mut appended = Vec::new();
     for job in jobs {
@@ -157,7 +160,7 @@ pub async fn decide_batch<B: Backend>(
     backend.commit(&appended).await?;
     let timing = Timing {
         began,
-        apply: applied - began,
+        apply: applied - opened,
         commit: applied.elapsed(),
     };
     Ok(Decided {

@@ -243,20 +243,25 @@ impl Store {
 
     /// Records the expiries due now (the background sweeper calls this periodically): one
     /// bounded sweep per writer transaction, each batched with the requests queued beside it,
-    /// until one finds nothing more due, or [`MAX_SWEEPS`] have run (the next call goes on).
-    /// Returns the sweeps run.
-    pub async fn sweep(&self) -> Result<usize, ApiError> {
+    /// until one finds nothing more due, `go_on` says to stop (at shutdown), or
+    /// [`MAX_SWEEPS`] have run (the next call goes on). Returns the sweeps run.
+    pub async fn sweep(&self, go_on: impl Fn() -> bool) -> Result<usize, ApiError> {
         for sweeps in 1..=MAX_SWEEPS {
             let swept = self.submit(maintenance_scope(), Command::Sweep).await?;
-            if !matches!(swept.outcome, Outcome::Swept(true)) {
+            if !matches!(swept.outcome, Outcome::Swept(true)) || !go_on() {
                 return Ok(sweeps);
             }
         }
+        tracing::info!(
+            sweeps = MAX_SWEEPS,
+            "more expiries due; the next sweep goes on"
+        );
         Ok(MAX_SWEEPS)
     }
 }
 
-/// Most sweeps one [`Store::sweep`] runs: a hundred thousand expiries at the default limit.
+/// Most sweeps one [`Store::sweep`] runs: up to this many times
+/// [`crate::commands::load::SWEEP_BATCH`] expiries of each kind.
 const MAX_SWEEPS: usize = 1_000;
 
 /// The scope of the expiry sweep: no project's request.

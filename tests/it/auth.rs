@@ -31,12 +31,7 @@ fn as_user(server: &TestServer, project: &str, token: &str) -> Client {
 }
 
 async fn metric(server: &TestServer, line: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix(line).map(|v| v.trim().parse().unwrap()))
         .unwrap_or(0)

@@ -144,20 +144,22 @@ async fn a_backlog_is_swept_in_bounded_steps() {
     }
     server.advance(61);
 
-    let sweeps = server.store.sweep().await.expect("the sweep succeeds");
+    let sweeps = server
+        .store
+        .sweep(|| true)
+        .await
+        .expect("the sweep succeeds");
     assert_eq!(sweeps, 3, "two full sweeps, then one with nothing more due");
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("body");
+    let text = server.metrics().await;
     let expired = format!("cairn_messages_total{{outcome=\"expired\"}} {backlog}");
     assert!(text.lines().any(|l| l == expired), "{text}");
     assert!(text
         .lines()
         .any(|l| l == "cairn_events_total{type=\"MessagesExpired\"} 3"));
-    assert_eq!(server.store.sweep().await.expect("an empty sweep"), 1);
+    assert_eq!(
+        server.store.sweep(|| true).await.expect("an empty sweep"),
+        1
+    );
     server.shutdown().await;
 }
 

@@ -136,12 +136,7 @@ async fn expired_and_dead_lettered_messages_are_counted() {
     server.advance(61);
     server.sweep().await;
 
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("body");
+    let text = server.metrics().await;
     assert_outcomes(
         &text,
         &[
@@ -161,26 +156,18 @@ async fn expired_and_dead_lettered_messages_are_counted() {
 async fn the_sqlite_write_ahead_log_is_reported_on_sqlite_only() {
     let server = TestServer::start().await;
     server.client().post_n("w", 3).await;
-    let scrape = || async {
-        reqwest::get(format!("{}/metrics", server.base))
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body")
-    };
     if common::on_postgres() {
-        let text = scrape().await;
+        let text = server.metrics().await;
         assert!(!text.contains("cairn_sqlite_wal"), "{text}");
     } else {
         // The checkpointer's first pass comes within 100 ms of the start.
-        let mut text = scrape().await;
+        let mut text = server.metrics().await;
         for _ in 0..50 {
             if sample(&text, "cairn_sqlite_wal_frames").is_some_and(|f| f > 0.0) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            text = scrape().await;
+            text = server.metrics().await;
         }
         let frames = sample(&text, "cairn_sqlite_wal_frames").expect("the log's size");
         assert!(frames > 0.0, "the posts are in the log: {text}");

@@ -97,7 +97,7 @@ async fn worker(
         if let Some((clock, store)) = &clock {
             if i % 15 == 14 {
                 clock.advance_secs(45);
-                store.sweep().await.expect("sweep");
+                store.sweep(|| true).await.expect("sweep");
             }
         }
     }

@@ -183,9 +183,19 @@ impl TestServer {
         self.clock.advance_secs(secs);
     }
 
-    /// Runs one expiry sweep now.
+    /// The Prometheus text `GET /metrics` serves.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body")
+    }
+
+    /// Records every expiry due now.
     pub async fn sweep(&self) {
-        self.store.sweep().await.expect("the sweep succeeds");
+        self.store.sweep(|| true).await.expect("the sweep succeeds");
     }
 
     /// Stops the server cleanly: in-flight requests finish, the store closes.
