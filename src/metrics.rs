@@ -149,7 +149,8 @@ pub struct Metrics {
     messages: [AtomicU64; OUTCOMES.len()],
     log_position: AtomicI64,
     batch_sizes: Histogram,
-    /// Per command: from its hand-off to the writer until its batch began.
+    /// Per task (a command, or upkeep of the log): from its hand-off to the writer until
+    /// its batch began.
     batch_waits: Histogram,
     /// Per batch, one per entry of [`PHASES`].
     batch_phases: [Histogram; PHASES.len()],
@@ -259,7 +260,7 @@ impl Metrics {
         }
     }
 
-    /// Where a committed batch's time went: how long each of its commands waited for it,
+    /// Where a committed batch's time went: how long each of its tasks waited for it,
     /// how long deciding and folding them took, and how long the commit.
     pub fn batch_timed(
         &self,
